@@ -1,0 +1,78 @@
+"""Checkpoints and the settings saved beside each one."""
+import glob
+import os
+
+import tensorflow.compat.v1 as tf
+
+import settings
+
+tf.disable_v2_behavior()
+
+PREFIX = 'model.ckpt'
+KEEP = 3                        # checkpoints kept; older ones are deleted
+# Settings that decide the variables' shapes; a checkpoint only restores into the same ones.
+ARCHITECTURE_KEYS = ('architecture', 'img_shape', 'latent_dim', 'filters', 'hidden_units')
+# Settings about where and how much to write, taken from the current run, not the checkpoint.
+OUTPUT_KEYS = ('results_dir', 'checkpoint_dir', 'summary_dir', 'num_gen_imgs', 'grid_size', 'seed')
+
+
+class CheckpointError(RuntimeError):
+    """No usable checkpoint; the message says what to do."""
+
+
+def config_path(checkpoint):
+    return checkpoint + '.config.json'
+
+
+def latest(checkpoint_dir):
+    """The newest checkpoint prefix in checkpoint_dir, or None."""
+    return tf.train.latest_checkpoint(checkpoint_dir) if os.path.isdir(checkpoint_dir) else None
+
+
+def save(sess, saver, cfg, step):
+    """Saves a checkpoint at `step` with the settings beside it; written before the checkpoint is listed."""
+    os.makedirs(cfg.checkpoint_dir, exist_ok=True)
+    prefix = os.path.join(cfg.checkpoint_dir, PREFIX)
+    settings.save(cfg, config_path('{}-{}'.format(prefix, step)))
+    saved = saver.save(sess, prefix, global_step=step, write_meta_graph=False)
+    _drop_orphan_configs(cfg.checkpoint_dir)
+    return saved
+
+
+def _drop_orphan_configs(checkpoint_dir):
+    """Removes settings files whose checkpoint the Saver has deleted (it keeps KEEP)."""
+    for path in glob.glob(os.path.join(checkpoint_dir, PREFIX + '-*.config.json')):
+        checkpoint = path[:-len('.config.json')]
+        if not os.path.exists(checkpoint + '.index'):
+            os.remove(path)
+
+
+def check_compatible(saved, requested, checkpoint):
+    """A one-line error when `requested` would build other variables than `saved` holds."""
+    for key in ARCHITECTURE_KEYS:
+        if list_like(getattr(saved, key)) != list_like(getattr(requested, key)):
+            raise CheckpointError(
+                '{} was trained with {} = {}, but this run asks for {}: train in another --checkpoint_dir '
+                'or use the same settings'.format(checkpoint, key, getattr(saved, key), getattr(requested, key)))
+
+
+def list_like(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def saved_config(checkpoint):
+    path = config_path(checkpoint)
+    if not os.path.isfile(path):
+        raise CheckpointError('{} has no saved settings ({} is missing): it was not written by this '
+                              'project'.format(checkpoint, path))
+    return settings.load(path)
+
+
+def for_inference(cfg):
+    """(latest checkpoint, the settings it was trained with, with this run's output settings)."""
+    checkpoint = latest(cfg.checkpoint_dir)
+    if checkpoint is None:
+        raise CheckpointError('no checkpoint in {}: train one first with `python vae.py --train --dataset {}` '
+                              'or set --checkpoint_dir'.format(cfg.checkpoint_dir, cfg.dataset))
+    trained = saved_config(checkpoint)
+    return checkpoint, trained.replace(**{key: getattr(cfg, key) for key in OUTPUT_KEYS})

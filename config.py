@@ -1,0 +1,75 @@
+"""Every setting of a run, as plain constants.
+
+Edit them here, or override one for a single run on the command line, typed from the default
+(lists and tuples as comma-separated values):
+
+    python vae.py --train --kl_weight 2.0 --filters 32,64,128,256
+
+`--dataset dsprites` replaces the CelebA defaults below with those in DATASET_DEFAULTS.
+The resolved settings are saved beside every checkpoint; --generate and --traverse rebuild the
+model from that saved copy, not from this file.
+"""
+
+# ---- data: CelebA (aligned 218x178 images) ----
+dataset = 'celeba'                          # 'celeba' or 'dsprites' (--dataset picks the defaults below)
+data_dir_path = 'CelebA/img_align_celeba/'  # folder of img_align_celeba .jpg files
+data_crop = [57, 21, 128, 128]              # [top, left, height, width] in pixels inside the 218x178 image
+img_shape = (128, 128, 3)                   # (height, width, channels) the model sees, pixels in [0, 1]
+holdout_percent = 5.0                       # % of images held out when list_eval_partition.txt is absent
+dsprites_npz_path = 'dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz'  # DeepMind's file, used if present
+
+# ---- model ----
+architecture = 'original'    # 'original': the project's CelebA net (5x5 convs, batch norm); 'burgess': Burgess et al. 2018
+likelihood = 'gaussian'      # 'gaussian': squared error of sigmoid outputs; 'bernoulli': cross-entropy on logits
+latent_dim = 32              # number of latent dimensions
+filters = [64, 128, 256, 512]  # encoder conv channels; the decoder mirrors them
+hidden_units = [256, 256]    # dense layers between convs and latents ('burgess' only)
+momentum = 0.99              # batch-norm moving-average decay per step ('original' only)
+epsilon = 1e-5               # batch-norm variance epsilon ('original' only)
+
+# ---- objective ----
+# loss per image = mean over pixels of the reconstruction error
+#                + (kl_weight / 32) * mean over latent dims of KL(q(z|x) || N(0, I))
+# kl_weight is the original project's beta_norm (Higgins et al. 2017, beta_norm = beta*M/N) as its
+# code applied it: against the reconstruction error summed over a 32-image batch. So 0.7 reproduces
+# the original's published traversals at any batch_size. In the usual units (summed error per image
+# against summed KL) beta = kl_weight / 32 * N / M, N = pixels*channels, M = latent_dim: 33.6 here.
+kl_weight = 0.7
+
+# ---- optimisation ----
+initial_learning_rate = 1e-4  # Adam step size
+beta1 = 0.5                   # Adam first-moment decay
+beta2 = 0.999                 # Adam second-moment decay
+batch_size = 32               # images per step
+num_epochs = 30               # passes over the training images (unless --steps is given)
+seed = 0                      # seeds weight init, shuffling and sampling
+
+# ---- outputs ----
+image_snapshot_freq = 500     # steps between fixed-z `fakes` grids
+summary_freq = 50             # steps between TensorBoard summaries
+checkpoint_freq = 1000        # steps between checkpoints (the last 3 are kept)
+num_gen_imgs = 32             # images in a --generate grid and in each `fakes` grid
+grid_size = (4, 8)            # (rows, columns) of image grids
+results_dir = 'results/'      # image grids
+checkpoint_dir = 'checkpoints/'  # checkpoints, each with the settings it was trained with
+summary_dir = 'summaries/'    # TensorBoard event files
+
+# dSprites (Burgess et al. 2018): 64x64 binary sprites, beta = 4 in the usual units.
+DATASET_DEFAULTS = {
+    'celeba': {},
+    'dsprites': {
+        'img_shape': (64, 64, 1),
+        'architecture': 'burgess',
+        'likelihood': 'bernoulli',
+        'latent_dim': 10,
+        'filters': [32, 32, 64, 64],
+        'kl_weight': 0.3125,            # beta 4 = 0.3125 / 32 * 4096 / 10
+        'initial_learning_rate': 5e-4,
+        'beta1': 0.9,
+        'batch_size': 64,
+        'num_epochs': 26,               # ~300k steps, as in Locatello et al. 2019
+        'results_dir': 'results/dsprites/',
+        'checkpoint_dir': 'checkpoints/dsprites/',
+        'summary_dir': 'summaries/dsprites/',
+    },
+}

@@ -1,0 +1,243 @@
+"""Input pipelines: cropped CelebA JPEGs and procedural (or DeepMind's) dSprites, as tf.data in the graph."""
+import math
+import os
+import zlib
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from settings import RAW_CELEBA_SHAPE, SettingsError
+
+tf.disable_v2_behavior()
+
+DOWNLOAD_HINT = 'python download_celebA.py'
+PARTITION_FILE = 'list_eval_partition.txt'   # beside the image folder; partition 0 is the training split
+
+
+class Split(object):
+    """The images one run trains on and the ones it holds out."""
+
+    def __init__(self, train, holdout, skipped=()):
+        self.train = train
+        self.holdout = holdout
+        self.skipped = list(skipped)   # (file name, reason) of files that can not be used
+
+
+# ---- CelebA ----
+
+_SOF_MARKERS = frozenset([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])
+
+
+def jpeg_size(path):
+    """(height, width) from a JPEG's frame header, or a reason it is not a complete JPEG.
+
+    Reads the markers up to the frame header and the file's tail, not the pixels, so scanning
+    200k files takes seconds.
+    """
+    with open(path, 'rb') as f:
+        if f.read(2) != b'\xff\xd8':
+            return 'not a JPEG'
+        size = None
+        while size is None:
+            marker = f.read(4)
+            if len(marker) < 4 or marker[0] != 0xFF:
+                return 'truncated or corrupt JPEG header'
+            length = (marker[2] << 8) | marker[3]
+            if marker[1] in _SOF_MARKERS:
+                frame = f.read(5)
+                if len(frame) < 5:
+                    return 'truncated JPEG header'
+                size = ((frame[1] << 8) | frame[2], (frame[3] << 8) | frame[4])
+            else:
+                f.seek(length - 2, os.SEEK_CUR)
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 64))
+        if b'\xff\xd9' not in f.read():
+            return 'truncated JPEG (no end-of-image marker)'
+    return size
+
+
+def _held_out(name, percent):
+    """Deterministic: the same file is held out on every machine, whatever else is in the folder."""
+    return zlib.crc32(name.encode('utf-8')) % 10000 < percent * 100
+
+
+def _read_partitions(path):
+    partitions = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 2:
+                partitions[parts[0]] = int(parts[1])
+    return partitions
+
+
+def split_celeba(data_dir, holdout_percent):
+    """Lists the usable .jpg files of data_dir and splits them into training and held-out images."""
+    if not os.path.isdir(data_dir):
+        raise SettingsError('CelebA folder {} does not exist: run `{}` or set data_dir_path'.format(
+            data_dir, DOWNLOAD_HINT))
+    names = sorted(n for n in os.listdir(data_dir) if n.lower().endswith('.jpg'))
+    if not names:
+        raise SettingsError('CelebA folder {} has no .jpg files: run `{}` or set data_dir_path'.format(
+            data_dir, DOWNLOAD_HINT))
+    usable, skipped = [], []
+    for name in names:
+        size = jpeg_size(os.path.join(data_dir, name))
+        if size == RAW_CELEBA_SHAPE:
+            usable.append(name)
+        else:
+            reason = size if isinstance(size, str) else 'size {}x{}, not the aligned {}x{}'.format(
+                size[0], size[1], *RAW_CELEBA_SHAPE)
+            skipped.append((name, reason))
+    partition_path = os.path.join(os.path.dirname(os.path.normpath(data_dir)), PARTITION_FILE)
+    partitions = _read_partitions(partition_path) if os.path.isfile(partition_path) else {}
+
+    def is_holdout(name):
+        if name in partitions:
+            return partitions[name] != 0
+        return _held_out(name, holdout_percent)
+
+    paths = [os.path.join(data_dir, n) for n in usable]
+    return Split(train=[p for p, n in zip(paths, usable) if not is_holdout(n)],
+                 holdout=[p for p, n in zip(paths, usable) if is_holdout(n)],
+                 skipped=skipped)
+
+
+def decode_celeba(path, crop):
+    """Reads a JPEG and decodes only the crop window [top, left, height, width]: float32 in [0, 1]."""
+    image = tf.image.decode_and_crop_jpeg(tf.read_file(path), crop, channels=3)
+    image.set_shape([crop[2], crop[3], 3])
+    return tf.image.convert_image_dtype(image, tf.float32)
+
+
+def celeba_dataset(paths, cfg, *, shuffle, repeat=True):
+    """Batches of cropped images; reshuffled every epoch; undecodable files are dropped, not fatal."""
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths))
+    if shuffle:
+        ds = ds.shuffle(len(paths), seed=cfg.seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(lambda p: decode_celeba(p, cfg.data_crop), num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    ds = ds.apply(tf.data.experimental.ignore_errors())
+    return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
+
+
+# ---- dSprites ----
+
+# Factors in DeepMind's order; posY varies fastest. color has a single value (white).
+FACTOR_NAMES = ('color', 'shape', 'scale', 'orientation', 'posX', 'posY')
+FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
+NUM_DSPRITES = int(np.prod(FACTOR_SIZES))  # 737,280
+SHAPES = ('square', 'ellipse', 'heart')
+DSPRITE_SIZE = 64                # pixels per side
+SPRITE_HALF_SIZE = 10.0          # pixels from centre to the square's edge at scale 1
+# Centres keep this far from the border (pixels), so every shape at any scale and orientation
+# leaves the outermost pixel row and column empty.
+SPRITE_MARGIN = SPRITE_HALF_SIZE * math.sqrt(2.0) + 1.0
+
+
+def factor_values():
+    """The value of each factor at each of its indices, as in DeepMind's latents_values."""
+    return [np.array([1.0]), np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),
+            np.linspace(0.0, 2 * np.pi, 40), np.linspace(0.0, 1.0, 32), np.linspace(0.0, 1.0, 32)]
+
+
+def factor_classes(indices):
+    """Image indices [n] -> factor indices [n, 6] (DeepMind's latents_classes)."""
+    return np.stack(np.unravel_index(np.asarray(indices), FACTOR_SIZES), axis=1)
+
+
+def factors_to_values(classes):
+    """Factor indices [n, 6] -> factor values [n, 6] (DeepMind's latents_values)."""
+    values = factor_values()
+    return np.stack([values[f][classes[:, f]] for f in range(len(FACTOR_SIZES))], axis=1)
+
+
+def _class_tensor(index):
+    """Image indices (int64 tensor [n]) -> factor indices [n, 6]; inverse of np.ravel_multi_index."""
+    classes = []
+    for size in reversed(FACTOR_SIZES):
+        classes.append(index % size)
+        index = index // size
+    return tf.stack(classes[::-1], axis=1)
+
+
+def render_dsprites(classes):
+    """Factor indices [n, 6] (int tensor) -> binary images [n, 64, 64, 1] float32.
+
+    A pixel is on when its centre, moved into the sprite's frame (centred, unrotated, unscaled),
+    lies inside the unit shape: square |u|,|v| <= 1; ellipse with semi-axes 1 and 0.5; heart
+    (x^2 + y^2 - 1)^3 <= x^2 y^3.
+    """
+    classes = tf.cast(classes, tf.int32)
+    values = [tf.constant(v, tf.float32) for v in factor_values()]
+    shape = classes[:, 1]
+    scale, angle, pos_x, pos_y = [tf.gather(values[f], classes[:, f])[:, None, None] for f in (2, 3, 4, 5)]
+    travel = DSPRITE_SIZE - 2 * SPRITE_MARGIN
+    centre_x = SPRITE_MARGIN + pos_x * travel
+    centre_y = SPRITE_MARGIN + pos_y * travel
+    pixel = tf.range(DSPRITE_SIZE, dtype=tf.float32) + 0.5
+    dx = pixel[None, None, :] - centre_x
+    dy = pixel[None, :, None] - centre_y
+    radius = scale * SPRITE_HALF_SIZE
+    u = (tf.cos(angle) * dx + tf.sin(angle) * dy) / radius
+    v = (-tf.sin(angle) * dx + tf.cos(angle) * dy) / radius
+    square = tf.maximum(tf.abs(u), tf.abs(v)) <= 1.0
+    ellipse = tf.square(u) + tf.square(v / 0.5) <= 1.0
+    hx, hy = 1.15 * u, 0.1 - 1.15 * v      # heart coordinates, lobes up in the image
+    lobe = tf.square(hx) + tf.square(hy) - 1.0
+    heart = lobe * lobe * lobe <= tf.square(hx) * hy * hy * hy
+    which = tf.broadcast_to(shape[:, None, None], tf.shape(square))
+    inside = tf.where(tf.equal(which, 0), square, tf.where(tf.equal(which, 1), ellipse, heart))
+    return tf.cast(inside, tf.float32)[..., None]
+
+
+def load_dsprites_npz(path):
+    """DeepMind's dSprites file -> (images uint8 [n, 64, 64], factor indices [n, 6])."""
+    with np.load(path) as archive:
+        images, classes = archive['imgs'], archive['latents_classes']
+    if images.shape[1:] != (DSPRITE_SIZE, DSPRITE_SIZE) or len(images) != len(classes):
+        raise SettingsError('{} is not a dSprites file (imgs {} with {} factor rows): remove it to use '
+                            'procedural dSprites'.format(path, images.shape, len(classes)))
+    return images, classes
+
+
+def dsprites_dataset(cfg, *, shuffle=True):
+    """Batches of [B, 64, 64, 1] sprites: rendered in the graph, or from DeepMind's npz when present."""
+    if os.path.isfile(cfg.dsprites_npz_path):
+        images, _ = load_dsprites_npz(cfg.dsprites_npz_path)
+        return _npz_dataset(images, cfg, shuffle)
+    ds = tf.data.Dataset.range(NUM_DSPRITES)
+    if shuffle:
+        ds = ds.shuffle(NUM_DSPRITES, seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.repeat().batch(cfg.batch_size, drop_remainder=True)
+    ds = ds.map(lambda index: render_dsprites(_class_tensor(index)),
+                num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    return ds.prefetch(tf.data.experimental.AUTOTUNE)
+
+
+def _npz_dataset(images, cfg, shuffle):
+    rng = np.random.RandomState(cfg.seed)
+
+    def batches():
+        while True:
+            order = rng.permutation(len(images)) if shuffle else np.arange(len(images))
+            for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
+                yield images[order[start:start + cfg.batch_size]]
+
+    ds = tf.data.Dataset.from_generator(batches, tf.uint8, tf.TensorShape([cfg.batch_size, 64, 64]))
+    return ds.map(lambda b: tf.cast(b, tf.float32)[..., None]).prefetch(tf.data.experimental.AUTOTUNE)
+
+
+# ---- one entry point for the training loop ----
+
+def training_data(cfg):
+    """(dataset of training batches, number of training images, Split or None)."""
+    if cfg.dataset == 'dsprites':
+        return dsprites_dataset(cfg), NUM_DSPRITES, None
+    split = split_celeba(cfg.data_dir_path, cfg.holdout_percent)
+    if len(split.train) < cfg.batch_size:
+        raise SettingsError('batch_size {} is larger than the {} usable training images in {}'.format(
+            cfg.batch_size, len(split.train), cfg.data_dir_path))
+    return celeba_dataset(split.train, cfg, shuffle=True), len(split.train), split

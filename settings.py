@@ -1,0 +1,169 @@
+"""Resolves config.py, the dataset's defaults and command-line overrides into one checked run config."""
+import json
+import os
+
+import config
+
+RAW_CELEBA_SHAPE = (218, 178)   # (height, width) of every aligned CelebA image
+
+
+class SettingsError(ValueError):
+    """A setting is wrong; the message says which and what to do."""
+
+
+class Config(object):
+    """The resolved settings of one run, read as attributes (cfg.latent_dim)."""
+
+    def __init__(self, values):
+        self.__dict__.update(values)
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+    def replace(self, **changes):
+        values = self.as_dict()
+        values.update(changes)
+        return Config(values)
+
+
+def constant_names():
+    return sorted(name for name in vars(config) if name.islower() and not name.startswith('_'))
+
+
+def defaults(dataset):
+    """config.py's constants with the dataset's own defaults laid over them."""
+    if dataset not in config.DATASET_DEFAULTS:
+        raise SettingsError('unknown dataset {!r}: choose one of {}'.format(
+            dataset, ', '.join(sorted(config.DATASET_DEFAULTS))))
+    values = {name: getattr(config, name) for name in constant_names()}
+    values.update(config.DATASET_DEFAULTS[dataset])
+    values['dataset'] = dataset
+    return values
+
+
+def parse_value(name, text, default):
+    """Parses `text` into the type of `default`; lists and tuples are comma-separated."""
+    if isinstance(default, (list, tuple)):
+        element = default[0] if default else ''
+        items = [parse_value(name, part.strip(), element) for part in text.split(',') if part.strip()]
+        return type(default)(items)
+    kind = type(default)
+    try:
+        if kind is bool:
+            lowered = text.lower()
+            if lowered not in ('true', 'false', '1', '0'):
+                raise ValueError(text)
+            return lowered in ('true', '1')
+        if kind is float:
+            return float(text)
+        if kind is int:
+            return int(text)
+        return text
+    except ValueError:
+        raise SettingsError('--{} takes {} values (like {!r}), got {!r}'.format(
+            name, kind.__name__, default, text))
+
+
+def parse_overrides(args):
+    """['--name', 'value', ...] -> [(name, 'value'), ...]; flags without a value are errors."""
+    pairs = []
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        if not flag.startswith('--'):
+            raise SettingsError('unexpected argument {!r}: settings are given as --name value'.format(flag))
+        name, _, value = flag[2:].partition('=')
+        if not _:
+            if i + 1 >= len(args):
+                raise SettingsError('--{} needs a value'.format(name))
+            i += 1
+            value = args[i]
+        pairs.append((name, value))
+        i += 1
+    return pairs
+
+
+def resolve(dataset, overrides=()):
+    """The run config: defaults for `dataset`, then (name, text) overrides, then validated."""
+    values = defaults(dataset)
+    for name, text in overrides:
+        if name not in values or name == 'dataset':
+            raise SettingsError('unknown setting --{}: config.py has no constant of that name '
+                                '(see python vae.py --help)'.format(name))
+        values[name] = parse_value(name, text, values[name])
+    cfg = Config(values)
+    validate(cfg)
+    return cfg
+
+
+def _require(ok, message):
+    if not ok:
+        raise SettingsError(message)
+
+
+def validate(cfg):
+    """Checks each setting against its allowed range before any graph is built."""
+    from model import ARCHITECTURES, PIXEL_LOSSES, check_geometry
+    _require(cfg.architecture in ARCHITECTURES, 'architecture must be one of {}, got {!r}'.format(
+        sorted(ARCHITECTURES), cfg.architecture))
+    _require(cfg.likelihood in PIXEL_LOSSES, 'likelihood must be one of {}, got {!r}'.format(
+        sorted(PIXEL_LOSSES), cfg.likelihood))
+    _require(len(cfg.img_shape) == 3 and min(cfg.img_shape) >= 1,
+             'img_shape must be (height, width, channels), got {}'.format(cfg.img_shape))
+    _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
+    _require(cfg.batch_size >= 1, 'batch_size must be >= 1, got {}'.format(cfg.batch_size))
+    _require(cfg.kl_weight >= 0, 'kl_weight must be >= 0, got {}'.format(cfg.kl_weight))
+    _require(cfg.initial_learning_rate > 0,
+             'initial_learning_rate must be > 0, got {}'.format(cfg.initial_learning_rate))
+    _require(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, 'beta1 and beta2 must be in [0, 1)')
+    _require(0 < cfg.momentum < 1, 'momentum must be in (0, 1), got {}'.format(cfg.momentum))
+    _require(cfg.epsilon > 0, 'epsilon must be > 0, got {}'.format(cfg.epsilon))
+    _require(cfg.filters and min(cfg.filters) >= 1, 'filters must be positive channel counts')
+    _require(cfg.num_epochs >= 1, 'num_epochs must be >= 1, got {}'.format(cfg.num_epochs))
+    _require(0 <= cfg.holdout_percent < 100, 'holdout_percent must be in [0, 100)')
+    for name in ('image_snapshot_freq', 'summary_freq', 'checkpoint_freq', 'num_gen_imgs'):
+        _require(getattr(cfg, name) >= 1, '{} must be >= 1, got {}'.format(name, getattr(cfg, name)))
+    rows, cols = cfg.grid_size
+    _require(rows * cols == cfg.num_gen_imgs, 'grid_size {}x{} must hold num_gen_imgs = {} images'.format(
+        rows, cols, cfg.num_gen_imgs))
+    if cfg.dataset == 'celeba':
+        check_crop(cfg.data_crop, cfg.img_shape)
+    else:
+        _require(tuple(cfg.img_shape) == (64, 64, 1), 'dSprites images are (64, 64, 1), got img_shape {}'.format(
+            cfg.img_shape))
+    geometry_error = check_geometry(cfg)
+    _require(geometry_error is None, geometry_error)
+
+
+def check_crop(crop, img_shape):
+    """The crop [top, left, height, width] must lie inside the 218x178 image and give img_shape."""
+    _require(len(crop) == 4, 'data_crop must be [top, left, height, width], got {}'.format(crop))
+    top, left, height, width = crop
+    raw_h, raw_w = RAW_CELEBA_SHAPE
+    _require(top >= 0 and left >= 0 and top + height <= raw_h and left + width <= raw_w and height > 0 and width > 0,
+             'data_crop {} must lie inside the {}x{} aligned CelebA image'.format(crop, raw_h, raw_w))
+    _require((height, width) == tuple(img_shape[:2]) and img_shape[2] == 3,
+             'data_crop {}x{} must match img_shape {} (3 channels)'.format(height, width, img_shape))
+
+
+# ---- saved beside checkpoints ----
+
+def save(cfg, path):
+    """Writes the config as JSON atomically (a reader never sees half a file)."""
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(cfg.as_dict(), f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def load(path):
+    """Reads a saved config, restoring tuples where config.py has tuples."""
+    with open(path) as f:
+        values = json.load(f)
+    base = defaults(values.get('dataset', 'celeba'))
+    for name, value in values.items():
+        if isinstance(base.get(name), tuple):
+            values[name] = tuple(value)
+    merged = dict(base)
+    merged.update(values)
+    return Config(merged)

@@ -1,0 +1,40 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):
+    from PIL import Image
+    rng = np.random.RandomState(seed)
+    # Smooth blobs rather than noise: JPEG keeps them, and a model can fit them.
+    small = rng.randint(0, 256, (height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8)
+    image = Image.fromarray(small).resize((width, height), Image.BILINEAR)
+    image.convert(mode).save(path, quality=90)
+
+
+@pytest.fixture
+def celeba_dir(tmp_path):
+    """A small aligned-CelebA folder: 40 good 178x218 JPEGs, one truncated file, one PNG named .jpg."""
+    from PIL import Image
+    folder = tmp_path / 'CelebA' / 'img_align_celeba'
+    folder.mkdir(parents=True)
+    for i in range(40):
+        write_jpeg(str(folder / '{:06d}.jpg'.format(i + 1)), seed=i)
+    good = (folder / '000001.jpg').read_bytes()
+    (folder / '000041.jpg').write_bytes(good[:len(good) // 2])
+    Image.new('RGB', (178, 218)).save(str(folder / '000042.jpg'), format='PNG')
+    return folder
+
+
+@pytest.fixture
+def tiny_overrides(tmp_path):
+    """Command-line overrides for a tiny, fast CelebA model writing into tmp_path."""
+    return ['--filters', '4,4,4,4', '--latent_dim', '3', '--batch_size', '4', '--num_gen_imgs', '8',
+            '--grid_size', '2,4', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum'), '--summary_freq', '1', '--image_snapshot_freq', '1']

@@ -1,0 +1,122 @@
+"""CelebA listing, splitting and cropping; the dSprites factor grid and renderer."""
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+from PIL import Image
+
+import data
+import settings
+from conftest import write_jpeg
+from settings import SettingsError
+
+tf.disable_v2_behavior()
+
+
+def evaluate(tensor):
+    with tf.Session() as sess:
+        return sess.run(tensor)
+
+
+def test_jpeg_size_reads_the_header_and_spots_bad_files(celeba_dir):
+    assert data.jpeg_size(str(celeba_dir / '000001.jpg')) == (218, 178)
+    assert 'truncated' in data.jpeg_size(str(celeba_dir / '000041.jpg'))
+    assert data.jpeg_size(str(celeba_dir / '000042.jpg')) == 'not a JPEG'
+
+
+def test_split_skips_bad_files_and_holds_out_a_fixed_share(celeba_dir):
+    write_jpeg(str(celeba_dir / 'small.jpg'), height=100, width=100)
+    split = data.split_celeba(str(celeba_dir), 20.0)
+    assert sorted(name for name, _ in split.skipped) == ['000041.jpg', '000042.jpg', 'small.jpg']
+    assert len(split.train) + len(split.holdout) == 40
+    assert 0 < len(split.holdout) < 20
+    again = data.split_celeba(str(celeba_dir), 20.0)
+    assert again.holdout == split.holdout
+
+
+def test_partition_file_decides_the_split(celeba_dir):
+    lines = ['{:06d}.jpg {}'.format(i + 1, 0 if i < 30 else 1 + i % 2) for i in range(40)]
+    (celeba_dir.parent / data.PARTITION_FILE).write_text('\n'.join(lines) + '\n')
+    split = data.split_celeba(str(celeba_dir), 5.0)
+    assert [os.path.basename(p) for p in split.train] == ['{:06d}.jpg'.format(i + 1) for i in range(30)]
+    assert len(split.holdout) == 10
+
+
+def test_missing_or_empty_folder_names_the_download_command(tmp_path):
+    with pytest.raises(SettingsError, match='does not exist: run `python download_celebA.py`'):
+        data.split_celeba(str(tmp_path / 'nothing'), 5.0)
+    with pytest.raises(SettingsError, match='has no .jpg files'):
+        data.split_celeba(str(tmp_path), 5.0)
+
+
+def test_crop_is_folded_into_the_decode_at_the_right_place(tmp_path):
+    pixels = np.zeros((218, 178, 3), np.uint8)
+    pixels[57:57 + 128, 21:21 + 128] = 200          # the crop window is bright, the rest black
+    path = str(tmp_path / 'a.jpg')
+    Image.fromarray(pixels).save(path, quality=100)
+    with tf.Graph().as_default():
+        crop = evaluate(data.decode_celeba(path, [57, 21, 128, 128]))
+        shifted = evaluate(data.decode_celeba(path, [0, 0, 128, 128]))
+    assert crop.shape == (128, 128, 3) and crop.dtype == np.float32
+    assert abs(crop[4:-4, 4:-4].mean() - 200 / 255.0) < 0.02
+    assert shifted[:50].mean() < 0.02
+
+
+def test_celeba_batches_decode_grayscale_as_rgb(celeba_dir):
+    write_jpeg(str(celeba_dir / '000043.jpg'), seed=3, mode='L')
+    cfg = settings.resolve('celeba', [('batch_size', '8')])
+    split = data.split_celeba(str(celeba_dir), 0.0)
+    with tf.Graph().as_default():
+        batch = evaluate(tf.data.make_one_shot_iterator(data.celeba_dataset(split.train, cfg, shuffle=True))
+                         .get_next())
+    assert batch.shape == (8, 128, 128, 3)
+    assert 0.0 <= batch.min() and batch.max() <= 1.0
+
+
+def test_dsprites_grid_has_every_factor_combination_once():
+    assert data.NUM_DSPRITES == 737280
+    classes = data.factor_classes(np.arange(data.NUM_DSPRITES))
+    assert classes.shape == (737280, 6)
+    assert len(np.unique(np.ravel_multi_index(classes.T, data.FACTOR_SIZES))) == 737280
+    np.testing.assert_array_equal(classes[:3, 5], [0, 1, 2])   # posY varies fastest
+    values = data.factors_to_values(classes[[0, -1]])
+    np.testing.assert_allclose(values[0], [1, 1, 0.5, 0, 0, 0])
+    np.testing.assert_allclose(values[1], [1, 3, 1.0, 2 * np.pi, 1, 1])
+
+
+def _render(shape, scale, orientation, pos_x, pos_y):
+    with tf.Graph().as_default():
+        return evaluate(data.render_dsprites(tf.constant([[0, shape, scale, orientation, pos_x, pos_y]])))[0, ..., 0]
+
+
+def test_square_lands_where_expected():
+    image = _render(shape=0, scale=5, orientation=0, pos_x=0, pos_y=31)
+    rows, cols = np.nonzero(image)
+    margin, half = data.SPRITE_MARGIN, data.SPRITE_HALF_SIZE
+    # x = 0 puts the centre at the left margin; y = 1 at the bottom margin (rows grow downwards).
+    assert cols.min() == int(np.ceil(margin - half - 0.5)) and cols.max() == int(np.floor(margin + half - 0.5))
+    bottom = 64 - margin
+    assert rows.min() == int(np.ceil(bottom - half - 0.5)) and rows.max() == int(np.floor(bottom + half - 0.5))
+    assert image.sum() == (cols.max() - cols.min() + 1) * (rows.max() - rows.min() + 1)   # a filled square
+
+
+def test_every_shape_stays_inside_the_image_at_the_corners():
+    for shape in range(3):
+        for orientation in (0, 5, 13):
+            for pos in (0, 31):
+                image = _render(shape, 5, orientation, pos, pos)
+                assert image.sum() > 20
+                assert not (image[0].any() or image[-1].any() or image[:, 0].any() or image[:, -1].any())
+
+
+def test_npz_file_is_used_when_present(tmp_path):
+    images = np.zeros((6, 64, 64), np.uint8)
+    images[:, 10, 20] = 1
+    path = str(tmp_path / 'd.npz')
+    np.savez(path, imgs=images, latents_classes=np.zeros((6, 6), np.int64))
+    cfg = settings.resolve('dsprites', [('batch_size', '3'), ('dsprites_npz_path', path)])
+    with tf.Graph().as_default():
+        batch = evaluate(tf.data.make_one_shot_iterator(data.dsprites_dataset(cfg)).get_next())
+    assert batch.shape == (3, 64, 64, 1)
+    assert (batch[:, 10, 20, 0] == 1).all() and batch.sum() == 3

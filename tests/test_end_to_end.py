@@ -1,0 +1,78 @@
+"""train -> checkpoint -> generate -> traverse, on a synthetic CelebA folder and on dSprites."""
+import json
+import os
+import subprocess
+import sys
+
+from PIL import Image
+
+import vae
+from conftest import ROOT
+
+
+def image_size(path):
+    with Image.open(path) as image:
+        return image.size
+
+
+def test_celeba_train_generate_traverse(celeba_dir, tiny_overrides, tmp_path, capsys):
+    base = tiny_overrides + ['--data_dir_path', str(celeba_dir)]
+    assert vae.main(['--train', '--steps', '2'] + base) == 0
+    out = capsys.readouterr().out
+    assert 'skipped 2 unusable files' in out and 'beta = ' in out
+
+    ck, res = tmp_path / 'ck', tmp_path / 'res'
+    assert (ck / 'model.ckpt-2.index').exists()
+    saved = json.loads((ck / 'model.ckpt-2.config.json').read_text())
+    assert saved['filters'] == [4, 4, 4, 4] and saved['latent_dim'] == 3
+    assert image_size(str(res / 'reals.jpg')) == (4 * 128, 2 * 128)
+    assert image_size(str(res / 'fakes_step0000002.jpg')) == (4 * 128, 2 * 128)
+    assert os.listdir(str(tmp_path / 'sum'))
+
+    # Resumes at step 2 and stops at the total of 3.
+    assert vae.main(['--train', '--steps', '3'] + base) == 0
+    assert 'resumed from' in capsys.readouterr().out
+    assert (ck / 'model.ckpt-3.index').exists()
+
+    # The saved settings rebuild the model, whatever this run's architecture settings say.
+    outputs = ['--checkpoint_dir', str(ck), '--results_dir', str(res), '--num_gen_imgs', '8', '--grid_size', '2,4']
+    assert vae.main(['--generate', '--traverse'] + outputs) == 0
+    assert image_size(str(res / 'randomFakeGrid.jpg')) == (4 * 128, 2 * 128)
+    for dim in range(3):
+        assert image_size(str(res / 'traverse_latentdim{}.jpg'.format(dim))) == (10 * 128, 5 * 128)
+        for seed in range(1, 6):
+            assert image_size(str(res / 'traverse_latentdim{}_seed{}.jpg'.format(dim, seed))) == (10 * 128, 128)
+    assert not (res / 'traverse_latentdim3.jpg').exists()
+    assert not [name for name in os.listdir(str(res)) if '.tmp' in name]
+
+
+def test_resume_with_other_architecture_is_a_clear_error(celeba_dir, tiny_overrides, capsys):
+    base = tiny_overrides + ['--data_dir_path', str(celeba_dir)]
+    assert vae.main(['--train', '--steps', '1'] + base) == 0
+    assert vae.main(['--train', '--steps', '2'] + base + ['--latent_dim', '5']) == 2
+    assert 'was trained with latent_dim = 3' in capsys.readouterr().err
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py')] + list(args), cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def test_dsprites_cli_end_to_end_and_errors(tmp_path):
+    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum')]
+    missing = run_cli('--generate', '--dataset', 'dsprites', *dirs)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].startswith('error: no checkpoint in ')
+    assert '--train' in missing.stderr
+
+    bad = run_cli('--train', '--dataset', 'dsprites', '--kl_wieght', '2', *dirs)
+    assert bad.returncode == 2 and 'unknown setting --kl_wieght' in bad.stderr
+
+    trained = run_cli('--train', '--dataset', 'dsprites', '--steps', '2', '--batch_size', '8', *dirs)
+    assert trained.returncode == 0, trained.stderr
+    assert 'beta = 4 in the usual units' in trained.stdout
+    done = run_cli('--generate', '--traverse', '--dataset', 'dsprites', *dirs)
+    assert done.returncode == 0, done.stderr
+    assert image_size(str(tmp_path / 'res' / 'randomFakeGrid.jpg')) == (8 * 64, 4 * 64)
+    assert image_size(str(tmp_path / 'res' / 'traverse_latentdim9_seed5.jpg')) == (10 * 64, 64)

@@ -1,0 +1,57 @@
+"""Command-line overrides and the checks on settings."""
+import pytest
+
+import config
+import settings
+from settings import SettingsError
+
+
+def test_overrides_are_typed_from_defaults():
+    cfg = settings.resolve('celeba', settings.parse_overrides(
+        ['--kl_weight', '2', '--filters', '32,64,128,256', '--grid_size=2,16', '--results_dir', 'out/']))
+    assert cfg.kl_weight == 2.0 and isinstance(cfg.kl_weight, float)
+    assert cfg.filters == [32, 64, 128, 256]
+    assert cfg.grid_size == (2, 16)
+    assert cfg.results_dir == 'out/'
+    assert cfg.latent_dim == config.latent_dim
+
+
+def test_dataset_defaults_replace_celeba_ones():
+    cfg = settings.resolve('dsprites')
+    assert (cfg.latent_dim, cfg.batch_size, cfg.architecture, cfg.likelihood) == (10, 64, 'burgess', 'bernoulli')
+    assert tuple(cfg.img_shape) == (64, 64, 1)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--no_such_constant', '1'], 'unknown setting --no_such_constant'),
+    (['--latent_dim', 'many'], '--latent_dim takes int values'),
+    (['--filters', '32,x'], '--filters takes int values'),
+    (['--latent_dim', '0'], 'latent_dim must be >= 1'),
+    (['--batch_size', '0'], 'batch_size must be >= 1'),
+    (['--kl_weight', '-1'], 'kl_weight must be >= 0'),
+    (['--initial_learning_rate', '0'], 'initial_learning_rate must be > 0'),
+    (['--data_crop', '100,21,128,128'], 'must lie inside the 218x178'),
+    (['--data_crop', '57,21,120,128'], 'must match img_shape'),
+    (['--filters', '8,8,8,8,8,8,8,8'], 'filters: 8 stride-2 layers'),
+    (['--num_gen_imgs', '10'], 'grid_size 4x8 must hold num_gen_imgs = 10'),
+    (['--latent_dim'], '--latent_dim needs a value'),
+])
+def test_bad_settings_give_one_line_errors(args, message):
+    with pytest.raises(SettingsError) as error:
+        settings.resolve('celeba', settings.parse_overrides(args))
+    assert message in str(error.value)
+    assert '\n' not in str(error.value)
+
+
+def test_unknown_dataset():
+    with pytest.raises(SettingsError, match='unknown dataset'):
+        settings.resolve('mnist')
+
+
+def test_saved_config_round_trips(tmp_path):
+    cfg = settings.resolve('dsprites', [('latent_dim', '7')])
+    path = str(tmp_path / 'c.json')
+    settings.save(cfg, path)
+    loaded = settings.load(path)
+    assert loaded.as_dict() == cfg.as_dict()
+    assert isinstance(loaded.img_shape, tuple)

@@ -1,0 +1,240 @@
+"""beta-VAE on CelebA (or dSprites): train, generate random images, traverse latent dimensions.
+
+    python vae.py --train      [--dataset celeba|dsprites] [--steps N] [--NAME VALUE ...]
+    python vae.py --generate   [--dataset ...]   # results/randomFakeGrid.jpg
+    python vae.py --traverse   [--dataset ...]   # results/traverse_latentdim{d}[_seed{k}].jpg
+
+--NAME VALUE overrides any constant of config.py for this run.
+"""
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # keep TensorFlow's start-up chatter out of the log
+
+import numpy as np  # noqa: E402
+import tensorflow.compat.v1 as tf  # noqa: E402
+
+tf.logging.set_verbosity(tf.logging.ERROR)  # before the project's modules switch off v2 behaviour
+
+import checkpoints  # noqa: E402
+import config  # noqa: E402
+import data  # noqa: E402
+import images  # noqa: E402
+import model  # noqa: E402
+import settings  # noqa: E402
+
+tf.disable_v2_behavior()
+
+FAKES_SEED = 2019                       # numpy seed of the fixed z behind every `fakes` grid
+TRAVERSE_SEEDS = (42, 62, 1024, 72, 92)  # the original's seed vectors for --traverse
+TRAVERSE_VALUES = np.linspace(-3.0, 3.0, 10)  # values one latent dim sweeps through
+
+
+def session_config():
+    proto = tf.ConfigProto(allow_soft_placement=True)
+    proto.gpu_options.allow_growth = True
+    return proto
+
+
+class Progress(object):
+    """One status line: step, losses, images/s and ETA; redrawn in place on a terminal."""
+
+    def __init__(self, start_step, max_steps, batch_size):
+        self.start_step, self.max_steps, self.batch_size = start_step, max_steps, batch_size
+        self.stream = sys.stdout
+        self.started = time.time()
+        self.last_draw = 0.0
+        self.interactive = self.stream.isatty()
+
+    def update(self, step, total, reconstruction, kl, force=False):
+        now = time.time()
+        if not force and now - self.last_draw < (0.5 if self.interactive else 30.0):
+            return
+        self.last_draw = now
+        rate = (step - self.start_step) * self.batch_size / max(now - self.started, 1e-9)
+        eta = (self.max_steps - step) * self.batch_size / rate if rate > 0 else 0.0
+        line = 'step {}/{} | loss {:.5f} (rec {:.5f}, kl {:.4f}) | {:.1f} img/s | ETA {}'.format(
+            step, self.max_steps, total, reconstruction, kl, rate, time.strftime('%H:%M:%S', time.gmtime(eta)))
+        self.stream.write(('\r' + line) if self.interactive else (line + '\n'))
+        self.stream.flush()
+
+    def close(self):
+        if self.interactive:
+            self.stream.write('\n')
+
+
+def describe_data(split, num_images):
+    if split is None:
+        return 'dSprites: {} images'.format(num_images)
+    text = 'CelebA: {} training, {} held-out images'.format(len(split.train), len(split.holdout))
+    if split.skipped:
+        examples = ', '.join('{} ({})'.format(name, why) for name, why in split.skipped[:3])
+        text += '; skipped {} unusable files: {}{}'.format(
+            len(split.skipped), examples, ', ...' if len(split.skipped) > 3 else '')
+    return text
+
+
+def restore_or_initialize(sess, saver, cfg):
+    """Resumes from the latest checkpoint (weights, optimizer state, step) or initialises; returns the step."""
+    checkpoint = checkpoints.latest(cfg.checkpoint_dir)
+    if checkpoint is None:
+        sess.run(tf.global_variables_initializer())
+        return 0
+    checkpoints.check_compatible(checkpoints.saved_config(checkpoint), cfg, checkpoint)
+    saver.restore(sess, checkpoint)
+    step = sess.run(tf.train.get_global_step())
+    print('resumed from {} at step {}'.format(checkpoint, step))
+    return step
+
+
+def train(cfg, steps=None):
+    with tf.Graph().as_default():
+        _train(cfg, steps)
+
+
+def _train(cfg, steps):
+    # ---- data ----
+    dataset, num_images, split = data.training_data(cfg)
+    print(describe_data(split, num_images))
+    max_steps = steps if steps is not None else cfg.num_epochs * (num_images // cfg.batch_size)
+    print('objective: rec + {:g}/{} * KL per image (kl_weight = {:g}), i.e. beta = {:.4g} in the usual units '
+          '(summed error vs summed KL)'.format(cfg.kl_weight, model.KL_UNIT_BATCH, cfg.kl_weight,
+                                               model.equivalent_beta(cfg.kl_weight, cfg.img_shape, cfg.latent_dim)))
+
+    # ---- graph, built once: the training step and a moving-average sampler for fixed-z fakes ----
+    tf.set_random_seed(cfg.seed)
+    batch = tf.data.make_one_shot_iterator(dataset).get_next()
+    graph = model.build_training(batch, cfg)
+    fixed_z = np.random.RandomState(FAKES_SEED).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
+    fakes = model.build_sampler(tf.constant(fixed_z, tf.float32), cfg)
+    saver = tf.train.Saver(max_to_keep=checkpoints.KEEP)
+
+    with tf.Session(config=session_config()) as sess:
+        step = start_step = restore_or_initialize(sess, saver, cfg)
+        writer = tf.summary.FileWriter(cfg.summary_dir, sess.graph if step == 0 else None)
+        progress = Progress(start_step, max_steps, cfg.batch_size)
+        while step < max_steps:
+            # ---- step (summaries and the first reals ride along in the same run) ----
+            fetches = {'train': graph.train_op, 'total': graph.total, 'rec': graph.reconstruction, 'kl': graph.kl}
+            if (step + 1) % cfg.summary_freq == 0:
+                fetches['summary'] = graph.summaries
+            if step == 0:
+                fetches['reals'] = batch
+            out = sess.run(fetches)
+            step += 1
+            if not np.isfinite(out['total']):
+                progress.close()
+                raise FloatingPointError('loss became {} at step {}; the last good checkpoint is {} (kept): '
+                                         'lower initial_learning_rate'.format(
+                                             out['total'], step, checkpoints.latest(cfg.checkpoint_dir)))
+
+            # ---- log ----
+            if 'summary' in out:
+                writer.add_summary(out['summary'], step)
+            progress.update(step, out['total'], out['rec'], out['kl'], force=step == max_steps)
+
+            # ---- snapshot ----
+            if 'reals' in out:
+                images.save_grid(out['reals'][:cfg.num_gen_imgs], os.path.join(cfg.results_dir, 'reals.jpg'),
+                                 cfg.grid_size)
+            if step % cfg.image_snapshot_freq == 0 or step == max_steps:
+                images.save_grid(sess.run(fakes), os.path.join(cfg.results_dir, 'fakes_step{:07d}.jpg'.format(step)),
+                                 cfg.grid_size)
+
+            # ---- checkpoint ----
+            if step % cfg.checkpoint_freq == 0 or step == max_steps:
+                checkpoints.save(sess, saver, cfg, step)
+        progress.close()
+        writer.close()
+    print('trained to step {}; checkpoints in {}'.format(step, cfg.checkpoint_dir))
+
+
+class Sampler(object):
+    """The decoder of the latest checkpoint, rebuilt from its saved settings; decodes batches of z."""
+
+    def __init__(self, cfg):
+        checkpoint, self.cfg = checkpoints.for_inference(cfg)
+        graph = tf.Graph()
+        with graph.as_default():
+            self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
+            self.samples = model.build_sampler(self.z, self.cfg)
+            saver = tf.train.Saver()
+        self.sess = tf.Session(graph=graph, config=session_config())
+        saver.restore(self.sess, checkpoint)
+        print('restored {}'.format(checkpoint))
+
+    def __call__(self, z):
+        return self.sess.run(self.samples, {self.z: z})
+
+
+def generate(sampler):
+    cfg = sampler.cfg
+    z = np.random.RandomState(cfg.seed).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
+    path = os.path.join(cfg.results_dir, 'randomFakeGrid.jpg')
+    images.save_grid(sampler(z), path, cfg.grid_size)
+    print('wrote {}'.format(path))
+
+
+def traversal_latents(latent_dim, dim):
+    """[seeds * values, latent_dim]: each seed vector with `dim` swept over TRAVERSE_VALUES."""
+    rows = []
+    for seed in TRAVERSE_SEEDS:
+        z = np.tile(np.random.RandomState(seed).standard_normal(latent_dim), (len(TRAVERSE_VALUES), 1))
+        z[:, dim] = TRAVERSE_VALUES
+        rows.append(z)
+    return np.concatenate(rows)
+
+
+def traverse(sampler):
+    cfg = sampler.cfg
+    per_row = len(TRAVERSE_VALUES)
+    for dim in range(cfg.latent_dim):
+        decoded = sampler(traversal_latents(cfg.latent_dim, dim))   # one run per grid
+        base = os.path.join(cfg.results_dir, 'traverse_latentdim{}'.format(dim))
+        images.save_grid(decoded, base + '.jpg', (len(TRAVERSE_SEEDS), per_row))
+        for k in range(len(TRAVERSE_SEEDS)):
+            images.save_grid(decoded[k * per_row:(k + 1) * per_row], '{}_seed{}.jpg'.format(base, k + 1),
+                             (1, per_row))
+    print('wrote {} traversals to {}'.format(cfg.latent_dim, cfg.results_dir))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        epilog='Any constant of config.py can be overridden for one run: --NAME VALUE '
+               '(lists as comma-separated values), e.g. --kl_weight 2.0 --filters 32,64,128,256.')
+    parser.add_argument('--train', action='store_true', help='train, resuming from the latest checkpoint')
+    parser.add_argument('--generate', action='store_true', help='write random samples to results/randomFakeGrid.jpg')
+    parser.add_argument('--traverse', action='store_true', help='write latent traversals over [-3, 3]')
+    parser.add_argument('--dataset', default=config.dataset, choices=sorted(config.DATASET_DEFAULTS),
+                        help='dataset and its defaults (default: %(default)s)')
+    parser.add_argument('--steps', type=int, help='train until the global step reaches N (default: num_epochs)')
+    args, rest = parser.parse_known_args(argv)
+    if not (args.train or args.generate or args.traverse):
+        parser.error('choose at least one of --train, --generate, --traverse')
+    if args.steps is not None and args.steps < 1:
+        parser.error('--steps must be >= 1')
+    return args, settings.resolve(args.dataset, settings.parse_overrides(rest))
+
+
+def main(argv=None):
+    try:
+        args, cfg = parse_args(sys.argv[1:] if argv is None else argv)
+        if args.train:
+            train(cfg, args.steps)
+        if args.generate or args.traverse:
+            sampler = Sampler(cfg)
+            if args.generate:
+                generate(sampler)
+            if args.traverse:
+                traverse(sampler)
+    except (settings.SettingsError, checkpoints.CheckpointError, FloatingPointError) as error:
+        print('error: {}'.format(error), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
