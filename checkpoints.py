@@ -24,9 +24,27 @@ def config_path(checkpoint):
     return checkpoint + '.config.json'
 
 
+def is_complete(checkpoint):
+    """All of a checkpoint's files are there: its index, its data shards and its settings."""
+    return (os.path.isfile(checkpoint + '.index') and bool(glob.glob(checkpoint + '.data-*'))
+            and os.path.isfile(config_path(checkpoint)))
+
+
 def latest(checkpoint_dir):
-    """The newest checkpoint prefix in checkpoint_dir, or None."""
-    return tf.train.latest_checkpoint(checkpoint_dir) if os.path.isdir(checkpoint_dir) else None
+    """The newest complete checkpoint prefix in checkpoint_dir, or None."""
+    state = tf.train.get_checkpoint_state(checkpoint_dir) if os.path.isdir(checkpoint_dir) else None
+    if state is None:
+        return None
+    candidates = list(state.all_model_checkpoint_paths) or [state.model_checkpoint_path]
+    for checkpoint in reversed(candidates):    # get_checkpoint_state has joined them to checkpoint_dir
+        if is_complete(checkpoint):
+            return checkpoint
+    return None
+
+
+def step_of(checkpoint):
+    """The global step stored in a checkpoint."""
+    return int(tf.train.load_checkpoint(checkpoint).get_tensor('global_step'))
 
 
 def save(sess, saver, cfg, step):

@@ -47,7 +47,7 @@ seed = 0                      # seeds weight init, shuffling and sampling
 # ---- outputs ----
 image_snapshot_freq = 500     # steps between fixed-z `fakes` grids
 summary_freq = 50             # steps between TensorBoard summaries
-checkpoint_freq = 1000        # steps between checkpoints (the last 3 are kept)
+checkpoint_every = 300        # seconds of training between checkpoints (also saved at the end and on Ctrl-C)
 num_gen_imgs = 32             # images in a --generate grid and in each `fakes` grid
 grid_size = (4, 8)            # (rows, columns) of image grids
 results_dir = 'results/'      # image grids

@@ -35,8 +35,9 @@ def jpeg_size(path):
     200k files takes seconds.
     """
     with open(path, 'rb') as f:
-        if f.read(2) != b'\xff\xd8':
-            return 'not a JPEG'
+        head = f.read(2)
+        if head != b'\xff\xd8':
+            return 'not a JPEG' if head else 'empty file'
         size = None
         while size is None:
             marker = f.read(4)
@@ -111,14 +112,36 @@ def decode_celeba(path, crop):
     return tf.image.convert_image_dtype(image, tf.float32)
 
 
-def celeba_dataset(paths, cfg, *, shuffle, repeat=True):
-    """Batches of cropped images; reshuffled every epoch; undecodable files are dropped, not fatal."""
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths))
-    if shuffle:
-        ds = ds.shuffle(len(paths), seed=cfg.seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.map(lambda p: decode_celeba(p, cfg.data_crop), num_parallel_calls=tf.data.experimental.AUTOTUNE)
+def index_batches(num_items, batch_size, *, seed, start=0, shuffle=True):
+    """Endless batches of item indices, starting `start` items into the stream.
+
+    Epoch e visits the items in np.random.RandomState([seed, e]).permutation(num_items) order, so the
+    stream depends only on (seed, position): a run resumed at step s continues with exactly the
+    images it would have seen, with no iterator state in the checkpoint.
+    """
+    epoch, offset = divmod(start, num_items)
+    pending = np.zeros(0, np.int64)
+    while True:
+        order = np.random.RandomState([seed, epoch]).permutation(num_items) if shuffle else np.arange(num_items)
+        pending = np.concatenate([pending, order[offset:]])
+        epoch, offset = epoch + 1, 0
+        while len(pending) >= batch_size:
+            yield pending[:batch_size]
+            pending = pending[batch_size:]
+
+
+def _index_dataset(num_items, cfg, start, shuffle):
+    def generate():
+        return index_batches(num_items, cfg.batch_size, seed=cfg.seed, start=start, shuffle=shuffle)
+    return tf.data.Dataset.from_generator(generate, tf.int64, tf.TensorShape([cfg.batch_size]))
+
+
+def celeba_dataset(paths, cfg, *, start=0, shuffle=True):
+    """Batches of cropped images from `start` images into the epoch stream; undecodable files are dropped."""
+    path_table = tf.constant(paths)
+    ds = _index_dataset(len(paths), cfg, start, shuffle).flat_map(tf.data.Dataset.from_tensor_slices)
+    ds = ds.map(lambda i: decode_celeba(tf.gather(path_table, i), cfg.data_crop),
+                num_parallel_calls=tf.data.experimental.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.ignore_errors())
     return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
 
@@ -203,41 +226,38 @@ def load_dsprites_npz(path):
     return images, classes
 
 
-def dsprites_dataset(cfg, *, shuffle=True):
+def dsprites_dataset(cfg, *, start=0, shuffle=True):
     """Batches of [B, 64, 64, 1] sprites: rendered in the graph, or from DeepMind's npz when present."""
     if os.path.isfile(cfg.dsprites_npz_path):
-        images, _ = load_dsprites_npz(cfg.dsprites_npz_path)
-        return _npz_dataset(images, cfg, shuffle)
-    ds = tf.data.Dataset.range(NUM_DSPRITES)
-    if shuffle:
-        ds = ds.shuffle(NUM_DSPRITES, seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().batch(cfg.batch_size, drop_remainder=True)
+        return _npz_dataset(load_dsprites_npz(cfg.dsprites_npz_path)[0], cfg, start, shuffle)
+    ds = _index_dataset(NUM_DSPRITES, cfg, start, shuffle)
     ds = ds.map(lambda index: render_dsprites(_class_tensor(index)),
                 num_parallel_calls=tf.data.experimental.AUTOTUNE)
     return ds.prefetch(tf.data.experimental.AUTOTUNE)
 
 
-def _npz_dataset(images, cfg, shuffle):
-    rng = np.random.RandomState(cfg.seed)
+def _npz_dataset(images, cfg, start, shuffle):
+    def generate():
+        for batch in index_batches(len(images), cfg.batch_size, seed=cfg.seed, start=start, shuffle=shuffle):
+            yield images[batch]
 
-    def batches():
-        while True:
-            order = rng.permutation(len(images)) if shuffle else np.arange(len(images))
-            for start in range(0, len(order) - cfg.batch_size + 1, cfg.batch_size):
-                yield images[order[start:start + cfg.batch_size]]
-
-    ds = tf.data.Dataset.from_generator(batches, tf.uint8, tf.TensorShape([cfg.batch_size, 64, 64]))
+    ds = tf.data.Dataset.from_generator(generate, tf.uint8, tf.TensorShape([cfg.batch_size, 64, 64]))
     return ds.map(lambda b: tf.cast(b, tf.float32)[..., None]).prefetch(tf.data.experimental.AUTOTUNE)
 
 
 # ---- one entry point for the training loop ----
 
-def training_data(cfg):
-    """(dataset of training batches, number of training images, Split or None)."""
+def training_data(cfg, start_step=0):
+    """(dataset of training batches from `start_step` on, number of training images, Split or None)."""
     if cfg.dataset == 'dsprites':
-        return dsprites_dataset(cfg), NUM_DSPRITES, None
-    split = split_celeba(cfg.data_dir_path, cfg.holdout_percent)
-    if len(split.train) < cfg.batch_size:
-        raise SettingsError('batch_size {} is larger than the {} usable training images in {}'.format(
-            cfg.batch_size, len(split.train), cfg.data_dir_path))
-    return celeba_dataset(split.train, cfg, shuffle=True), len(split.train), split
+        num_images, split = NUM_DSPRITES, None
+    else:
+        split = split_celeba(cfg.data_dir_path, cfg.holdout_percent)
+        num_images = len(split.train)
+    if num_images < cfg.batch_size:
+        raise SettingsError('batch_size {} is larger than the {} usable training images{}: lower batch_size'.format(
+            cfg.batch_size, num_images, ' in ' + cfg.data_dir_path if split else ''))
+    start = start_step * cfg.batch_size
+    if split is None:
+        return dsprites_dataset(cfg, start=start), num_images, None
+    return celeba_dataset(split.train, cfg, start=start), num_images, split

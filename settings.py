@@ -121,7 +121,8 @@ def validate(cfg):
     _require(cfg.filters and min(cfg.filters) >= 1, 'filters must be positive channel counts')
     _require(cfg.num_epochs >= 1, 'num_epochs must be >= 1, got {}'.format(cfg.num_epochs))
     _require(0 <= cfg.holdout_percent < 100, 'holdout_percent must be in [0, 100)')
-    for name in ('image_snapshot_freq', 'summary_freq', 'checkpoint_freq', 'num_gen_imgs'):
+    _require(cfg.checkpoint_every >= 0, 'checkpoint_every must be >= 0 seconds, got {}'.format(cfg.checkpoint_every))
+    for name in ('image_snapshot_freq', 'summary_freq', 'num_gen_imgs'):
         _require(getattr(cfg, name) >= 1, '{} must be >= 1, got {}'.format(name, getattr(cfg, name)))
     rows, cols = cfg.grid_size
     _require(rows * cols == cfg.num_gen_imgs, 'grid_size {}x{} must hold num_gen_imgs = {} images'.format(

@@ -8,6 +8,7 @@
 """
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -76,29 +77,55 @@ def describe_data(split, num_images):
     return text
 
 
-def restore_or_initialize(sess, saver, cfg):
-    """Resumes from the latest checkpoint (weights, optimizer state, step) or initialises; returns the step."""
+class StopSignals(object):
+    """SIGINT and SIGTERM ask the training loop to checkpoint and stop after the current step.
+
+    A second signal aborts at once (KeyboardInterrupt), losing only the steps since the last checkpoint.
+    """
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        sys.stderr.write('\n{} received: saving a checkpoint after this step (send it again to abort)\n'.format(
+            signal.Signals(signum).name))
+        sys.stderr.flush()
+
+
+def resume_point(cfg):
+    """(latest checkpoint or None, its global step); refuses a checkpoint of other variable shapes."""
     checkpoint = checkpoints.latest(cfg.checkpoint_dir)
     if checkpoint is None:
-        sess.run(tf.global_variables_initializer())
-        return 0
+        return None, 0
     checkpoints.check_compatible(checkpoints.saved_config(checkpoint), cfg, checkpoint)
-    saver.restore(sess, checkpoint)
-    step = sess.run(tf.train.get_global_step())
-    print('resumed from {} at step {}'.format(checkpoint, step))
-    return step
+    return checkpoint, checkpoints.step_of(checkpoint)
 
 
 def train(cfg, steps=None):
+    """Trains until `steps` (or num_epochs); returns the exit code: 0, or 128 + the signal that stopped it."""
     with tf.Graph().as_default():
-        _train(cfg, steps)
+        return _train(cfg, steps)
 
 
 def _train(cfg, steps):
-    # ---- data ----
-    dataset, num_images, split = data.training_data(cfg)
+    # ---- data, from exactly where the latest checkpoint left off ----
+    checkpoint, start_step = resume_point(cfg)
+    dataset, num_images, split = data.training_data(cfg, start_step)
     print(describe_data(split, num_images))
-    max_steps = steps if steps is not None else cfg.num_epochs * (num_images // cfg.batch_size)
+    max_steps = steps if steps is not None else cfg.num_epochs * num_images // cfg.batch_size
     print('objective: rec + {:g}/{} * KL per image (kl_weight = {:g}), i.e. beta = {:.4g} in the usual units '
           '(summed error vs summed KL)'.format(cfg.kl_weight, model.KL_UNIT_BATCH, cfg.kl_weight,
                                                model.equivalent_beta(cfg.kl_weight, cfg.img_shape, cfg.latent_dim)))
@@ -109,46 +136,76 @@ def _train(cfg, steps):
     graph = model.build_training(batch, cfg)
     fixed_z = np.random.RandomState(FAKES_SEED).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
     fakes = model.build_sampler(tf.constant(fixed_z, tf.float32), cfg)
+    weights_finite = tf.reduce_all([tf.reduce_all(tf.is_finite(v)) for v in tf.global_variables()
+                                    if v.dtype.base_dtype == tf.float32])
     saver = tf.train.Saver(max_to_keep=checkpoints.KEEP)
 
-    with tf.Session(config=session_config()) as sess:
-        step = start_step = restore_or_initialize(sess, saver, cfg)
-        writer = tf.summary.FileWriter(cfg.summary_dir, sess.graph if step == 0 else None)
+    with tf.Session(config=session_config()) as sess, StopSignals() as stop:
+        if checkpoint is None:
+            sess.run(tf.global_variables_initializer())
+        else:
+            saver.restore(sess, checkpoint)
+            print('resumed from {} at step {}'.format(checkpoint, start_step))
+        writer = tf.summary.FileWriter(cfg.summary_dir, sess.graph if checkpoint is None else None)
+        # TensorBoard drops events past this step that a killed run left behind: no duplicated steps.
+        writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step)
+        step = saved_step = start_step
+        last_save = time.time()
+
+        def save():
+            if not sess.run(weights_finite):
+                raise diverged('the weights', 'non-finite', step, cfg)
+            checkpoints.save(sess, saver, cfg, step)
+
         progress = Progress(start_step, max_steps, cfg.batch_size)
-        while step < max_steps:
-            # ---- step (summaries and the first reals ride along in the same run) ----
-            fetches = {'train': graph.train_op, 'total': graph.total, 'rec': graph.reconstruction, 'kl': graph.kl}
-            if (step + 1) % cfg.summary_freq == 0:
-                fetches['summary'] = graph.summaries
-            if step == 0:
-                fetches['reals'] = batch
-            out = sess.run(fetches)
-            step += 1
-            if not np.isfinite(out['total']):
-                progress.close()
-                raise FloatingPointError('loss became {} at step {}; the last good checkpoint is {} (kept): '
-                                         'lower initial_learning_rate'.format(
-                                             out['total'], step, checkpoints.latest(cfg.checkpoint_dir)))
+        try:
+            while step < max_steps and stop.received is None:
+                # ---- step (summaries and the first reals ride along in the same run) ----
+                fetches = {'train': graph.train_op, 'total': graph.total, 'rec': graph.reconstruction,
+                           'kl': graph.kl}
+                if (step + 1) % cfg.summary_freq == 0:
+                    fetches['summary'] = graph.summaries
+                if step == 0:
+                    fetches['reals'] = batch
+                out = sess.run(fetches)
+                step += 1
+                if not np.isfinite(out['total']):
+                    raise diverged('the loss', out['total'], step, cfg)
 
-            # ---- log ----
-            if 'summary' in out:
-                writer.add_summary(out['summary'], step)
-            progress.update(step, out['total'], out['rec'], out['kl'], force=step == max_steps)
+                # ---- log ----
+                if 'summary' in out:
+                    writer.add_summary(out['summary'], step)
+                progress.update(step, out['total'], out['rec'], out['kl'], force=step == max_steps)
 
-            # ---- snapshot ----
-            if 'reals' in out:
-                images.save_grid(out['reals'][:cfg.num_gen_imgs], os.path.join(cfg.results_dir, 'reals.jpg'),
-                                 cfg.grid_size)
-            if step % cfg.image_snapshot_freq == 0 or step == max_steps:
-                images.save_grid(sess.run(fakes), os.path.join(cfg.results_dir, 'fakes_step{:07d}.jpg'.format(step)),
-                                 cfg.grid_size)
+                # ---- snapshot ----
+                if 'reals' in out:
+                    images.save_grid(out['reals'][:cfg.num_gen_imgs], os.path.join(cfg.results_dir, 'reals.jpg'),
+                                     cfg.grid_size)
+                if step % cfg.image_snapshot_freq == 0 or step == max_steps:
+                    images.save_grid(sess.run(fakes), os.path.join(
+                        cfg.results_dir, 'fakes_step{:07d}.jpg'.format(step)), cfg.grid_size)
 
-            # ---- checkpoint ----
-            if step % cfg.checkpoint_freq == 0 or step == max_steps:
-                checkpoints.save(sess, saver, cfg, step)
-        progress.close()
-        writer.close()
+                # ---- checkpoint ----
+                if time.time() - last_save >= cfg.checkpoint_every:
+                    save()
+                    saved_step, last_save = step, time.time()
+            if step != saved_step:   # the end of the run, or a stop signal
+                save()
+        finally:
+            progress.close()
+            writer.close()
+    if stop.received is not None:
+        print('stopped by {} at step {}; the same command resumes from there'.format(
+            signal.Signals(stop.received).name, step))
+        return 128 + stop.received
     print('trained to step {}; checkpoints in {}'.format(step, cfg.checkpoint_dir))
+    return 0
+
+
+def diverged(what, value, step, cfg):
+    return FloatingPointError('{} became {} at step {}; stopped without saving, the last good checkpoint is {} '
+                              '(kept): lower initial_learning_rate or kl_weight and resume'.format(
+                                  what, value, step, checkpoints.latest(cfg.checkpoint_dir) or 'none yet'))
 
 
 class Sampler(object):
@@ -223,7 +280,9 @@ def main(argv=None):
     try:
         args, cfg = parse_args(sys.argv[1:] if argv is None else argv)
         if args.train:
-            train(cfg, args.steps)
+            code = train(cfg, args.steps)
+            if code:
+                return code
         if args.generate or args.traverse:
             sampler = Sampler(cfg)
             if args.generate:
@@ -233,6 +292,9 @@ def main(argv=None):
     except (settings.SettingsError, checkpoints.CheckpointError, FloatingPointError) as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print('\naborted: the latest complete checkpoint is kept', file=sys.stderr)
+        return 130
     return 0
 
 

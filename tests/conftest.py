@@ -20,7 +20,7 @@ def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):
 
 @pytest.fixture
 def celeba_dir(tmp_path):
-    """A small aligned-CelebA folder: 40 good 178x218 JPEGs, one truncated file, one PNG named .jpg."""
+    """A small aligned-CelebA folder: 40 good 178x218 JPEGs, a truncated one, a PNG named .jpg, an empty one."""
     from PIL import Image
     folder = tmp_path / 'CelebA' / 'img_align_celeba'
     folder.mkdir(parents=True)
@@ -29,6 +29,7 @@ def celeba_dir(tmp_path):
     good = (folder / '000001.jpg').read_bytes()
     (folder / '000041.jpg').write_bytes(good[:len(good) // 2])
     Image.new('RGB', (178, 218)).save(str(folder / '000042.jpg'), format='PNG')
+    (folder / '000043.jpg').write_bytes(b'')
     return folder
 
 

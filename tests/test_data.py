@@ -23,12 +23,13 @@ def test_jpeg_size_reads_the_header_and_spots_bad_files(celeba_dir):
     assert data.jpeg_size(str(celeba_dir / '000001.jpg')) == (218, 178)
     assert 'truncated' in data.jpeg_size(str(celeba_dir / '000041.jpg'))
     assert data.jpeg_size(str(celeba_dir / '000042.jpg')) == 'not a JPEG'
+    assert data.jpeg_size(str(celeba_dir / '000043.jpg')) == 'empty file'
 
 
 def test_split_skips_bad_files_and_holds_out_a_fixed_share(celeba_dir):
     write_jpeg(str(celeba_dir / 'small.jpg'), height=100, width=100)
     split = data.split_celeba(str(celeba_dir), 20.0)
-    assert sorted(name for name, _ in split.skipped) == ['000041.jpg', '000042.jpg', 'small.jpg']
+    assert sorted(name for name, _ in split.skipped) == ['000041.jpg', '000042.jpg', '000043.jpg', 'small.jpg']
     assert len(split.train) + len(split.holdout) == 40
     assert 0 < len(split.holdout) < 20
     again = data.split_celeba(str(celeba_dir), 20.0)
@@ -64,7 +65,7 @@ def test_crop_is_folded_into_the_decode_at_the_right_place(tmp_path):
 
 
 def test_celeba_batches_decode_grayscale_as_rgb(celeba_dir):
-    write_jpeg(str(celeba_dir / '000043.jpg'), seed=3, mode='L')
+    write_jpeg(str(celeba_dir / '000044.jpg'), seed=3, mode='L')
     cfg = settings.resolve('celeba', [('batch_size', '8')])
     split = data.split_celeba(str(celeba_dir), 0.0)
     with tf.Graph().as_default():
@@ -120,3 +121,14 @@ def test_npz_file_is_used_when_present(tmp_path):
         batch = evaluate(tf.data.make_one_shot_iterator(data.dsprites_dataset(cfg)).get_next())
     assert batch.shape == (3, 64, 64, 1)
     assert (batch[:, 10, 20, 0] == 1).all() and batch.sum() == 3
+
+
+def test_index_stream_resumes_exactly_and_visits_every_item_each_epoch():
+    stream = data.index_batches(10, 4, seed=3)
+    first = np.concatenate([next(stream) for _ in range(10)])        # 40 items = 4 epochs
+    for epoch in range(4):
+        assert sorted(first[epoch * 10:(epoch + 1) * 10]) == list(range(10))
+    assert not np.array_equal(first[:10], first[10:20])               # reshuffled every epoch
+    resumed = data.index_batches(10, 4, seed=3, start=3 * 4)
+    np.testing.assert_array_equal(np.concatenate([next(resumed) for _ in range(7)]), first[12:])
+    np.testing.assert_array_equal(next(data.index_batches(10, 4, seed=3, shuffle=False)), [0, 1, 2, 3])

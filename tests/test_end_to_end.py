@@ -19,7 +19,7 @@ def test_celeba_train_generate_traverse(celeba_dir, tiny_overrides, tmp_path, ca
     base = tiny_overrides + ['--data_dir_path', str(celeba_dir)]
     assert vae.main(['--train', '--steps', '2'] + base) == 0
     out = capsys.readouterr().out
-    assert 'skipped 2 unusable files' in out and 'beta = ' in out
+    assert 'skipped 3 unusable files' in out and 'beta = ' in out
 
     ck, res = tmp_path / 'ck', tmp_path / 'res'
     assert (ck / 'model.ckpt-2.index').exists()

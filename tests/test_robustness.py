@@ -1,0 +1,123 @@
+"""Nothing lost: stop signals, SIGKILL, divergence and half-written checkpoints."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import checkpoints
+import vae
+from conftest import ROOT
+
+tf.disable_v2_behavior()
+
+TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
+                 '--summary_freq', '5', '--image_snapshot_freq', '100000']
+
+
+def dirs(tmp_path):
+    return ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum')]
+
+
+def start_training(tmp_path, *extra):
+    log = open(str(tmp_path / 'train.log'), 'w')
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1000000']
+                               + TINY_DSPRITES + dirs(tmp_path) + list(extra),
+                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return process, log
+
+
+def wait_for(condition, timeout=120):
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, 'timed out'
+        time.sleep(0.05)
+
+
+def training_started(tmp_path):
+    return lambda: 'step 1/' in (tmp_path / 'train.log').read_text()
+
+
+def checkpoint_values(checkpoint):
+    reader = tf.train.load_checkpoint(checkpoint)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def assert_consistent(checkpoint, step):
+    """The checkpoint holds step `step`, and Adam's state says exactly `step` updates were made."""
+    values = checkpoint_values(checkpoint)
+    assert values['global_step'] == step
+    assert values['beta1_power'] == pytest.approx(0.9 ** (step + 1), rel=1e-3)
+    return values
+
+
+@pytest.mark.parametrize('signum, code', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stop_signal_checkpoints_and_resumes_at_that_step(tmp_path, capsys, signum, code):
+    process, log = start_training(tmp_path, '--checkpoint_every', '100000')
+    wait_for(training_started(tmp_path))
+    time.sleep(np.random.RandomState(signum).uniform(0.2, 1.5))   # a random moment mid-training
+    process.send_signal(signum)
+    assert process.wait(timeout=60) == code
+    log.close()
+    text = (tmp_path / 'train.log').read_text()
+    step = int(text.split('stopped by {} at step '.format(signal.Signals(signum).name))[1].split(';')[0])
+    checkpoint = checkpoints.latest(str(tmp_path / 'ck'))
+    assert checkpoint.endswith('model.ckpt-{}'.format(step))
+    before = assert_consistent(checkpoint, step)
+
+    assert vae.main(['--train', '--steps', str(step + 2)] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    assert 'resumed from {} at step {}'.format(checkpoint, step) in capsys.readouterr().out
+    after = assert_consistent(checkpoints.latest(str(tmp_path / 'ck')), step + 2)
+    kernel = 'decoder/to_pixels/kernel'
+    # Two Adam steps of 5e-4 move each weight by at most ~1e-3: training went on from the saved weights.
+    assert np.abs(after[kernel] - before[kernel]).max() < 3e-3
+
+
+def test_sigkill_loses_only_steps_since_the_last_periodic_checkpoint(tmp_path, capsys):
+    process, log = start_training(tmp_path, '--checkpoint_every', '1')
+    wait_for(lambda: checkpoints.latest(str(tmp_path / 'ck')) is not None)
+    time.sleep(1.7)
+    process.kill()
+    process.wait(timeout=30)
+    log.close()
+    checkpoint = checkpoints.latest(str(tmp_path / 'ck'))
+    step = checkpoints.step_of(checkpoint)
+    assert_consistent(checkpoint, step)
+    assert vae.main(['--train', '--steps', str(step + 1)] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    assert 'at step {}'.format(step) in capsys.readouterr().out
+
+
+def test_half_written_checkpoint_is_never_the_latest(tmp_path):
+    assert vae.main(['--train', '--steps', '2'] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    ck = str(tmp_path / 'ck')
+    good = os.path.join(ck, 'model.ckpt-2')
+    broken = os.path.join(ck, 'model.ckpt-3')
+    open(broken + '.index', 'wb').close()          # killed before its data and settings were written
+    tf.train.update_checkpoint_state(ck, broken, all_model_checkpoint_paths=[good, broken])
+    assert checkpoints.latest(ck) == good
+
+
+def test_divergence_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    assert vae.main(['--train', '--steps', '2'] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    good = checkpoints.latest(str(tmp_path / 'ck'))
+    capsys.readouterr()
+    code = vae.main(['--train', '--steps', '200', '--initial_learning_rate', '1e12'] + TINY_DSPRITES + dirs(tmp_path))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert 'became' in err and 'at step' in err and 'the last good checkpoint is {} (kept)'.format(good) in err
+    assert len(err.strip().splitlines()) == 1
+    assert checkpoints.latest(str(tmp_path / 'ck')) == good
+    for name, value in checkpoint_values(good).items():
+        assert np.all(np.isfinite(value)), name
+
+
+def test_batch_larger_than_the_dataset_is_an_error(celeba_dir, tiny_overrides, capsys):
+    code = vae.main(['--train', '--steps', '1'] + tiny_overrides + ['--data_dir_path', str(celeba_dir),
+                                                                    '--batch_size', '64'])
+    assert code == 2
+    assert 'batch_size 64 is larger than the 40 usable training images' in capsys.readouterr().err
