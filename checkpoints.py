@@ -1,9 +1,11 @@
-"""Checkpoints and the settings saved beside each one."""
+"""Checkpoints: saving them with their settings, finding the latest complete one, restoring it."""
 import glob
 import os
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
+import model
 import settings
 
 tf.disable_v2_behavior()
@@ -12,8 +14,9 @@ PREFIX = 'model.ckpt'
 KEEP = 3                        # checkpoints kept; older ones are deleted
 # Settings that decide the variables' shapes; a checkpoint only restores into the same ones.
 ARCHITECTURE_KEYS = ('architecture', 'img_shape', 'latent_dim', 'filters', 'hidden_units')
-# Settings about where and how much to write, taken from the current run, not the checkpoint.
-OUTPUT_KEYS = ('results_dir', 'checkpoint_dir', 'summary_dir', 'num_gen_imgs', 'grid_size', 'seed')
+# Settings that define the trained model and what it sees: --generate, --traverse and --evaluate
+# take them from the checkpoint, everything else (where to write, sample sizes) from the current run.
+MODEL_KEYS = ARCHITECTURE_KEYS + ('dataset', 'likelihood', 'epsilon', 'data_crop')
 
 
 class CheckpointError(RuntimeError):
@@ -87,10 +90,45 @@ def saved_config(checkpoint):
 
 
 def for_inference(cfg):
-    """(latest checkpoint, the settings it was trained with, with this run's output settings)."""
+    """(latest checkpoint, this run's settings with the model settings the checkpoint was trained with)."""
     checkpoint = latest(cfg.checkpoint_dir)
     if checkpoint is None:
         raise CheckpointError('no checkpoint in {}: train one first with `python vae.py --train --dataset {}` '
                               'or set --checkpoint_dir'.format(cfg.checkpoint_dir, cfg.dataset))
     trained = saved_config(checkpoint)
-    return checkpoint, trained.replace(**{key: getattr(cfg, key) for key in OUTPUT_KEYS})
+    return checkpoint, cfg.replace(**{key: getattr(trained, key) for key in MODEL_KEYS})
+
+
+def session_config():
+    proto = tf.ConfigProto(allow_soft_placement=True)
+    proto.gpu_options.allow_growth = True
+    return proto
+
+
+class Restored(object):
+    """The latest checkpoint's encoder and decoder, rebuilt from its saved settings (batch norm on its
+    moving averages); encodes and decodes numpy batches."""
+
+    def __init__(self, cfg):
+        self.checkpoint, self.cfg = for_inference(cfg)
+        self.step = step_of(self.checkpoint)
+        graph = tf.Graph()
+        with graph.as_default():
+            self.images = tf.placeholder(tf.float32, [None] + list(self.cfg.img_shape), name='images')
+            self.z_mean, self.z_logvar = model.encode(self.images, self.cfg, training=False)
+            self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
+            self.samples = model.build_sampler(self.z, self.cfg)
+            saver = tf.train.Saver()
+        self.sess = tf.Session(graph=graph, config=session_config())
+        saver.restore(self.sess, self.checkpoint)
+        print('restored {}'.format(self.checkpoint))
+
+    def decode(self, z):
+        """Latents [n, latent_dim] -> images [n, H, W, C] in [0, 1], in one session run."""
+        return self.sess.run(self.samples, {self.z: z})
+
+    def encode(self, images, batch_size=512):
+        """Images [n, H, W, C] -> (z_mean, z_logvar), each [n, latent_dim]."""
+        parts = [self.sess.run([self.z_mean, self.z_logvar], {self.images: images[i:i + batch_size]})
+                 for i in range(0, len(images), batch_size)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

@@ -35,6 +35,12 @@ epsilon = 1e-5               # batch-norm variance epsilon ('original' only)
 # the original's published traversals at any batch_size. In the usual units (summed error per image
 # against summed KL) beta = kl_weight / 32 * N / M, N = pixels*channels, M = latent_dim: 33.6 here.
 kl_weight = 0.7
+objective = 'beta'            # 'beta': the loss above; 'capacity': Burgess et al. 2018, below
+# capacity: loss per image = mean pixel error + capacity_gamma / N * |sum of KL over dims - C|,
+# with the KL target C raised linearly from 0 to capacity_max nats over capacity_steps steps.
+capacity_gamma = 1000.0       # gamma in the usual units (against the summed error), Burgess et al.'s
+capacity_max = 25.0           # nats per image: the final KL target C
+capacity_steps = 100000       # steps over which C rises from 0 to capacity_max
 
 # ---- optimisation ----
 initial_learning_rate = 1e-4  # Adam step size
@@ -43,6 +49,15 @@ beta2 = 0.999                 # Adam second-moment decay
 batch_size = 32               # images per step
 num_epochs = 30               # passes over the training images (unless --steps is given)
 seed = 0                      # seeds weight init, shuffling and sampling
+
+# ---- evaluation (--evaluate): sample sizes of Locatello et al. 2019, with a fixed seed ----
+eval_seed = 0                 # seeds every sample the metrics draw
+eval_batch_size = 64          # images per BetaVAE / FactorVAE point (pairs for BetaVAE)
+eval_num_train = 10000        # points the BetaVAE / FactorVAE classifiers are fitted on
+eval_num_eval = 5000          # held-out points they are scored on
+eval_num_points = 10000       # images for MIG, KL per dim and FactorVAE's latent variances
+mig_bins = 20                 # equal-width bins per latent for MIG's mutual information
+eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
 
 # ---- outputs ----
 image_snapshot_freq = 500     # steps between fixed-z `fakes` grids

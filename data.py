@@ -12,6 +12,7 @@ tf.disable_v2_behavior()
 
 DOWNLOAD_HINT = 'python download_celebA.py'
 PARTITION_FILE = 'list_eval_partition.txt'   # beside the image folder; partition 0 is the training split
+ATTRIBUTE_FILE = 'list_attr_celeba.txt'      # beside the image folder: 40 binary attributes per image
 
 
 class Split(object):
@@ -63,6 +64,11 @@ def _held_out(name, percent):
     return zlib.crc32(name.encode('utf-8')) % 10000 < percent * 100
 
 
+def beside_images(data_dir, name):
+    """The path of a CelebA list file that sits beside the image folder."""
+    return os.path.join(os.path.dirname(os.path.normpath(data_dir)), name)
+
+
 def _read_partitions(path):
     partitions = {}
     with open(path) as f:
@@ -91,7 +97,7 @@ def split_celeba(data_dir, holdout_percent):
             reason = size if isinstance(size, str) else 'size {}x{}, not the aligned {}x{}'.format(
                 size[0], size[1], *RAW_CELEBA_SHAPE)
             skipped.append((name, reason))
-    partition_path = os.path.join(os.path.dirname(os.path.normpath(data_dir)), PARTITION_FILE)
+    partition_path = beside_images(data_dir, PARTITION_FILE)
     partitions = _read_partitions(partition_path) if os.path.isfile(partition_path) else {}
 
     def is_holdout(name):
@@ -144,6 +150,27 @@ def celeba_dataset(paths, cfg, *, start=0, shuffle=True):
                 num_parallel_calls=tf.data.experimental.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.ignore_errors())
     return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
+
+
+def celeba_holdout_batches(paths, cfg, batch_size):
+    """(file names, cropped images) batches of held-out files in order, for evaluation; one pass."""
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths))
+    ds = ds.map(lambda p: (p, decode_celeba(p, cfg.data_crop)), num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    ds = ds.apply(tf.data.experimental.ignore_errors()).batch(batch_size).prefetch(2)
+    return ds
+
+
+def read_attributes(path):
+    """CelebA's list_attr_celeba.txt -> (attribute names, {file name: bool array})."""
+    with open(path) as f:
+        f.readline()                                  # the number of images
+        names = f.readline().split()
+        rows = {}
+        for line in f:
+            parts = line.split()
+            if len(parts) == len(names) + 1:
+                rows[parts[0]] = np.array([value == '1' for value in parts[1:]])
+    return names, rows
 
 
 # ---- dSprites ----

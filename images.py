@@ -2,7 +2,9 @@
 import os
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
+
+CAPTION_HEIGHT = 14   # pixels of the strip a caption is written in, above the grid
 
 
 def make_grid(images, grid_size):
@@ -32,5 +34,14 @@ def save_image(pixels, path):
     os.replace(tmp, path)
 
 
-def save_grid(images, path, grid_size):
-    save_image(make_grid(images, grid_size), path)
+def with_caption(pixels, text):
+    """The image with a black strip on top holding `text` in white."""
+    strip = Image.new('L', (pixels.shape[1], CAPTION_HEIGHT))
+    ImageDraw.Draw(strip).text((4, 1), text, fill=255)
+    strip = np.asarray(strip)[..., None].repeat(pixels.shape[2], axis=2)
+    return np.concatenate([strip, pixels], axis=0)
+
+
+def save_grid(images, path, grid_size, caption=None):
+    grid = make_grid(images, grid_size)
+    save_image(with_caption(grid, caption) if caption else grid, path)

@@ -229,10 +229,28 @@ def beta_vae_loss(reconstruction, kl_per_dim, kl_weight):
     return tf.reduce_mean(reconstruction + (kl_weight / KL_UNIT_BATCH) * kl)
 
 
+def capacity_schedule(step, capacity_max, capacity_steps):
+    """Burgess et al. 2018, section 5: the KL target C rises linearly from 0 to capacity_max nats."""
+    progress = tf.minimum(1.0, tf.cast(step, tf.float32) / float(capacity_steps))
+    return tf.multiply(float(capacity_max), progress, name='capacity')
+
+
+def capacity_loss(reconstruction, kl_per_dim, gamma, capacity, num_pixels):
+    """Burgess et al. 2018, eq. 8, per pixel: mean over the batch of rec + gamma/N * |sum_dims(KL) - C|.
+
+    gamma is in the usual units (against the summed error), C in nats per image.
+    """
+    kl = tf.reduce_sum(kl_per_dim, axis=1)
+    return tf.reduce_mean(reconstruction + (gamma / num_pixels) * tf.abs(kl - capacity))
+
+
 def equivalent_beta(kl_weight, img_shape, latent_dim):
     """beta in the usual units (summed error per image against summed KL): kl_weight/32 * N/M."""
-    num_pixels = img_shape[0] * img_shape[1] * img_shape[2]
-    return kl_weight / KL_UNIT_BATCH * num_pixels / latent_dim
+    return kl_weight / KL_UNIT_BATCH * _num_pixels(img_shape) / latent_dim
+
+
+def _num_pixels(img_shape):
+    return img_shape[0] * img_shape[1] * img_shape[2]
 
 
 # ---- graphs ----
@@ -249,7 +267,14 @@ def build_training(images, cfg):
     with tf.name_scope('loss'):
         reconstruction = reconstruction_loss(images, logits, cfg.likelihood)
         kl_per_dim = gaussian_kl(z_mean, z_logvar)
-        total = tf.identity(beta_vae_loss(reconstruction, kl_per_dim, cfg.kl_weight), name='total')
+        if cfg.objective == 'capacity':
+            capacity = capacity_schedule(global_step, cfg.capacity_max, cfg.capacity_steps)
+            objective = capacity_loss(reconstruction, kl_per_dim, cfg.capacity_gamma, capacity,
+                                      _num_pixels(cfg.img_shape))
+        else:
+            capacity = None
+            objective = beta_vae_loss(reconstruction, kl_per_dim, cfg.kl_weight)
+        total = tf.identity(objective, name='total')
         mean_reconstruction = tf.reduce_mean(reconstruction, name='reconstruction')
         mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')
         mean_kl = tf.reduce_mean(mean_kl_per_dim, name='kl')
@@ -265,6 +290,8 @@ def build_training(images, cfg):
                  tf.summary.histogram('z_logvar', z_logvar)]
     summaries += [tf.summary.scalar('kl_per_dim/{:02d}'.format(d), mean_kl_per_dim[d])
                   for d in range(cfg.latent_dim)]
+    if capacity is not None:
+        summaries.append(tf.summary.scalar('loss/capacity', capacity))
     return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries))
 
 

@@ -113,6 +113,13 @@ def validate(cfg):
     _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
     _require(cfg.batch_size >= 1, 'batch_size must be >= 1, got {}'.format(cfg.batch_size))
     _require(cfg.kl_weight >= 0, 'kl_weight must be >= 0, got {}'.format(cfg.kl_weight))
+    _require(cfg.objective in ('beta', 'capacity'), "objective must be 'beta' or 'capacity', got {!r}".format(
+        cfg.objective))
+    _require(cfg.capacity_gamma >= 0 and cfg.capacity_max >= 0 and cfg.capacity_steps >= 1,
+             'capacity_gamma and capacity_max must be >= 0 and capacity_steps >= 1')
+    for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images'):
+        _require(getattr(cfg, name) >= 2, '{} must be >= 2, got {}'.format(name, getattr(cfg, name)))
+    _require(cfg.mig_bins >= 2, 'mig_bins must be >= 2, got {}'.format(cfg.mig_bins))
     _require(cfg.initial_learning_rate > 0,
              'initial_learning_rate must be > 0, got {}'.format(cfg.initial_learning_rate))
     _require(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, 'beta1 and beta2 must be in [0, 1)')
@@ -149,12 +156,19 @@ def check_crop(crop, img_shape):
 
 # ---- saved beside checkpoints ----
 
-def save(cfg, path):
-    """Writes the config as JSON atomically (a reader never sees half a file)."""
+def write_json(values, path):
+    """Writes JSON atomically: a temporary file, then a rename (a reader never sees half a file)."""
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
-        json.dump(cfg.as_dict(), f, indent=2, sort_keys=True)
+        json.dump(values, f, indent=2, sort_keys=True)
     os.replace(tmp, path)
+
+
+def save(cfg, path):
+    write_json(cfg.as_dict(), path)
 
 
 def load(path):

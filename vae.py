@@ -3,6 +3,7 @@
     python vae.py --train      [--dataset celeba|dsprites] [--steps N] [--NAME VALUE ...]
     python vae.py --generate   [--dataset ...]   # results/randomFakeGrid.jpg
     python vae.py --traverse   [--dataset ...]   # results/traverse_latentdim{d}[_seed{k}].jpg
+    python vae.py --evaluate   [--dataset ...]   # results/metrics.json (and attributes.json on CelebA)
 
 --NAME VALUE overrides any constant of config.py for this run.
 """
@@ -22,6 +23,7 @@ tf.logging.set_verbosity(tf.logging.ERROR)  # before the project's modules switc
 import checkpoints  # noqa: E402
 import config  # noqa: E402
 import data  # noqa: E402
+import evaluate  # noqa: E402
 import images  # noqa: E402
 import model  # noqa: E402
 import settings  # noqa: E402
@@ -31,12 +33,6 @@ tf.disable_v2_behavior()
 FAKES_SEED = 2019                       # numpy seed of the fixed z behind every `fakes` grid
 TRAVERSE_SEEDS = (42, 62, 1024, 72, 92)  # the original's seed vectors for --traverse
 TRAVERSE_VALUES = np.linspace(-3.0, 3.0, 10)  # values one latent dim sweeps through
-
-
-def session_config():
-    proto = tf.ConfigProto(allow_soft_placement=True)
-    proto.gpu_options.allow_growth = True
-    return proto
 
 
 class Progress(object):
@@ -105,6 +101,15 @@ class StopSignals(object):
         sys.stderr.flush()
 
 
+def describe_objective(cfg):
+    if cfg.objective == 'capacity':
+        return ('objective: rec + {:g}/N * |KL - C| per image (Burgess et al. 2018), C rising from 0 to {:g} nats '
+                'over {} steps'.format(cfg.capacity_gamma, cfg.capacity_max, cfg.capacity_steps))
+    return ('objective: rec + {:g}/{} * KL per image (kl_weight = {:g}), i.e. beta = {:.4g} in the usual units '
+            '(summed error vs summed KL)'.format(cfg.kl_weight, model.KL_UNIT_BATCH, cfg.kl_weight,
+                                                 model.equivalent_beta(cfg.kl_weight, cfg.img_shape, cfg.latent_dim)))
+
+
 def resume_point(cfg):
     """(latest checkpoint or None, its global step); refuses a checkpoint of other variable shapes."""
     checkpoint = checkpoints.latest(cfg.checkpoint_dir)
@@ -126,9 +131,7 @@ def _train(cfg, steps):
     dataset, num_images, split = data.training_data(cfg, start_step)
     print(describe_data(split, num_images))
     max_steps = steps if steps is not None else cfg.num_epochs * num_images // cfg.batch_size
-    print('objective: rec + {:g}/{} * KL per image (kl_weight = {:g}), i.e. beta = {:.4g} in the usual units '
-          '(summed error vs summed KL)'.format(cfg.kl_weight, model.KL_UNIT_BATCH, cfg.kl_weight,
-                                               model.equivalent_beta(cfg.kl_weight, cfg.img_shape, cfg.latent_dim)))
+    print(describe_objective(cfg))
 
     # ---- graph, built once: the training step and a moving-average sampler for fixed-z fakes ----
     tf.set_random_seed(cfg.seed)
@@ -140,7 +143,7 @@ def _train(cfg, steps):
                                     if v.dtype.base_dtype == tf.float32])
     saver = tf.train.Saver(max_to_keep=checkpoints.KEEP)
 
-    with tf.Session(config=session_config()) as sess, StopSignals() as stop:
+    with tf.Session(config=checkpoints.session_config()) as sess, StopSignals() as stop:
         if checkpoint is None:
             sess.run(tf.global_variables_initializer())
         else:
@@ -208,29 +211,11 @@ def diverged(what, value, step, cfg):
                                   what, value, step, checkpoints.latest(cfg.checkpoint_dir) or 'none yet'))
 
 
-class Sampler(object):
-    """The decoder of the latest checkpoint, rebuilt from its saved settings; decodes batches of z."""
-
-    def __init__(self, cfg):
-        checkpoint, self.cfg = checkpoints.for_inference(cfg)
-        graph = tf.Graph()
-        with graph.as_default():
-            self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
-            self.samples = model.build_sampler(self.z, self.cfg)
-            saver = tf.train.Saver()
-        self.sess = tf.Session(graph=graph, config=session_config())
-        saver.restore(self.sess, checkpoint)
-        print('restored {}'.format(checkpoint))
-
-    def __call__(self, z):
-        return self.sess.run(self.samples, {self.z: z})
-
-
-def generate(sampler):
-    cfg = sampler.cfg
+def generate(restored):
+    cfg = restored.cfg
     z = np.random.RandomState(cfg.seed).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
     path = os.path.join(cfg.results_dir, 'randomFakeGrid.jpg')
-    images.save_grid(sampler(z), path, cfg.grid_size)
+    images.save_grid(restored.decode(z), path, cfg.grid_size)
     print('wrote {}'.format(path))
 
 
@@ -244,13 +229,14 @@ def traversal_latents(latent_dim, dim):
     return np.concatenate(rows)
 
 
-def traverse(sampler):
-    cfg = sampler.cfg
+def traverse(restored):
+    cfg = restored.cfg
     per_row = len(TRAVERSE_VALUES)
+    names = evaluate.attribute_names(cfg.results_dir, restored.step)
     for dim in range(cfg.latent_dim):
-        decoded = sampler(traversal_latents(cfg.latent_dim, dim))   # one run per grid
+        decoded = restored.decode(traversal_latents(cfg.latent_dim, dim))   # one run per grid
         base = os.path.join(cfg.results_dir, 'traverse_latentdim{}'.format(dim))
-        images.save_grid(decoded, base + '.jpg', (len(TRAVERSE_SEEDS), per_row))
+        images.save_grid(decoded, base + '.jpg', (len(TRAVERSE_SEEDS), per_row), caption=names.get(dim))
         for k in range(len(TRAVERSE_SEEDS)):
             images.save_grid(decoded[k * per_row:(k + 1) * per_row], '{}_seed{}.jpg'.format(base, k + 1),
                              (1, per_row))
@@ -265,12 +251,14 @@ def parse_args(argv):
     parser.add_argument('--train', action='store_true', help='train, resuming from the latest checkpoint')
     parser.add_argument('--generate', action='store_true', help='write random samples to results/randomFakeGrid.jpg')
     parser.add_argument('--traverse', action='store_true', help='write latent traversals over [-3, 3]')
+    parser.add_argument('--evaluate', action='store_true',
+                        help='disentanglement metrics (dSprites) or dims named by attributes (CelebA)')
     parser.add_argument('--dataset', default=config.dataset, choices=sorted(config.DATASET_DEFAULTS),
                         help='dataset and its defaults (default: %(default)s)')
     parser.add_argument('--steps', type=int, help='train until the global step reaches N (default: num_epochs)')
     args, rest = parser.parse_known_args(argv)
-    if not (args.train or args.generate or args.traverse):
-        parser.error('choose at least one of --train, --generate, --traverse')
+    if not (args.train or args.generate or args.traverse or args.evaluate):
+        parser.error('choose at least one of --train, --evaluate, --generate, --traverse')
     if args.steps is not None and args.steps < 1:
         parser.error('--steps must be >= 1')
     return args, settings.resolve(args.dataset, settings.parse_overrides(rest))
@@ -283,12 +271,14 @@ def main(argv=None):
             code = train(cfg, args.steps)
             if code:
                 return code
-        if args.generate or args.traverse:
-            sampler = Sampler(cfg)
+        if args.generate or args.traverse or args.evaluate:
+            restored = checkpoints.Restored(cfg)
+            if args.evaluate:
+                evaluate.evaluate(restored)
             if args.generate:
-                generate(sampler)
+                generate(restored)
             if args.traverse:
-                traverse(sampler)
+                traverse(restored)
     except (settings.SettingsError, checkpoints.CheckpointError, FloatingPointError) as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 2

@@ -18,10 +18,10 @@ DECODE = '''
 import sys
 import numpy as np
 sys.path.insert(0, {root!r})
-import settings, vae
+import checkpoints, settings
 cfg = settings.resolve('celeba', [('checkpoint_dir', {ck!r})])
 z = np.random.RandomState(7).standard_normal((6, 3))
-np.save({out!r}, vae.Sampler(cfg)(z))
+np.save({out!r}, checkpoints.Restored(cfg).decode(z))
 '''
 
 

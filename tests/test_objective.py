@@ -78,3 +78,19 @@ def test_matches_the_original_objective_at_its_batch_of_32():
 def test_equivalent_beta_in_usual_units():
     assert model.equivalent_beta(0.7, (128, 128, 3), 32) == pytest.approx(33.6)
     assert model.equivalent_beta(0.3125, (64, 64, 1), 10) == pytest.approx(4.0)
+
+
+def test_capacity_schedule_rises_linearly_then_holds():
+    step = tf.placeholder(tf.int64, [])
+    capacity = model.capacity_schedule(step, 25.0, 1000)
+    with tf.Session() as sess:
+        values = [sess.run(capacity, {step: s}) for s in (0, 500, 1000, 5000)]
+    np.testing.assert_allclose(values, [0.0, 12.5, 25.0, 25.0])
+
+
+def test_capacity_loss_penalises_distance_from_the_target():
+    rec = tf.constant([0.1, 0.3])
+    kl = tf.constant([[1.0, 2.0], [3.0, 4.0]])        # 3 and 7 nats per image
+    loss = model.capacity_loss(rec, kl, 1000.0, 5.0, 100)
+    # mean(rec) + 1000/100 * mean(|3 - 5|, |7 - 5|)
+    assert run(loss) == pytest.approx(0.2 + 10.0 * 2.0)
