@@ -59,6 +59,11 @@ eval_num_points = 10000       # images for MIG, KL per dim and FactorVAE's laten
 mig_bins = 20                 # equal-width bins per latent for MIG's mutual information
 eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
 
+# ---- traversals (--traverse) ----
+traverse_from = 'prior'       # 'prior': the original's 5 seed vectors; 'data': means of 5 held-out images
+traverse_kl_images = 1000     # held-out images whose mean KL per dim orders the overview
+inactive_kl = 0.05            # nats: dims with less mean KL are listed as inactive in the overview
+
 # ---- outputs ----
 image_snapshot_freq = 500     # steps between fixed-z `fakes` grids
 summary_freq = 50             # steps between TensorBoard summaries

@@ -61,33 +61,51 @@ def evaluate_dsprites(restored):
     }, None
 
 
-def encode_files(restored, paths):
-    """(file names, z_mean, z_logvar) of CelebA files, in order; undecodable files are left out."""
-    cfg = restored.cfg
-    names, means, logvars = [], [], []
+def held_out_batches(cfg, count, batch_size=256):
+    """(file names or None, images) batches of the first `count` held-out images, always the same ones.
+
+    CelebA: the held-out split in file order (undecodable files left out); dSprites: a fixed
+    sample of the factor grid.
+    """
+    if cfg.dataset == 'dsprites':
+        observe = DSpritesImages(cfg)
+        classes = metrics.FactorSpace(data.FACTOR_SIZES).sample(np.random.RandomState([cfg.eval_seed, 99]), count)
+        for start in range(0, count, batch_size):
+            yield None, observe(classes[start:start + batch_size])
+        return
+    paths = data.split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout[:count]
+    if not paths:
+        raise settings.SettingsError('no held-out images in {}: raise holdout_percent'.format(cfg.data_dir_path))
     with tf.Graph().as_default():
-        batch = tf.data.make_one_shot_iterator(data.celeba_holdout_batches(paths, cfg, 256)).get_next()
+        batch = tf.data.make_one_shot_iterator(data.celeba_holdout_batches(paths, cfg, batch_size)).get_next()
         with tf.Session(config=session_config()) as sess:
             while True:
                 try:
                     batch_paths, images = sess.run(batch)
                 except tf.errors.OutOfRangeError:
-                    break
-                z_mean, z_logvar = restored.encode(images)
-                names += [os.path.basename(p.decode('utf-8')) for p in batch_paths]
-                means.append(z_mean)
-                logvars.append(z_logvar)
-    return names, np.concatenate(means), np.concatenate(logvars)
+                    return
+                yield [os.path.basename(p.decode('utf-8')) for p in batch_paths], images
+
+
+def held_out_images(cfg, count):
+    return np.concatenate([images for _, images in held_out_batches(cfg, count)])[:count]
+
+
+def encode_held_out(restored, count):
+    """(file names or None, z_mean, z_logvar) of the first `count` held-out images."""
+    names, means, logvars = [], [], []
+    for batch_names, images in held_out_batches(restored.cfg, count):
+        z_mean, z_logvar = restored.encode(images)
+        names += batch_names or []
+        means.append(z_mean)
+        logvars.append(z_logvar)
+    return names or None, np.concatenate(means), np.concatenate(logvars)
 
 
 def evaluate_celeba(restored):
     """KL per dim on held-out images and, with list_attr_celeba.txt, the attributes each dim predicts."""
     cfg = restored.cfg
-    paths = data.split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout[:cfg.eval_attribute_images]
-    if not paths:
-        raise settings.SettingsError('no held-out images in {} to evaluate on: raise holdout_percent'.format(
-            cfg.data_dir_path))
-    names, z_mean, z_logvar = encode_files(restored, paths)
+    names, z_mean, z_logvar = encode_held_out(restored, cfg.eval_attribute_images)
     result = {'beta_vae': None, 'factor_vae': None, 'mig': None,
               'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
     attribute_path = data.beside_images(cfg.data_dir_path, data.ATTRIBUTE_FILE)

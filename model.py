@@ -255,7 +255,8 @@ def _num_pixels(img_shape):
 
 # ---- graphs ----
 
-TrainGraph = collections.namedtuple('TrainGraph', 'train_op global_step total reconstruction kl summaries')
+TrainGraph = collections.namedtuple('TrainGraph', 'train_op global_step total reconstruction kl summaries '
+                                                 'image_summaries')
 
 
 def build_training(images, cfg):
@@ -264,7 +265,7 @@ def build_training(images, cfg):
     z_mean, z_logvar = encode(images, cfg, training=True)
     logits = decode(reparameterize(z_mean, z_logvar), cfg, training=True)
 
-    with tf.name_scope('loss'):
+    with tf.name_scope('objective'):
         reconstruction = reconstruction_loss(images, logits, cfg.likelihood)
         kl_per_dim = gaussian_kl(z_mean, z_logvar)
         if cfg.objective == 'capacity':
@@ -292,7 +293,10 @@ def build_training(images, cfg):
                   for d in range(cfg.latent_dim)]
     if capacity is not None:
         summaries.append(tf.summary.scalar('loss/capacity', capacity))
-    return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries))
+    image_summaries = [tf.summary.image('reals', images, max_outputs=8),
+                       tf.summary.image('reconstructions', tf.sigmoid(logits), max_outputs=8)]
+    return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
+                      image_summaries)
 
 
 def build_sampler(z, cfg):

@@ -119,6 +119,9 @@ def validate(cfg):
              'capacity_gamma and capacity_max must be >= 0 and capacity_steps >= 1')
     for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images'):
         _require(getattr(cfg, name) >= 2, '{} must be >= 2, got {}'.format(name, getattr(cfg, name)))
+    _require(cfg.traverse_from in ('prior', 'data'), "traverse_from must be 'prior' or 'data', got {!r}".format(
+        cfg.traverse_from))
+    _require(cfg.traverse_kl_images >= 1, 'traverse_kl_images must be >= 1')
     _require(cfg.mig_bins >= 2, 'mig_bins must be >= 2, got {}'.format(cfg.mig_bins))
     _require(cfg.initial_learning_rate > 0,
              'initial_learning_rate must be > 0, got {}'.format(cfg.initial_learning_rate))

@@ -4,6 +4,7 @@
     python vae.py --generate   [--dataset ...]   # results/randomFakeGrid.jpg
     python vae.py --traverse   [--dataset ...]   # results/traverse_latentdim{d}[_seed{k}].jpg
     python vae.py --evaluate   [--dataset ...]   # results/metrics.json (and attributes.json on CelebA)
+    python vae.py --plot       [--dataset ...]   # results/losses.png from the TensorBoard event files
 
 --NAME VALUE overrides any constant of config.py for this run.
 """
@@ -24,7 +25,9 @@ import checkpoints  # noqa: E402
 import config  # noqa: E402
 import data  # noqa: E402
 import evaluate  # noqa: E402
+import figures  # noqa: E402
 import images  # noqa: E402
+import metrics  # noqa: E402
 import model  # noqa: E402
 import settings  # noqa: E402
 
@@ -139,6 +142,7 @@ def _train(cfg, steps):
     graph = model.build_training(batch, cfg)
     fixed_z = np.random.RandomState(FAKES_SEED).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
     fakes = model.build_sampler(tf.constant(fixed_z, tf.float32), cfg)
+    snapshot_summaries = tf.summary.merge(graph.image_summaries + [tf.summary.image('fakes', fakes, max_outputs=8)])
     weights_finite = tf.reduce_all([tf.reduce_all(tf.is_finite(v)) for v in tf.global_variables()
                                     if v.dtype.base_dtype == tf.float32])
     saver = tf.train.Saver(max_to_keep=checkpoints.KEEP)
@@ -168,6 +172,8 @@ def _train(cfg, steps):
                            'kl': graph.kl}
                 if (step + 1) % cfg.summary_freq == 0:
                     fetches['summary'] = graph.summaries
+                if (step + 1) % cfg.image_snapshot_freq == 0 or step + 1 == max_steps:
+                    fetches.update(fakes=fakes, snapshot=snapshot_summaries)
                 if step == 0:
                     fetches['reals'] = batch
                 out = sess.run(fetches)
@@ -176,16 +182,17 @@ def _train(cfg, steps):
                     raise diverged('the loss', out['total'], step, cfg)
 
                 # ---- log ----
-                if 'summary' in out:
-                    writer.add_summary(out['summary'], step)
+                for key in ('summary', 'snapshot'):
+                    if key in out:
+                        writer.add_summary(out[key], step)
                 progress.update(step, out['total'], out['rec'], out['kl'], force=step == max_steps)
 
                 # ---- snapshot ----
                 if 'reals' in out:
                     images.save_grid(out['reals'][:cfg.num_gen_imgs], os.path.join(cfg.results_dir, 'reals.jpg'),
                                      cfg.grid_size)
-                if step % cfg.image_snapshot_freq == 0 or step == max_steps:
-                    images.save_grid(sess.run(fakes), os.path.join(
+                if 'fakes' in out:
+                    images.save_grid(out['fakes'], os.path.join(
                         cfg.results_dir, 'fakes_step{:07d}.jpg'.format(step)), cfg.grid_size)
 
                 # ---- checkpoint ----
@@ -201,6 +208,7 @@ def _train(cfg, steps):
         print('stopped by {} at step {}; the same command resumes from there'.format(
             signal.Signals(stop.received).name, step))
         return 128 + stop.received
+    figures.training_gif(cfg.results_dir)
     print('trained to step {}; checkpoints in {}'.format(step, cfg.checkpoint_dir))
     return 0
 
@@ -212,35 +220,91 @@ def diverged(what, value, step, cfg):
 
 
 def generate(restored):
+    """randomFakeGrid.jpg: samples from N(0, I); reconstructions.jpg: held-out images over their reconstructions."""
     cfg = restored.cfg
     z = np.random.RandomState(cfg.seed).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
     path = os.path.join(cfg.results_dir, 'randomFakeGrid.jpg')
     images.save_grid(restored.decode(z), path, cfg.grid_size)
     print('wrote {}'.format(path))
 
+    rows, cols = cfg.grid_size
+    try:
+        originals = evaluate.held_out_images(cfg, (rows + 1) // 2 * cols)
+    except settings.SettingsError as missing:
+        print('no reconstructions.jpg: {}'.format(missing))
+        return
+    reconstructions = restored.decode(restored.encode(originals)[0])
+    pairs = []   # row pairs: a row of originals above the row of their reconstructions
+    for start in range(0, len(originals), cols):
+        pairs += [originals[start:start + cols], reconstructions[start:start + cols]]
+    path = os.path.join(cfg.results_dir, 'reconstructions.jpg')
+    images.save_grid(np.concatenate(pairs), path, (len(pairs), cols))
+    print('wrote {}'.format(path))
 
-def traversal_latents(latent_dim, dim):
+
+def traversal_seeds(restored):
+    """[5, latent_dim]: the original's seed vectors, or the means of 5 fixed held-out images."""
+    cfg = restored.cfg
+    if cfg.traverse_from == 'data':
+        return restored.encode(evaluate.held_out_images(cfg, len(TRAVERSE_SEEDS)))[0]
+    return np.stack([np.random.RandomState(seed).standard_normal(cfg.latent_dim) for seed in TRAVERSE_SEEDS])
+
+
+def traversal_latents(seeds, dim):
     """[seeds * values, latent_dim]: each seed vector with `dim` swept over TRAVERSE_VALUES."""
-    rows = []
-    for seed in TRAVERSE_SEEDS:
-        z = np.tile(np.random.RandomState(seed).standard_normal(latent_dim), (len(TRAVERSE_VALUES), 1))
-        z[:, dim] = TRAVERSE_VALUES
-        rows.append(z)
-    return np.concatenate(rows)
+    z = np.repeat(seeds, len(TRAVERSE_VALUES), axis=0)
+    z[:, dim] = np.tile(TRAVERSE_VALUES, len(seeds))
+    return z
 
 
 def traverse(restored):
+    """Per dim: a seeds x values grid, one row per seed, a GIF; and the KL-ranked overview of all dims.
+
+    Returns the overview's active dims, most informative first (None without held-out data).
+    """
     cfg = restored.cfg
+    seeds = traversal_seeds(restored)
     per_row = len(TRAVERSE_VALUES)
     names = evaluate.attribute_names(cfg.results_dir, restored.step)
+    first_rows = []
     for dim in range(cfg.latent_dim):
-        decoded = restored.decode(traversal_latents(cfg.latent_dim, dim))   # one run per grid
+        decoded = restored.decode(traversal_latents(seeds, dim))   # one run per grid
         base = os.path.join(cfg.results_dir, 'traverse_latentdim{}'.format(dim))
-        images.save_grid(decoded, base + '.jpg', (len(TRAVERSE_SEEDS), per_row), caption=names.get(dim))
-        for k in range(len(TRAVERSE_SEEDS)):
+        images.save_grid(decoded, base + '.jpg', (len(seeds), per_row), caption=names.get(dim))
+        for k in range(len(seeds)):
             images.save_grid(decoded[k * per_row:(k + 1) * per_row], '{}_seed{}.jpg'.format(base, k + 1),
                              (1, per_row))
-    print('wrote {} traversals to {}'.format(cfg.latent_dim, cfg.results_dir))
+        figures.traversal_gif(decoded, len(seeds), base + '.gif')
+        first_rows.append(images.make_grid(decoded[:per_row], (1, per_row)))
+    print('wrote {} traversals ({} seeds) to {}'.format(cfg.latent_dim, cfg.traverse_from, cfg.results_dir))
+    try:
+        _, z_mean, z_logvar = evaluate.encode_held_out(restored, cfg.traverse_kl_images)
+    except settings.SettingsError as missing:
+        print('no traverse_overview.png (it ranks dims by KL on held-out images): {}'.format(missing))
+        return None
+    return write_overview(cfg, metrics.kl_per_dim(z_mean, z_logvar), first_rows, names)
+
+
+def write_overview(cfg, kl_per_dim, rows, names):
+    """traverse_overview.png: active dims by decreasing held-out KL, labelled; inactive ones in a note."""
+    active, inactive = figures.rank_dims(kl_per_dim, cfg.inactive_kl)
+    labels = ['dim {}  KL {:.2f}  {}'.format(d, kl_per_dim[d], names.get(d, '').split(' ~ ')[-1]) for d in active]
+    note = 'inactive (KL < {:g}): dims {}'.format(cfg.inactive_kl, ', '.join(map(str, inactive))) if inactive else ''
+    path = os.path.join(cfg.results_dir, 'traverse_overview.png')
+    images.save_image(figures.overview([rows[d] for d in active], labels, note, rows[0].shape), path)
+    print('wrote {}: {} active dims, most informative first'.format(path, len(active)))
+    return active
+
+
+def plot(cfg):
+    scalars = figures.read_scalars(cfg.summary_dir)
+    if 'loss/total' not in scalars:
+        raise settings.SettingsError('no training losses in {}: train first, or set --summary_dir'.format(
+            cfg.summary_dir))
+    path = os.path.join(cfg.results_dir, 'losses.png')
+    os.makedirs(cfg.results_dir, exist_ok=True)
+    figures.plot_losses(scalars, path)
+    print('wrote {} ({} points)'.format(path, len(scalars['loss/total'][0])))
 
 
 def parse_args(argv):
@@ -251,14 +315,15 @@ def parse_args(argv):
     parser.add_argument('--train', action='store_true', help='train, resuming from the latest checkpoint')
     parser.add_argument('--generate', action='store_true', help='write random samples to results/randomFakeGrid.jpg')
     parser.add_argument('--traverse', action='store_true', help='write latent traversals over [-3, 3]')
+    parser.add_argument('--plot', action='store_true', help='plot the losses to results/losses.png')
     parser.add_argument('--evaluate', action='store_true',
                         help='disentanglement metrics (dSprites) or dims named by attributes (CelebA)')
     parser.add_argument('--dataset', default=config.dataset, choices=sorted(config.DATASET_DEFAULTS),
                         help='dataset and its defaults (default: %(default)s)')
     parser.add_argument('--steps', type=int, help='train until the global step reaches N (default: num_epochs)')
     args, rest = parser.parse_known_args(argv)
-    if not (args.train or args.generate or args.traverse or args.evaluate):
-        parser.error('choose at least one of --train, --evaluate, --generate, --traverse')
+    if not (args.train or args.generate or args.traverse or args.evaluate or args.plot):
+        parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot')
     if args.steps is not None and args.steps < 1:
         parser.error('--steps must be >= 1')
     return args, settings.resolve(args.dataset, settings.parse_overrides(rest))
@@ -271,6 +336,8 @@ def main(argv=None):
             code = train(cfg, args.steps)
             if code:
                 return code
+        if args.plot:
+            plot(cfg)
         if args.generate or args.traverse or args.evaluate:
             restored = checkpoints.Restored(cfg)
             if args.evaluate:

@@ -6,6 +6,7 @@ import sys
 
 from PIL import Image
 
+import figures
 import vae
 from conftest import ROOT
 
@@ -36,13 +37,25 @@ def test_celeba_train_generate_traverse(celeba_dir, tiny_overrides, tmp_path, ca
 
     # The saved settings rebuild the model, whatever this run's architecture settings say.
     outputs = ['--checkpoint_dir', str(ck), '--results_dir', str(res), '--num_gen_imgs', '8', '--grid_size', '2,4']
-    assert vae.main(['--generate', '--traverse'] + outputs) == 0
+    assert vae.main(['--generate', '--traverse', '--data_dir_path', str(tmp_path / 'gone')] + outputs) == 0
+    out = capsys.readouterr().out
+    assert 'no reconstructions.jpg' in out and 'no traverse_overview.png' in out     # data is optional here
+    assert vae.main(['--generate', '--traverse', '--data_dir_path', str(celeba_dir), '--holdout_percent', '50']
+                    + outputs) == 0
     assert image_size(str(res / 'randomFakeGrid.jpg')) == (4 * 128, 2 * 128)
     for dim in range(3):
         assert image_size(str(res / 'traverse_latentdim{}.jpg'.format(dim))) == (10 * 128, 5 * 128)
         for seed in range(1, 6):
             assert image_size(str(res / 'traverse_latentdim{}_seed{}.jpg'.format(dim, seed))) == (10 * 128, 128)
     assert not (res / 'traverse_latentdim3.jpg').exists()
+    assert image_size(str(res / 'reconstructions.jpg')) == (4 * 128, 2 * 128)
+    with Image.open(str(res / 'traverse_latentdim1.gif')) as gif:
+        assert gif.size == (5 * 128, 128) and gif.n_frames == 18      # 10 values forth and back
+    with Image.open(str(res / 'vae_training.gif')) as gif:
+        assert gif.n_frames == 3                                         # the fakes of steps 1, 2 and 3
+    width, height = image_size(str(res / 'traverse_overview.png'))
+    assert width == figures.LABEL_WIDTH + 10 * 128 and height in (3 * 128, 2 * 128 + figures.NOTE_HEIGHT,
+                                                                   128 + figures.NOTE_HEIGHT, figures.NOTE_HEIGHT)
     assert not [name for name in os.listdir(str(res)) if '.tmp' in name]
 
 

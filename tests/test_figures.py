@@ -1,0 +1,85 @@
+"""The KL-ranked overview, the traversal from data, and loss curves read back from event files."""
+import numpy as np
+import tensorflow.compat.v1 as tf
+from PIL import Image
+
+import checkpoints
+import figures
+import model
+import settings
+import vae
+
+tf.disable_v2_behavior()
+
+MEANS = np.array([0.0, 2.0, -0.5, 0.0, 1.0, 3.0, 0.1, 0.0, -1.5, 0.0])   # KL of dim d is means[d]^2 / 2
+
+
+def dsprites_cfg(tmp_path, *extra):
+    return settings.resolve('dsprites', [('batch_size', '8'), ('filters', '8,8,8,8'), ('hidden_units', '16,16'),
+                                         ('checkpoint_dir', str(tmp_path / 'ck')),
+                                         ('results_dir', str(tmp_path / 'res')),
+                                         ('summary_dir', str(tmp_path / 'sum'))] + list(extra))
+
+
+def write_known_kl_checkpoint(cfg):
+    """An encoder that ignores its input: z_mean = MEANS, z_logvar = 0, so the KL per dim is known."""
+    with tf.Graph().as_default():
+        model.build_training(tf.zeros([cfg.batch_size, 64, 64, 1]), cfg)
+        with tf.variable_scope('encoder/z_params', reuse=True):
+            kernel, bias = tf.get_variable('kernel'), tf.get_variable('bias')
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run([kernel.assign(tf.zeros_like(kernel)),
+                      bias.assign(np.concatenate([MEANS, np.zeros(10)]).astype(np.float32))])
+            checkpoints.save(sess, tf.train.Saver(), cfg, 1)
+
+
+def test_overview_ranks_dims_by_held_out_kl(tmp_path):
+    cfg = dsprites_cfg(tmp_path, ('traverse_kl_images', '64'))
+    write_known_kl_checkpoint(cfg)
+    active = vae.traverse(checkpoints.Restored(cfg))
+    kl = MEANS ** 2 / 2
+    assert active == [5, 1, 8, 4, 2]                       # KL 4.5, 2, 1.125, 0.5, 0.125; the rest < 0.05
+    assert [kl[d] for d in active] == sorted(kl[kl >= 0.05], reverse=True)
+    with Image.open(str(tmp_path / 'res' / 'traverse_overview.png')) as picture:
+        assert picture.size == (figures.LABEL_WIDTH + 10 * 64, 5 * 64 + figures.NOTE_HEIGHT)
+
+
+def test_traverse_from_data_sweeps_around_held_out_means(tmp_path):
+    cfg = dsprites_cfg(tmp_path, ('traverse_from', 'data'), ('traverse_kl_images', '16'))
+    write_known_kl_checkpoint(cfg)
+    restored = checkpoints.Restored(cfg)
+    seeds = vae.traversal_seeds(restored)
+    np.testing.assert_allclose(seeds, np.tile(MEANS, (5, 1)), atol=1e-5)   # this encoder maps every image to MEANS
+    vae.traverse(restored)
+    with Image.open(str(tmp_path / 'res' / 'traverse_latentdim0.gif')) as gif:
+        assert gif.size == (5 * 64, 64) and gif.n_frames == 18
+
+
+def test_read_scalars_drops_steps_a_killed_run_left_behind(tmp_path):
+    with tf.Graph().as_default():
+        value = tf.placeholder(tf.float32, [])
+        summary = tf.summary.scalar('loss/total', value)
+        with tf.Session() as sess:
+            for run, (start, stop) in enumerate([(0, 6), (3, 8)]):      # killed at 6, resumed from its step-3 checkpoint
+                writer = tf.summary.FileWriter(str(tmp_path / 'sum'), filename_suffix='.run{}'.format(run))
+                writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start)
+                for step in range(start + 1, stop + 1):
+                    writer.add_summary(sess.run(summary, {value: 10.0 * run + step}), step)
+                writer.close()
+    steps, values = figures.read_scalars(str(tmp_path / 'sum'))['loss/total']
+    np.testing.assert_array_equal(steps, [1, 2, 3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(values, [1, 2, 3, 14, 15, 16, 17, 18])
+
+
+def test_plot_reads_the_run_and_writes_losses_png(tmp_path):
+    cfg = dsprites_cfg(tmp_path)
+    args = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
+            '--summary_freq', '1', '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,
+            '--summary_dir', cfg.summary_dir]
+    assert vae.main(['--train', '--steps', '4'] + args) == 0
+    steps, _ = figures.read_scalars(cfg.summary_dir)['kl_per_dim/09']
+    np.testing.assert_array_equal(steps, [1, 2, 3, 4])
+    assert vae.main(['--plot'] + args) == 0
+    with Image.open(str(tmp_path / 'res' / 'losses.png')) as picture:
+        assert picture.size == (4 * 80 * 4, int(3.2 * 80))
