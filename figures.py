@@ -85,7 +85,7 @@ def read_scalars(summary_dir):
     """
     points = {}
     for path in sorted(glob.glob(os.path.join(summary_dir, 'events.out.tfevents.*'))):
-        for event in _events(path):
+        for event in read_events(path):
             if event.HasField('session_log') and event.session_log.status == event.session_log.START:
                 for series in points.values():
                     series[:] = [(s, v) for s, v in series if s <= event.step]
@@ -96,7 +96,7 @@ def read_scalars(summary_dir):
             for tag, series in points.items() if series}
 
 
-def _events(path):
+def read_events(path):
     """The events of one file; a record still being written (or cut by a kill) ends the file."""
     import tensorflow.compat.v1 as tf
     try:
