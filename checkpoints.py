@@ -99,9 +99,14 @@ def for_inference(cfg):
     return checkpoint, cfg.replace(**{key: getattr(trained, key) for key in MODEL_KEYS})
 
 
-def session_config():
+def session_config(xla_jit=False):
+    """Session options: GPU memory on demand; optionally XLA JIT compilation of the whole graph."""
     proto = tf.ConfigProto(allow_soft_placement=True)
     proto.gpu_options.allow_growth = True
+    if xla_jit:
+        # On CPU TensorFlow clusters ops for XLA only with this flag; read when the session starts.
+        os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') + ' --tf_xla_cpu_global_jit').strip()
+        proto.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
     return proto
 
 

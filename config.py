@@ -49,6 +49,7 @@ beta2 = 0.999                 # Adam second-moment decay
 batch_size = 32               # images per step
 num_epochs = 30               # passes over the training images (unless --steps is given)
 seed = 0                      # seeds weight init, shuffling and sampling
+xla_jit = False               # XLA-compile the training graph: slower on CPU here (see README, Performance)
 
 # ---- evaluation (--evaluate): sample sizes of Locatello et al. 2019, with a fixed seed ----
 eval_seed = 0                 # seeds every sample the metrics draw

@@ -147,7 +147,7 @@ def _train(cfg, steps):
                                     if v.dtype.base_dtype == tf.float32])
     saver = tf.train.Saver(max_to_keep=checkpoints.KEEP)
 
-    with tf.Session(config=checkpoints.session_config()) as sess, StopSignals() as stop:
+    with tf.Session(config=checkpoints.session_config(cfg.xla_jit)) as sess, StopSignals() as stop:
         if checkpoint is None:
             sess.run(tf.global_variables_initializer())
         else:

@@ -73,11 +73,11 @@ def forward_flops_per_image(cfg):
 
 
 def bare_training_rate(cfg, steps):
-    """Images/s of the training op alone, on a constant in-memory batch."""
+    """Images/s of the training op alone, on a constant in-memory batch (with cfg.xla_jit)."""
     with tf.Graph().as_default():
         batch = np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32)
         graph = model.build_training(tf.constant(batch), cfg)
-        with tf.Session(config=checkpoints.session_config()) as sess:
+        with tf.Session(config=checkpoints.session_config(cfg.xla_jit)) as sess:
             sess.run(tf.global_variables_initializer())
             seconds = timed(lambda: sess.run(graph.train_op), steps)
     return cfg.batch_size / seconds
@@ -159,6 +159,8 @@ def run(work, celeba_steps):
             'bare_images_per_s': bare, 'loop_images_per_s': loop,
             'bare_mfu': bare * flops / (peak * 1e9), 'loop_mfu': loop * flops / (peak * 1e9),
             'loop_vs_bare': loop / bare}
+    # XLA on the small model only: compiling the CelebA graph on a CPU takes minutes.
+    report['dsprites_bare_xla_images_per_s'] = bare_training_rate(dsprites.replace(xla_jit=True), 100)
 
     report['pipelines']['celeba_decode_crop'] = pipeline_rate(
         lambda: data.celeba_dataset(paths, celeba), celeba.batch_size, 40)
@@ -185,6 +187,8 @@ def print_table(report):
         print('{:<10}{:>7}{:>12.3f}{:>12.1f}{:>10.1%}{:>12.1f}{:>10.1%}{:>10.1%}'.format(
             name, m['batch_size'], m['train_gflop_per_image'], m['bare_images_per_s'], m['bare_mfu'],
             m['loop_images_per_s'], m['loop_mfu'], m['loop_vs_bare']))
+    xla, plain = report['dsprites_bare_xla_images_per_s'], report['models']['dsprites']['bare_images_per_s']
+    print('dsprites bare training op with xla_jit: {:.1f} img/s ({:+.0%})'.format(xla, xla / plain - 1))
     for name, rate in sorted(report['pipelines'].items()):
         print('pipeline {:<22}{:>10.1f} img/s'.format(name, rate))
     for name, seconds in sorted(report['commands_seconds'].items()):
