@@ -160,7 +160,7 @@ def run(work, celeba_steps):
             'bare_mfu': bare * flops / (peak * 1e9), 'loop_mfu': loop * flops / (peak * 1e9),
             'loop_vs_bare': loop / bare}
     # XLA on the small model only: compiling the CelebA graph on a CPU takes minutes.
-    report['dsprites_bare_xla_images_per_s'] = bare_training_rate(dsprites.replace(xla_jit=True), 100)
+    report['dsprites_bare_xla_images_per_s'] = bare_training_rate(dsprites.replace(xla_jit=True), 30)
 
     report['pipelines']['celeba_decode_crop'] = pipeline_rate(
         lambda: data.celeba_dataset(paths, celeba), celeba.batch_size, 40)
