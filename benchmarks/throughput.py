@@ -6,7 +6,6 @@ Prints a table and writes the figures as JSON. Takes about 5 minutes on a 2-core
 figure comes from the same run on the same machine.
 """
 import argparse
-import json
 import os
 import shutil
 import subprocess
