@@ -149,7 +149,7 @@ def run(work, celeba_steps):
               'cores': os.cpu_count(), 'models': {}, 'pipelines': {}, 'commands_seconds': {}}
 
     for name, cfg, bare_steps, loop_steps, first in (('celeba', celeba, 3, celeba_steps, 2),
-                                                     ('dsprites', dsprites, 100, 600, 100)):
+                                                     ('dsprites', dsprites, 300, 1100, 100)):
         flops = 3.0 * forward_flops_per_image(cfg)     # forward + backward (twice the forward)
         bare = bare_training_rate(cfg, bare_steps)
         loop = real_loop_rate(cfg, loop_steps, first)
