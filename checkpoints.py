@@ -81,6 +81,20 @@ def list_like(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def restore(sess, checkpoint):
+    """Restores the graph's variables from `checkpoint`. A run switched to float16 finds no loss-scale
+    state in a float32 or bfloat16 checkpoint: it starts that afresh; anything else missing is an error."""
+    stored = set(name for name, _ in tf.train.list_variables(checkpoint))
+    variables = tf.global_variables()
+    missing = [v for v in variables if v.op.name not in stored]
+    unexpected = [v.op.name for v in missing if not v.op.name.startswith(model.LOSS_SCALE_SCOPE + '/')]
+    if unexpected:
+        raise CheckpointError('{} has no {}: it was trained with another model; train in another '
+                              '--checkpoint_dir'.format(checkpoint, ', '.join(unexpected[:3])))
+    tf.train.Saver([v for v in variables if v.op.name in stored]).restore(sess, checkpoint)
+    sess.run(tf.variables_initializer(missing))
+
+
 def saved_config(checkpoint):
     path = config_path(checkpoint)
     if not os.path.isfile(path):
@@ -100,8 +114,10 @@ def for_inference(cfg):
 
 
 def session_config(xla_jit=False):
-    """Session options: GPU memory on demand; optionally XLA JIT compilation of the whole graph."""
-    proto = tf.ConfigProto(allow_soft_placement=True)
+    """Session options: one op thread per core, GPU memory on demand; optionally XLA JIT of the graph."""
+    cores = os.cpu_count() or 1
+    proto = tf.ConfigProto(allow_soft_placement=True, intra_op_parallelism_threads=cores,
+                           inter_op_parallelism_threads=cores)
     proto.gpu_options.allow_growth = True
     if xla_jit:
         # On CPU TensorFlow clusters ops for XLA only with this flag; read when the session starts.
@@ -123,9 +139,9 @@ class Restored(object):
             self.z_mean, self.z_logvar = model.encode(self.images, self.cfg, training=False)
             self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
             self.samples = model.build_sampler(self.z, self.cfg)
-            saver = tf.train.Saver()
         self.sess = tf.Session(graph=graph, config=session_config())
-        saver.restore(self.sess, self.checkpoint)
+        with graph.as_default():
+            restore(self.sess, self.checkpoint)
         print('restored {}'.format(self.checkpoint))
 
     def decode(self, z):

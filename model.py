@@ -21,10 +21,16 @@ def _channels(x):
     return x.shape.as_list()[-1]
 
 
+def _weight(name, shape, initializer, dtype):
+    """A float32 variable, read in the layer's compute dtype: low-precision math, float32 updates."""
+    variable = tf.get_variable(name, shape, initializer=initializer)
+    return variable if dtype == tf.float32 else tf.cast(variable, dtype)
+
+
 def conv2d(x, *, filters, kernel, stride, padding, name):
     with tf.variable_scope(name):
-        w = tf.get_variable('kernel', [kernel, kernel, _channels(x), filters], initializer=_he_normal())
-        b = tf.get_variable('bias', [filters], initializer=tf.zeros_initializer())
+        w = _weight('kernel', [kernel, kernel, _channels(x), filters], _he_normal(), x.dtype)
+        b = _weight('bias', [filters], tf.zeros_initializer(), x.dtype)
         return tf.nn.bias_add(tf.nn.conv2d(x, w, [1, stride, stride, 1], padding), b)
 
 
@@ -33,8 +39,8 @@ def conv2d_transpose(x, *, filters, kernel, stride, name):
     _, height, width, _ = x.shape.as_list()
     out_shape = [height * stride, width * stride, filters]
     with tf.variable_scope(name):
-        w = tf.get_variable('kernel', [kernel, kernel, filters, _channels(x)], initializer=_he_normal())
-        b = tf.get_variable('bias', [filters], initializer=tf.zeros_initializer())
+        w = _weight('kernel', [kernel, kernel, filters, _channels(x)], _he_normal(), x.dtype)
+        b = _weight('bias', [filters], tf.zeros_initializer(), x.dtype)
         y = tf.nn.conv2d_transpose(x, w, tf.stack([tf.shape(x)[0]] + out_shape), [1, stride, stride, 1], 'SAME')
         y.set_shape([None] + out_shape)
         return tf.nn.bias_add(y, b)
@@ -42,8 +48,8 @@ def conv2d_transpose(x, *, filters, kernel, stride, name):
 
 def dense(x, *, units, name):
     with tf.variable_scope(name):
-        w = tf.get_variable('kernel', [_channels(x), units], initializer=_he_normal())
-        b = tf.get_variable('bias', [units], initializer=tf.zeros_initializer())
+        w = _weight('kernel', [_channels(x), units], _he_normal(), x.dtype)
+        b = _weight('bias', [units], tf.zeros_initializer(), x.dtype)
         return tf.nn.bias_add(tf.matmul(x, w), b)
 
 
@@ -51,7 +57,8 @@ def batch_norm(x, *, training, momentum, epsilon, name):
     """Fused batch norm over the last axis of a 2-D or NHWC tensor.
 
     Training normalises with batch statistics and queues moving-average updates in UPDATE_OPS;
-    inference normalises with the moving averages.
+    inference normalises with the moving averages. Scale, offset and statistics stay float32
+    whatever x's dtype.
     """
     channels = _channels(x)
     with tf.variable_scope(name):
@@ -83,6 +90,13 @@ def _valid_conv_size(size, kernel, stride):
     return (size - kernel) // stride + 1
 
 
+def in_float32(x):
+    """Inputs of the latent heads and the pixel layer: these few small layers compute in float32
+    under any precision, since 8-bit mantissas on the latents and pixel logits cost loss
+    (benchmarks/precision.py measured +1% on dSprites when they too ran in bfloat16)."""
+    return tf.cast(x, tf.float32)
+
+
 def _original_norm(cfg, training):
     return functools.partial(batch_norm, training=training, momentum=cfg.momentum, epsilon=cfg.epsilon)
 
@@ -94,7 +108,7 @@ def original_encoder(images, cfg, training):
     for i, channels in enumerate(cfg.filters):
         h = conv2d(h, filters=channels, kernel=5, stride=2, padding='VALID', name='conv{}'.format(i))
         h = tf.nn.relu(norm(h, name='conv{}_bn'.format(i)))
-    h = flatten(h)
+    h = in_float32(flatten(h))
     z_mean = norm(dense(h, units=cfg.latent_dim, name='z_mean'), name='z_mean_bn')
     z_logvar = norm(dense(h, units=cfg.latent_dim, name='z_logvar'), name='z_logvar_bn')
     return z_mean, z_logvar
@@ -109,7 +123,7 @@ def original_decoder(z, cfg, training):
     for i, out_channels in enumerate(reversed(cfg.filters)):
         h = conv2d_transpose(h, filters=out_channels, kernel=5, stride=2, name='deconv{}'.format(i))
         h = tf.nn.relu(norm(h, name='deconv{}_bn'.format(i)))
-    return conv2d_transpose(h, filters=cfg.img_shape[2], kernel=5, stride=1, name='to_pixels')
+    return conv2d_transpose(in_float32(h), filters=cfg.img_shape[2], kernel=5, stride=1, name='to_pixels')
 
 
 def burgess_encoder(images, cfg, training):
@@ -121,7 +135,7 @@ def burgess_encoder(images, cfg, training):
     h = flatten(h)
     for i, units in enumerate(cfg.hidden_units):
         h = tf.nn.relu(dense(h, units=units, name='dense{}'.format(i)))
-    z_mean, z_logvar = tf.split(dense(h, units=2 * cfg.latent_dim, name='z_params'), 2, axis=1)
+    z_mean, z_logvar = tf.split(dense(in_float32(h), units=2 * cfg.latent_dim, name='z_params'), 2, axis=1)
     return z_mean, z_logvar
 
 
@@ -136,7 +150,7 @@ def burgess_decoder(z, cfg, training):
     h = tf.reshape(h, [-1, height, width, channels])
     for i, out_channels in enumerate(reversed(cfg.filters[:-1])):
         h = tf.nn.relu(conv2d_transpose(h, filters=out_channels, kernel=4, stride=2, name='deconv{}'.format(i)))
-    return conv2d_transpose(h, filters=cfg.img_shape[2], kernel=4, stride=2, name='to_pixels')
+    return conv2d_transpose(in_float32(h), filters=cfg.img_shape[2], kernel=4, stride=2, name='to_pixels')
 
 
 def _decoder_start(cfg):
@@ -169,20 +183,26 @@ def check_geometry(cfg):
     return None
 
 
+# precision: the dtype the convolutions and matmuls compute in (all but the heads, see in_float32);
+# variables, losses and updates stay float32.
+COMPUTE_DTYPES = {'float32': tf.float32, 'bfloat16': tf.bfloat16, 'float16': tf.float16}
+
+
 def encode(images, cfg, *, training):
-    """Images [B, H, W, C] in [0, 1] -> (z_mean, z_logvar), each [B, latent_dim]."""
+    """Images [B, H, W, C] in [0, 1] -> float32 (z_mean, z_logvar), each [B, latent_dim]."""
     assert images.shape.as_list()[1:] == list(cfg.img_shape), images.shape
     with tf.variable_scope('encoder', reuse=tf.AUTO_REUSE):
-        z_mean, z_logvar = ARCHITECTURES[cfg.architecture].encoder(images, cfg, training)
-    assert z_mean.shape.as_list()[1:] == [cfg.latent_dim], z_mean.shape
+        compute = tf.cast(images, COMPUTE_DTYPES[cfg.precision])
+        z_mean, z_logvar = ARCHITECTURES[cfg.architecture].encoder(compute, cfg, training)
+    assert z_mean.shape.as_list()[1:] == [cfg.latent_dim] and z_mean.dtype == tf.float32, z_mean
     return z_mean, z_logvar
 
 
 def decode(z, cfg, *, training):
-    """Latents [B, latent_dim] -> pixel logits [B, H, W, C]."""
+    """Latents [B, latent_dim] -> float32 pixel logits [B, H, W, C]."""
     with tf.variable_scope('decoder', reuse=tf.AUTO_REUSE):
-        logits = ARCHITECTURES[cfg.architecture].decoder(z, cfg, training)
-    assert logits.shape.as_list()[1:] == list(cfg.img_shape), logits.shape
+        logits = ARCHITECTURES[cfg.architecture].decoder(tf.cast(z, COMPUTE_DTYPES[cfg.precision]), cfg, training)
+    assert logits.shape.as_list()[1:] == list(cfg.img_shape) and logits.dtype == tf.float32, logits
     return logits
 
 
@@ -282,7 +302,10 @@ def build_training(images, cfg):
 
     optimizer = tf.train.AdamOptimizer(cfg.initial_learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
     with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
-        train_op = optimizer.minimize(total, global_step=global_step, name='train_op')
+        if cfg.precision == 'float16':
+            train_op = minimize_with_loss_scale(optimizer, total, global_step)
+        else:
+            train_op = optimizer.minimize(total, global_step=global_step, name='train_op')
 
     summaries = [tf.summary.scalar('loss/total', total),
                  tf.summary.scalar('loss/reconstruction', mean_reconstruction),
@@ -297,6 +320,47 @@ def build_training(images, cfg):
                        tf.summary.image('reconstructions', tf.sigmoid(logits), max_outputs=8)]
     return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
                       image_summaries)
+
+
+# ---- float16: dynamic loss scaling (Micikevicius et al. 2018, section 3.2) ----
+
+LOSS_SCALE_INITIAL = 2.0 ** 15     # first scale of the loss before backprop
+LOSS_SCALE_GROWTH_STEPS = 2000     # finite steps in a row after which the scale doubles
+LOSS_SCALE_SCOPE = 'loss_scale'    # its state; a run resumed in float16 from another precision starts it afresh
+
+
+def next_loss_scale(scale, good_steps, finite, growth_steps):
+    """(scale, good_steps) after a step: halved (at least 1) on non-finite gradients, doubled after
+    growth_steps finite steps in a row."""
+    good_steps = tf.where(finite, good_steps + 1, tf.zeros_like(good_steps))
+    grow = good_steps >= growth_steps
+    scale = tf.where(finite, tf.where(grow, scale * 2.0, scale), tf.maximum(scale / 2.0, 1.0))
+    return scale, tf.where(grow, tf.zeros_like(good_steps), good_steps)
+
+
+def minimize_with_loss_scale(optimizer, loss, global_step, growth_steps=LOSS_SCALE_GROWTH_STEPS):
+    """One step on loss * scale, so small float16 gradients do not flush to zero; the gradients are
+    unscaled in float32, and a step whose gradients overflowed is skipped (the weights and Adam's
+    state stay as they were) but still counts, so the step keeps matching the data position."""
+    with tf.variable_scope(LOSS_SCALE_SCOPE):
+        scale = tf.get_variable('scale', [], initializer=tf.constant_initializer(LOSS_SCALE_INITIAL),
+                                trainable=False)
+        good_steps = tf.get_variable('good_steps', [], tf.int32, initializer=tf.zeros_initializer(),
+                                     trainable=False)
+    scaled = optimizer.compute_gradients(loss * scale)
+    grads_and_vars = [(grad / scale, var) for grad, var in scaled if grad is not None]
+    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(grad)) for grad, _ in grads_and_vars])
+
+    def apply():
+        with tf.name_scope(None):   # Adam's variables get the names of a float32 run's, not cond/...
+            update = optimizer.apply_gradients(grads_and_vars)
+        with tf.control_dependencies([update]):
+            return tf.constant(True)
+
+    applied = tf.cond(finite, apply, lambda: tf.constant(False))
+    new_scale, new_good_steps = next_loss_scale(scale, good_steps, applied, growth_steps)
+    return tf.group(tf.assign(scale, new_scale), tf.assign(good_steps, new_good_steps),
+                    tf.assign_add(global_step, 1), name='train_op')
 
 
 def build_sampler(z, cfg):

@@ -103,11 +103,13 @@ def _require(ok, message):
 
 def validate(cfg):
     """Checks each setting against its allowed range before any graph is built."""
-    from model import ARCHITECTURES, PIXEL_LOSSES, check_geometry
+    from model import ARCHITECTURES, COMPUTE_DTYPES, PIXEL_LOSSES, check_geometry
     _require(cfg.architecture in ARCHITECTURES, 'architecture must be one of {}, got {!r}'.format(
         sorted(ARCHITECTURES), cfg.architecture))
     _require(cfg.likelihood in PIXEL_LOSSES, 'likelihood must be one of {}, got {!r}'.format(
         sorted(PIXEL_LOSSES), cfg.likelihood))
+    _require(cfg.precision in COMPUTE_DTYPES, 'precision must be one of {}, got {!r}'.format(
+        sorted(COMPUTE_DTYPES), cfg.precision))
     _require(len(cfg.img_shape) == 3 and min(cfg.img_shape) >= 1,
              'img_shape must be (height, width, channels), got {}'.format(cfg.img_shape))
     _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
