@@ -274,6 +274,27 @@ def _npz_dataset(images, cfg, start, shuffle):
 
 # ---- one entry point for the training loop ----
 
+def on_host_cores(dataset, cores=None):
+    """The pipeline on its own pool of all host cores, so decoding never waits behind the training
+    step's ops in TensorFlow's shared pool; each op single-threaded, since parallel map calls
+    already spread the images over the cores."""
+    options = tf.data.Options()
+    threading = getattr(options, 'threading', None) or options.experimental_threading  # TF 2.x / 1.14 name
+    threading.private_threadpool_size = cores or os.cpu_count() or 1
+    threading.max_intra_op_parallelism = 1
+    return dataset.with_options(options)
+
+
+def training_device():
+    """'/gpu:0' when TensorFlow sees a GPU, else None (the batches stay on the host)."""
+    return '/gpu:0' if tf.config.experimental.list_physical_devices('GPU') else None
+
+
+def prefetched_to(dataset, device):
+    """Batches copied to `device` ahead of the step that needs them; unchanged for device None."""
+    return dataset if device is None else dataset.apply(tf.data.experimental.prefetch_to_device(device))
+
+
 def training_data(cfg, start_step=0):
     """(dataset of training batches from `start_step` on, number of training images, Split or None)."""
     if cfg.dataset == 'dsprites':
@@ -286,5 +307,7 @@ def training_data(cfg, start_step=0):
             cfg.batch_size, num_images, ' in ' + cfg.data_dir_path if split else ''))
     start = start_step * cfg.batch_size
     if split is None:
-        return dsprites_dataset(cfg, start=start), num_images, None
-    return celeba_dataset(split.train, cfg, start=start), num_images, split
+        batches = dsprites_dataset(cfg, start=start)
+    else:
+        batches = celeba_dataset(split.train, cfg, start=start)
+    return prefetched_to(on_host_cores(batches), training_device()), num_images, split

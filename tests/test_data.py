@@ -132,3 +132,15 @@ def test_index_stream_resumes_exactly_and_visits_every_item_each_epoch():
     resumed = data.index_batches(10, 4, seed=3, start=3 * 4)
     np.testing.assert_array_equal(np.concatenate([next(resumed) for _ in range(7)]), first[12:])
     np.testing.assert_array_equal(next(data.index_batches(10, 4, seed=3, shuffle=False)), [0, 1, 2, 3])
+
+
+def test_host_thread_pool_and_device_prefetch_keep_the_batches():
+    cfg = settings.resolve('dsprites', [('batch_size', '3')])
+    with tf.Graph().as_default():
+        plain = tf.data.make_one_shot_iterator(data.dsprites_dataset(cfg)).get_next()
+        tuned = data.prefetched_to(data.on_host_cores(data.dsprites_dataset(cfg), cores=2), '/cpu:0')
+        batch = tf.data.make_one_shot_iterator(tuned).get_next()
+        with tf.Session() as sess:
+            for _ in range(3):
+                expected, got = sess.run([plain, batch])
+                np.testing.assert_array_equal(got, expected)
