@@ -1,6 +1,6 @@
 """Throughput on this machine: matmul peak, training images/s and MFU, input pipelines, generate/traverse.
 
-    python benchmarks/throughput.py [--json results/benchmark.json] [--celeba_steps 6]
+    python benchmarks/throughput.py [--json results/benchmark.json]
 
 Prints a table and writes the figures as JSON. Takes about 5 minutes on a 2-core CPU; every
 figure comes from the same run on the same machine.
@@ -32,25 +32,26 @@ import vae  # noqa: E402
 tf.disable_v2_behavior()
 
 
-def timed(function, repeats):
-    """Seconds per call of function(), after one warm-up call."""
+def timed(function, seconds):
+    """Seconds per call of function(), over at least `seconds` (and 2 calls) after one warm-up call."""
     function()
-    start = time.time()
-    for _ in range(repeats):
+    start, calls = time.time(), 0
+    while calls < 2 or time.time() - start < seconds:
         function()
-    return (time.time() - start) / repeats
+        calls += 1
+    return (time.time() - start) / calls
 
 
-def matmul_peak_gflops(size=4096, repeats=10):
-    """fp32 matrix-multiply GFLOP/s through TensorFlow: the machine's practical peak."""
+def matmul_peak_gflops(dtype='float32', size=4096, seconds=5.0):
+    """Matrix-multiply GFLOP/s through TensorFlow in `dtype`: the machine's practical peak."""
     with tf.Graph().as_default():
         a = tf.Variable(tf.random_normal([size, size]))
         b = tf.Variable(tf.random_normal([size, size]))
-        product = tf.reduce_sum(tf.matmul(a, b))
+        product = tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
         with tf.Session(config=checkpoints.session_config()) as sess:
             sess.run(tf.global_variables_initializer())
-            seconds = timed(lambda: sess.run(product), repeats)
-    return 2.0 * size ** 3 / seconds / 1e9
+            per_call = timed(lambda: sess.run(product), seconds)
+    return 2.0 * size ** 3 / per_call / 1e9
 
 
 def forward_flops_per_image(cfg):
@@ -71,36 +72,42 @@ def forward_flops_per_image(cfg):
     return 2.0 * float(macs)
 
 
-def bare_training_rate(cfg, steps):
+def bare_training_rate(cfg, seconds):
     """Images/s of the training op alone, on a constant in-memory batch (with cfg.xla_jit)."""
     with tf.Graph().as_default():
         batch = np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32)
         graph = model.build_training(tf.constant(batch), cfg)
         with tf.Session(config=checkpoints.session_config(cfg.xla_jit)) as sess:
             sess.run(tf.global_variables_initializer())
-            seconds = timed(lambda: sess.run(graph.train_op), steps)
-    return cfg.batch_size / seconds
+            per_step = timed(lambda: sess.run(graph.train_op), seconds)
+    return cfg.batch_size / per_step
 
 
 def real_loop_rate(cfg, steps, first_measured_step):
-    """Images/s of `vae.py --train` itself, from the wall times of its own loss summaries."""
+    """(images/s of `vae.py --train` itself, seconds its fakes snapshot adds to a step), from the wall
+    times of its own loss summaries; `steps` must be a multiple of cfg.summary_freq.
+
+    The rate's window stops at the last summary before the last step: that step always writes a fakes
+    grid, which the loop does once per image_snapshot_freq steps; its cost is returned apart.
+    """
     vae.train(cfg, steps)
-    events = []
+    times = {}
     for path in sorted(os.listdir(cfg.summary_dir)):
         for event in figures.read_events(os.path.join(cfg.summary_dir, path)):
             if any(v.tag == 'loss/total' for v in event.summary.value):
-                events.append((event.step, event.wall_time))
-    window = [(s, t) for s, t in events if s >= first_measured_step]
-    (step_a, time_a), (step_b, time_b) = window[0], window[-1]
-    return (step_b - step_a) * cfg.batch_size / (time_b - time_a)
+                times[event.step] = event.wall_time
+    window = [step for step in sorted(times) if first_measured_step <= step < steps]
+    start, end = window[0], window[-1]
+    step_seconds = (times[end] - times[start]) / (end - start)
+    return cfg.batch_size / step_seconds, times[steps] - times[end] - (steps - end) * step_seconds
 
 
-def pipeline_rate(dataset, batch_size, batches):
+def pipeline_rate(dataset, batch_size, seconds=5.0):
     with tf.Graph().as_default():
         batch = tf.data.make_one_shot_iterator(dataset()).get_next()
         with tf.Session(config=checkpoints.session_config()) as sess:
-            seconds = timed(lambda: sess.run(batch), batches)
-    return batch_size / seconds
+            per_batch = timed(lambda: sess.run(batch), seconds)
+    return batch_size / per_batch
 
 
 def write_celeba_folder(folder, count):
@@ -132,40 +139,74 @@ def command_seconds(*args):
     return time.time() - start
 
 
-def run(work, celeba_steps):
+def low_precision():
+    """The reduced precision worth measuring here: float16 on a GPU, bfloat16 on a CPU that has fast
+    kernels for it, else None."""
+    if data.training_device() is not None:
+        return 'float16'
+    return 'bfloat16' if vae.fast_cpu_bfloat16() else None
+
+
+def loop_steps(cfg, images_per_s, seconds, first_measured_step):
+    """Steps of a real-loop run whose measured window lasts about `seconds`: whole summary intervals,
+    at least 3, then one more (the last step writes a fakes snapshot and is timed apart)."""
+    intervals = max(3, int(round(seconds * images_per_s / cfg.batch_size / cfg.summary_freq)))
+    return first_measured_step + (intervals + 1) * cfg.summary_freq
+
+
+def measure_model(cfg, peak_gflops, bare_seconds, loop=None):
+    """Bare and, given loop = (seconds, first measured step), real-loop rates of one model at
+    cfg.precision, with MFU against that precision's matmul peak."""
+    flops = 3.0 * forward_flops_per_image(cfg)     # forward + backward (twice the forward)
+    bare = bare_training_rate(cfg, bare_seconds)
+    row = {'batch_size': cfg.batch_size, 'precision': cfg.precision, 'train_gflop_per_image': flops / 1e9,
+           'bare_images_per_s': bare, 'bare_mfu': bare * flops / (peak_gflops * 1e9)}
+    if loop is not None:
+        loop_seconds, first_measured_step = loop
+        steps = loop_steps(cfg, bare, loop_seconds, first_measured_step)
+        loop, snapshot_seconds = real_loop_rate(cfg, steps, first_measured_step)
+        row.update(loop_steps=steps, loop_images_per_s=loop, loop_mfu=loop * flops / (peak_gflops * 1e9),
+                   loop_vs_bare=loop / bare, snapshot_seconds=snapshot_seconds,
+                   snapshot_share=snapshot_seconds * loop / (cfg.batch_size * cfg.image_snapshot_freq))
+    return row
+
+
+def run(work):
     folder = os.path.join(work, 'CelebA', 'img_align_celeba')
     write_celeba_folder(folder, 512)
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
 
-    def outputs(name):
-        return [('checkpoint_dir', os.path.join(work, name, 'ck')), ('results_dir', os.path.join(work, name, 'res')),
-                ('summary_dir', os.path.join(work, name, 'sum'))]
+    def resolved(name, precision, *extra):
+        outputs = [(key, os.path.join(work, name, precision, key)) for key in ('checkpoint_dir', 'results_dir',
+                                                                               'summary_dir')]
+        return settings.resolve(name, outputs + [('precision', precision)] + list(extra))
 
-    celeba = settings.resolve('celeba', outputs('celeba') + [('data_dir_path', folder), ('summary_freq', '1'),
-                                                             ('holdout_percent', '10')])
-    dsprites = settings.resolve('dsprites', outputs('dsprites'))
-    peak = matmul_peak_gflops()
-    report = {'matmul_peak_gflops': peak, 'tensorflow': tf.__version__, 'python': sys.version.split()[0],
-              'cores': os.cpu_count(), 'models': {}, 'pipelines': {}, 'commands_seconds': {}}
+    # Summaries on every CelebA step (50x the default: a conservative loop) to time single steps.
+    celeba_data = [('data_dir_path', folder), ('holdout_percent', '10'), ('summary_freq', '1')]
+    celeba, dsprites = resolved('celeba', 'float32', *celeba_data), resolved('dsprites', 'float32')
+    low = low_precision()
+    peaks = {'float32': matmul_peak_gflops()}
+    report = {'matmul_peak_gflops': peaks, 'tensorflow': tf.__version__, 'python': sys.version.split()[0],
+              'cores': os.cpu_count(), 'device': data.training_device() or 'cpu', 'models': {}, 'pipelines': {},
+              'commands_seconds': {}}
 
-    for name, cfg, bare_steps, loop_steps, first in (('celeba', celeba, 3, celeba_steps, 2),
-                                                     ('dsprites', dsprites, 300, 1100, 100)):
-        flops = 3.0 * forward_flops_per_image(cfg)     # forward + backward (twice the forward)
-        bare = bare_training_rate(cfg, bare_steps)
-        loop = real_loop_rate(cfg, loop_steps, first)
-        report['models'][name] = {
-            'batch_size': cfg.batch_size, 'train_gflop_per_image': flops / 1e9,
-            'bare_images_per_s': bare, 'loop_images_per_s': loop,
-            'bare_mfu': bare * flops / (peak * 1e9), 'loop_mfu': loop * flops / (peak * 1e9),
-            'loop_vs_bare': loop / bare}
+    report['models']['celeba float32'] = measure_model(celeba, peaks['float32'], 15, loop=(20, 2))
+    report['models']['dsprites float32'] = measure_model(dsprites, peaks['float32'], 15, loop=(40, 100))
+    if low is not None:
+        peaks[low] = matmul_peak_gflops(low)
+        report['models']['celeba ' + low] = measure_model(resolved('celeba', low, *celeba_data), peaks[low], 15,
+                                                          loop=(20, 2))
+        report['models']['dsprites ' + low] = measure_model(resolved('dsprites', low), peaks[low], 15)
+    else:   # measured anyway: how slow it is here is what `vae.py --train` warns about
+        report['models']['dsprites bfloat16'] = measure_model(resolved('dsprites', 'bfloat16'), peaks['float32'], 3)
     # XLA on the small model only: compiling the CelebA graph on a CPU takes minutes.
-    report['dsprites_bare_xla_images_per_s'] = bare_training_rate(dsprites.replace(xla_jit=True), 30)
+    report['dsprites_bare_xla_images_per_s'] = bare_training_rate(dsprites.replace(xla_jit=True), 10)
 
     report['pipelines']['celeba_decode_crop'] = pipeline_rate(
-        lambda: data.celeba_dataset(paths, celeba), celeba.batch_size, 40)
+        lambda: data.on_host_cores(data.celeba_dataset(paths, celeba)), celeba.batch_size)
     report['pipelines']['celeba_pil_loop'] = pil_rate(paths, celeba.data_crop)
     report['pipelines']['dsprites_render'] = pipeline_rate(
-        lambda: data.dsprites_dataset(dsprites), dsprites.batch_size, 100)
+        lambda: data.on_host_cores(data.dsprites_dataset(dsprites)), dsprites.batch_size)
 
     for name, cfg in (('celeba', celeba), ('dsprites', dsprites)):
         args = ['--dataset', name, '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,
@@ -178,15 +219,23 @@ def run(work, celeba_steps):
 
 
 def print_table(report):
-    print('TensorFlow {}, Python {}, {} cores; fp32 matmul peak {:.1f} GFLOP/s'.format(
-        report['tensorflow'], report['python'], report['cores'], report['matmul_peak_gflops']))
-    print('{:<10}{:>7}{:>12}{:>12}{:>10}{:>12}{:>10}{:>10}'.format(
-        'model', 'batch', 'GFLOP/img', 'bare img/s', 'bare MFU', 'loop img/s', 'loop MFU', 'loop/bare'))
+    peaks = ', '.join('{} {:.1f} GFLOP/s'.format(dtype, gflops)
+                      for dtype, gflops in sorted(report['matmul_peak_gflops'].items()))
+    print('TensorFlow {}, Python {}, {} cores, training on {}; matmul peak {}'.format(
+        report['tensorflow'], report['python'], report['cores'], report['device'], peaks))
+    print('{:<18}{:>6}{:>11}{:>12}{:>10}{:>12}{:>10}{:>11}{:>16}'.format(
+        'model', 'batch', 'GFLOP/img', 'bare img/s', 'bare MFU', 'loop img/s', 'loop MFU', 'loop/bare',
+        'fakes snapshot'))
     for name, m in sorted(report['models'].items()):
-        print('{:<10}{:>7}{:>12.3f}{:>12.1f}{:>10.1%}{:>12.1f}{:>10.1%}{:>10.1%}'.format(
-            name, m['batch_size'], m['train_gflop_per_image'], m['bare_images_per_s'], m['bare_mfu'],
-            m['loop_images_per_s'], m['loop_mfu'], m['loop_vs_bare']))
-    xla, plain = report['dsprites_bare_xla_images_per_s'], report['models']['dsprites']['bare_images_per_s']
+        loop = ('{:>12.1f}{:>10.1%}{:>11.1%}{:>9.2f} s{:>5.1%}'.format(
+            m['loop_images_per_s'], m['loop_mfu'], m['loop_vs_bare'], m['snapshot_seconds'], m['snapshot_share'])
+            if 'loop_images_per_s' in m else '')
+        print('{:<18}{:>6}{:>11.3f}{:>12.1f}{:>10.1%}'.format(
+            name, m['batch_size'], m['train_gflop_per_image'], m['bare_images_per_s'], m['bare_mfu']) + loop)
+    print("(MFU against the matmul peak of the row's precision, float32's where it has no fast kernels; "
+          "fakes snapshot: the extra time of a step that writes one, and its share of the loop at one per "
+          "image_snapshot_freq steps)")
+    xla, plain = report['dsprites_bare_xla_images_per_s'], report['models']['dsprites float32']['bare_images_per_s']
     print('dsprites bare training op with xla_jit: {:.1f} img/s ({:+.0%})'.format(xla, xla / plain - 1))
     for name, rate in sorted(report['pipelines'].items()):
         print('pipeline {:<22}{:>10.1f} img/s'.format(name, rate))
@@ -197,11 +246,10 @@ def print_table(report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--json', default=os.path.join(ROOT, 'results', 'benchmark.json'))
-    parser.add_argument('--celeba_steps', type=int, default=6, help='steps of the real CelebA loop (>= 3)')
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='beta_vae_bench_')
     try:
-        report = run(work, max(3, args.celeba_steps))
+        report = run(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
