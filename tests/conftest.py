@@ -7,6 +7,7 @@ import pytest
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))   # the benchmarks' pure helpers are tested too
 
 
 def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):

@@ -118,7 +118,7 @@ def test_unknown_precision_is_a_settings_error():
 
 
 def test_precision_benchmark_calls_a_gap_noise_only_within_two_standard_errors():
-    from benchmarks.precision import within_noise
+    from precision import within_noise   # benchmarks/precision.py
     difference, standard_error, ok = within_noise([1.0, 1.2, 1.1], [1.05, 1.15, 1.1])
     assert difference == pytest.approx(0.0) and standard_error == pytest.approx(np.sqrt(0.0125 / 3)) and ok
     difference, standard_error, ok = within_noise([1.0, 1.01, 0.99], [1.5, 1.51, 1.49])
