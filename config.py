@@ -53,7 +53,7 @@ seed = 0                      # seeds weight init, shuffling and sampling
 # ---- speed switches (measured in README, Performance) ----
 xla_jit = False               # XLA-compile the training graph: no clear gain on CPU here
 precision = 'float32'         # math of convs and matmuls: 'float32'; 'bfloat16' (CPUs with AVX-512 BF16 or AMX,
-                              # recent GPUs; 2.2-2.7x on CelebA here); 'float16' (GPUs, dynamic loss
+                              # recent GPUs; 2.1-2.7x on CelebA here); 'float16' (GPUs, dynamic loss
                               # scaling). Weights, losses and updates stay float32.
 
 # ---- evaluation (--evaluate): sample sizes of Locatello et al. 2019, with a fixed seed ----
