@@ -15,24 +15,12 @@ import tempfile
 import numpy as np
 
 import throughput  # beside this file; importing it puts the project on sys.path for the imports below
-import checkpoints
 import data
 import model
 import settings
 import tensorflow.compat.v1 as tf
 
 tf.disable_v2_behavior()
-
-
-def open_step(cfg, batch, with_summaries):
-    """(session, callable running one training step) for a new graph on `batch()`."""
-    graph = tf.Graph()
-    with graph.as_default():
-        training = model.build_training(batch(), cfg)
-        fetches = [training.train_op, training.summaries] if with_summaries else training.train_op
-        sess = tf.Session(graph=graph, config=checkpoints.session_config())
-        sess.run(tf.global_variables_initializer())
-    return sess, lambda: sess.run(fetches)
 
 
 def main():
@@ -47,11 +35,11 @@ def main():
         throughput.write_celeba_folder(folder, 512)
         cfg = settings.resolve('celeba', [('data_dir_path', folder), ('holdout_percent', '10'),
                                           ('precision', args.precision)])
-        constant = np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32)
         variants = [
-            ('constant batch', open_step(cfg, lambda: tf.constant(constant), False)),
-            ('tf.data + summaries', open_step(
-                cfg, lambda: tf.data.make_one_shot_iterator(data.training_data(cfg)[0]).get_next(), True)),
+            ('constant batch', throughput.open_step(cfg, lambda: throughput.constant_batch(cfg))),
+            ('tf.data + summaries', throughput.open_step(
+                cfg, lambda: tf.data.make_one_shot_iterator(data.training_data(cfg)[0]).get_next(),
+                with_summaries=True)),
         ]
         rates = {name: [] for name, _ in variants}
         for round_index in range(max(1, args.rounds)):

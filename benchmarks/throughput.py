@@ -72,15 +72,27 @@ def forward_flops_per_image(cfg):
     return 2.0 * float(macs)
 
 
+def constant_batch(cfg):
+    """A fixed in-memory batch of random pixels: the training step with no input pipeline."""
+    return tf.constant(np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32))
+
+
+def open_step(cfg, batch, with_summaries=False):
+    """(open session, callable running one training step) of a new graph on `batch()` (with cfg.xla_jit)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        training = model.build_training(batch(), cfg)
+        fetches = [training.train_op, training.summaries] if with_summaries else training.train_op
+        sess = tf.Session(graph=graph, config=checkpoints.session_config(cfg.xla_jit))
+        sess.run(tf.global_variables_initializer())
+    return sess, lambda: sess.run(fetches)
+
+
 def bare_training_rate(cfg, seconds):
-    """Images/s of the training op alone, on a constant in-memory batch (with cfg.xla_jit)."""
-    with tf.Graph().as_default():
-        batch = np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32)
-        graph = model.build_training(tf.constant(batch), cfg)
-        with tf.Session(config=checkpoints.session_config(cfg.xla_jit)) as sess:
-            sess.run(tf.global_variables_initializer())
-            per_step = timed(lambda: sess.run(graph.train_op), seconds)
-    return cfg.batch_size / per_step
+    """Images/s of the training op alone, on a constant in-memory batch."""
+    sess, step = open_step(cfg, lambda: constant_batch(cfg))
+    with sess:
+        return cfg.batch_size / timed(step, seconds)
 
 
 def real_loop_rate(cfg, steps, first_measured_step):
@@ -164,10 +176,10 @@ def measure_model(cfg, peak_gflops, bare_seconds, loop=None):
     if loop is not None:
         loop_seconds, first_measured_step = loop
         steps = loop_steps(cfg, bare, loop_seconds, first_measured_step)
-        loop, snapshot_seconds = real_loop_rate(cfg, steps, first_measured_step)
-        row.update(loop_steps=steps, loop_images_per_s=loop, loop_mfu=loop * flops / (peak_gflops * 1e9),
-                   loop_vs_bare=loop / bare, snapshot_seconds=snapshot_seconds,
-                   snapshot_share=snapshot_seconds * loop / (cfg.batch_size * cfg.image_snapshot_freq))
+        loop_rate, snapshot_seconds = real_loop_rate(cfg, steps, first_measured_step)
+        row.update(loop_steps=steps, loop_images_per_s=loop_rate, loop_mfu=loop_rate * flops / (peak_gflops * 1e9),
+                   loop_vs_bare=loop_rate / bare, snapshot_seconds=snapshot_seconds,
+                   snapshot_share=snapshot_seconds * loop_rate / (cfg.batch_size * cfg.image_snapshot_freq))
     return row
 
 

@@ -40,3 +40,14 @@ def tiny_overrides(tmp_path):
     return ['--filters', '4,4,4,4', '--latent_dim', '3', '--batch_size', '4', '--num_gen_imgs', '8',
             '--grid_size', '2,4', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--summary_freq', '1', '--image_snapshot_freq', '1']
+
+
+def train_from_scratch(graph, steps):
+    """(loss before, loss after, global step) of `steps` training steps of a model.TrainGraph from fresh weights."""
+    import tensorflow.compat.v1 as tf
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        first = sess.run(graph.total)
+        for _ in range(steps):
+            sess.run(graph.train_op)
+        return first, sess.run(graph.total), sess.run(graph.global_step)

@@ -5,6 +5,7 @@ import tensorflow.compat.v1 as tf
 
 import model
 import settings
+from conftest import train_from_scratch
 
 tf.disable_v2_behavior()
 
@@ -63,10 +64,5 @@ def test_training_graph_steps_and_names_its_tensors():
     graph = model.build_training(tf.zeros([4, 64, 64, 1]), cfg)
     for name in ('objective/total:0', 'objective/reconstruction:0', 'objective/kl:0', 'objective/kl_per_dim:0'):
         tf.get_default_graph().get_tensor_by_name(name)
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        first = sess.run(graph.total)
-        for _ in range(5):
-            sess.run(graph.train_op)
-        assert sess.run(graph.global_step) == 5
-        assert sess.run(graph.total) < first
+    first, last, step = train_from_scratch(graph, 5)
+    assert step == 5 and last < first

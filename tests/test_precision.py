@@ -7,6 +7,7 @@ import checkpoints
 import model
 import settings
 import vae
+from conftest import train_from_scratch
 
 tf.disable_v2_behavior()
 
@@ -46,13 +47,8 @@ def test_low_precision_training_keeps_float32_state_and_learns(precision):
     images = tf.constant(np.random.RandomState(0).rand(4, 128, 128, 3).astype(np.float32))
     graph = model.build_training(images, cfg)
     assert {v.dtype.base_dtype for v in tf.global_variables()} <= {tf.float32, tf.int32, tf.int64}
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        first = sess.run(graph.total)
-        for _ in range(10):
-            sess.run(graph.train_op)
-        assert sess.run(graph.global_step) == 10
-        assert sess.run(graph.total) < 0.9 * first
+    first, last, step = train_from_scratch(graph, 10)
+    assert step == 10 and last < 0.9 * first
 
 
 def test_loss_scale_halves_on_overflow_and_doubles_after_a_run_of_finite_steps():
