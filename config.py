@@ -35,12 +35,27 @@ epsilon = 1e-5               # batch-norm variance epsilon ('original' only)
 # the original's published traversals at any batch_size. In the usual units (summed error per image
 # against summed KL) beta = kl_weight / 32 * N / M, N = pixels*channels, M = latent_dim: 33.6 here.
 kl_weight = 0.7
-objective = 'beta'            # 'beta': the loss above; 'capacity': Burgess et al. 2018, below
+objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor': the objectives below
 # capacity: loss per image = mean pixel error + capacity_gamma / N * |sum of KL over dims - C|,
 # with the KL target C raised linearly from 0 to capacity_max nats over capacity_steps steps.
 capacity_gamma = 1000.0       # gamma in the usual units (against the summed error), Burgess et al.'s
 capacity_max = 25.0           # nats per image: the final KL target C
 capacity_steps = 100000       # steps over which C rises from 0 to capacity_max
+# tcvae (beta-TCVAE, Chen et al. 2018): loss per image = mean pixel error
+#   + (alpha * index-code MI + beta * total correlation + gamma * dimension-wise KL) / N,
+# weights in the usual units; q(z) is estimated on each minibatch (minibatch-stratified sampling).
+tcvae_alpha = 33.6            # weight of the index-code mutual information: the original's beta (see kl_weight)
+tcvae_beta = 201.6            # weight of the total correlation: 6x the original's beta, as 6 on dSprites
+tcvae_gamma = 33.6            # weight of the dimension-wise KL: the original's beta
+# factor (FactorVAE, Kim & Mnih 2018): loss per image = mean pixel error
+#   + (factor_kl_weight * KL + factor_gamma * total correlation) / N, weights in the usual units;
+# the TC is read off a discriminator that tells q(z) from dimension-permuted codes of a second batch.
+factor_kl_weight = 33.6       # KL weight: the original's beta (the paper's 1 on dSprites)
+factor_gamma = 215.0          # TC weight: the paper's 6.4 for CelebA, scaled by the same 33.6
+discriminator_units = [1000, 1000, 1000, 1000, 1000, 1000]  # the paper's MLP: hidden units per layer
+discriminator_learning_rate = 1e-4  # the discriminator's own Adam step size
+discriminator_beta1 = 0.5     # its Adam first-moment decay
+discriminator_beta2 = 0.9     # its Adam second-moment decay
 
 # ---- optimisation ----
 initial_learning_rate = 1e-4  # Adam step size
@@ -94,6 +109,11 @@ DATASET_DEFAULTS = {
         'beta1': 0.9,
         'batch_size': 64,
         'num_epochs': 26,               # ~300k steps, as in Locatello et al. 2019
+        'tcvae_alpha': 1.0,             # Chen et al. 2018's dSprites weights
+        'tcvae_beta': 6.0,
+        'tcvae_gamma': 1.0,
+        'factor_kl_weight': 1.0,        # Kim & Mnih 2018: the ELBO plus gamma * TC
+        'factor_gamma': 35.0,
         'results_dir': 'results/dsprites/',
         'checkpoint_dir': 'checkpoints/dsprites/',
         'summary_dir': 'summaries/dsprites/',

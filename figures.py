@@ -84,7 +84,7 @@ def read_scalars(summary_dir):
     that step are dropped, as TensorBoard does, so each step has one value.
     """
     points = {}
-    for path in sorted(glob.glob(os.path.join(summary_dir, 'events.out.tfevents.*'))):
+    for path in event_files(summary_dir):
         for event in read_events(path):
             if event.HasField('session_log') and event.session_log.status == event.session_log.START:
                 for series in points.values():
@@ -94,6 +94,11 @@ def read_scalars(summary_dir):
                     points.setdefault(value.tag, []).append((event.step, value.simple_value))
     return {tag: (np.array([s for s, _ in series]), np.array([v for _, v in series]))
             for tag, series in points.items() if series}
+
+
+def event_files(summary_dir):
+    """A run's TensorBoard event files, oldest first (one per training session)."""
+    return sorted(glob.glob(os.path.join(summary_dir, 'events.out.tfevents.*')))
 
 
 def read_events(path):
@@ -125,7 +130,17 @@ def plot_losses(scalars, path):
     if per_dim:
         axes[-1].legend(fontsize=6, ncol=2)
     figure.tight_layout()
-    tmp = path + '.tmp.png'
-    figure.savefig(tmp, dpi=80)
+    save_figure(figure, path, dpi=80)
+
+
+def save_figure(figure, path, dpi=100):
+    """Writes a matplotlib figure atomically and closes it."""
+    import matplotlib.pyplot as plt
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    root, ext = os.path.splitext(path)
+    tmp = '{}.tmp{}'.format(root, ext)
+    figure.savefig(tmp, dpi=dpi)
     plt.close(figure)
     os.replace(tmp, path)

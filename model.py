@@ -1,6 +1,9 @@
 """The beta-VAE graph: raw-op layers, the two architectures, and each term of the objective."""
 import collections
 import functools
+import math
+
+import numpy as np
 
 import tensorflow.compat.v1 as tf
 
@@ -264,13 +267,121 @@ def capacity_loss(reconstruction, kl_per_dim, gamma, capacity, num_pixels):
     return tf.reduce_mean(reconstruction + (gamma / num_pixels) * tf.abs(kl - capacity))
 
 
+def log_normal(z, mean, logvar):
+    """log N(z; mean, exp(logvar)) per element; broadcasts."""
+    return -0.5 * (math.log(2.0 * math.pi) + logvar + tf.square(z - mean) * tf.exp(-logvar))
+
+
+def stratified_log_weights(batch_size, dataset_size):
+    """[B, B] log importance weights of minibatch-stratified sampling (Chen et al. 2018, Appendix C.2).
+
+    Row i estimates q(z_i) = sum_j w_ij q(z_i | x_j): the image that drew z_i weighs 1/N, one other
+    image (N - B + 1)/(N (B - 1)), the remaining B - 2 images 1/(B - 1) each. Every row sums to 1.
+    """
+    n, b = float(dataset_size), batch_size
+    assert b >= 2 and dataset_size >= b, (batch_size, dataset_size)
+    weights = np.full((b, b), 1.0 / (b - 1))
+    weights[np.arange(b), (np.arange(b) + 1) % b] = (n - b + 1) / (n * (b - 1))
+    weights[np.arange(b), np.arange(b)] = 1.0 / n
+    return np.log(weights)
+
+
+def tcvae_log_densities(z, z_mean, z_logvar, log_weights):
+    """Chen et al. 2018, section 3: per image, the four log densities of the KL decomposition.
+
+    Returns (log q(z|x), log q(z), log prod_j q(z_j), log p(z)), each [B], for a sample z [B, M] of
+    q(z|x) = N(z_mean, exp(z_logvar)); q(z) and its marginals are estimated on the minibatch with
+    log_weights [B, B] (stratified_log_weights).
+    """
+    pairwise = log_normal(z[:, None, :], z_mean[None, :, :], z_logvar[None, :, :])  # [B, B, M]: log q(z_i,d | x_j)
+    log_w = tf.constant(log_weights, tf.float32)
+    log_qz = tf.reduce_logsumexp(log_w + tf.reduce_sum(pairwise, axis=2), axis=1)
+    log_prod_marginals = tf.reduce_sum(tf.reduce_logsumexp(log_w[:, :, None] + pairwise, axis=1), axis=1)
+    log_qz_given_x = tf.reduce_sum(log_normal(z, z_mean, z_logvar), axis=1)
+    log_pz = tf.reduce_sum(log_normal(z, 0.0, 0.0), axis=1)
+    return log_qz_given_x, log_qz, log_prod_marginals, log_pz
+
+
+def index_code_mutual_information(log_qz_given_x, log_qz):
+    """Chen et al. 2018, eq. 2, first term: I_q(z; n), per image [B]."""
+    return log_qz_given_x - log_qz
+
+
+def total_correlation(log_qz, log_prod_marginals):
+    """Chen et al. 2018, eq. 2, second term: KL(q(z) || prod_j q(z_j)), per image [B]."""
+    return log_qz - log_prod_marginals
+
+
+def dimension_wise_kl(log_prod_marginals, log_pz):
+    """Chen et al. 2018, eq. 2, third term: sum_j KL(q(z_j) || p(z_j)), per image [B]."""
+    return log_prod_marginals - log_pz
+
+
+def tcvae_loss(reconstruction, mutual_information, tc, dim_kl, alpha, beta, gamma, num_pixels):
+    """Chen et al. 2018, eq. 4, per pixel: mean over the batch of rec + (alpha MI + beta TC + gamma dwKL) / N.
+
+    The weights are in the usual units (against the summed error); alpha = beta = gamma = 1 is the VAE.
+    """
+    regulariser = alpha * mutual_information + beta * tc + gamma * dim_kl
+    return tf.reduce_mean(reconstruction + regulariser / num_pixels)
+
+
+def permute_dims(z):
+    """Kim & Mnih 2018, Algorithm 1: each latent dim shuffled across the batch on its own.
+
+    Keeps every dim's marginal and breaks the dependence between dims: samples of prod_j q(z_j).
+    """
+    return tf.stack([tf.random_shuffle(column) for column in tf.unstack(z, axis=1)], axis=1)
+
+
+def discriminator(z, *, units, name='discriminator'):
+    """Kim & Mnih 2018, Appendix: an MLP with leaky ReLU (0.2) -> 2 logits [B, 2]: (from q(z), permuted)."""
+    with tf.variable_scope(name, reuse=tf.AUTO_REUSE):
+        h = z
+        for i, width in enumerate(units):
+            h = tf.nn.leaky_relu(dense(h, units=width, name='dense{}'.format(i)), alpha=0.2)
+        logits = dense(h, units=2, name='logits')
+    assert logits.shape.as_list()[1:] == [2], logits
+    return logits
+
+
+def discriminator_tc(logits):
+    """Kim & Mnih 2018, eq. 3: TC ~ log D(z) / (1 - D(z)) = logit_q - logit_permuted, per image [B]."""
+    return logits[:, 0] - logits[:, 1]
+
+
+def discriminator_loss(logits_q, logits_permuted):
+    """Kim & Mnih 2018, Algorithm 2: cross-entropy of telling q(z) samples (class 0) from permuted ones (class 1)."""
+    def cross_entropy(logits, label):
+        labels = tf.fill(tf.shape(logits)[:1], label)
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    return 0.5 * (cross_entropy(logits_q, 0) + cross_entropy(logits_permuted, 1))
+
+
+def factor_vae_loss(reconstruction, kl_per_dim, tc, kl_weight, gamma, num_pixels):
+    """Kim & Mnih 2018, eq. 2, per pixel: mean over the batch of rec + (kl_weight sum_dims(KL) + gamma TC) / N.
+
+    kl_weight and gamma are in the usual units; the paper has kl_weight 1.
+    """
+    kl = tf.reduce_sum(kl_per_dim, axis=1)
+    return tf.reduce_mean(reconstruction + (kl_weight * kl + gamma * tc) / num_pixels)
+
+
 def equivalent_beta(kl_weight, img_shape, latent_dim):
     """beta in the usual units (summed error per image against summed KL): kl_weight/32 * N/M."""
-    return kl_weight / KL_UNIT_BATCH * _num_pixels(img_shape) / latent_dim
+    return kl_weight / KL_UNIT_BATCH * num_pixels(img_shape) / latent_dim
 
 
-def _num_pixels(img_shape):
+def num_pixels(img_shape):
     return img_shape[0] * img_shape[1] * img_shape[2]
+
+
+OBJECTIVES = ('beta', 'capacity', 'tcvae', 'factor')
+
+
+def batches_per_step(objective):
+    """Batches of images one training step reads: FactorVAE's discriminator permutes a second batch."""
+    return 2 if objective == 'factor' else 1
 
 
 # ---- graphs ----
@@ -279,33 +390,63 @@ TrainGraph = collections.namedtuple('TrainGraph', 'train_op global_step total re
                                                  'image_summaries')
 
 
-def build_training(images, cfg):
-    """The training step on a batch of images: losses, Adam update, BN updates and summaries."""
+def objective_terms(images, logits, z, z_mean, z_logvar, cfg, dataset_size, global_step):
+    """(training loss, {tag: scalar} of its own terms for TensorBoard) of cfg.objective."""
+    reconstruction = reconstruction_loss(images, logits, cfg.likelihood)
+    kl_per_dim = gaussian_kl(z_mean, z_logvar)
+    pixels = num_pixels(cfg.img_shape)
+    if cfg.objective == 'capacity':
+        capacity = capacity_schedule(global_step, cfg.capacity_max, cfg.capacity_steps)
+        loss = capacity_loss(reconstruction, kl_per_dim, cfg.capacity_gamma, capacity, pixels)
+        return loss, {'loss/capacity': capacity}
+    if cfg.objective == 'tcvae':
+        log_weights = stratified_log_weights(cfg.batch_size, dataset_size)
+        log_qz_given_x, log_qz, log_prod_marginals, log_pz = tcvae_log_densities(z, z_mean, z_logvar, log_weights)
+        mi = index_code_mutual_information(log_qz_given_x, log_qz)
+        tc = total_correlation(log_qz, log_prod_marginals)
+        dim_kl = dimension_wise_kl(log_prod_marginals, log_pz)
+        loss = tcvae_loss(reconstruction, mi, tc, dim_kl, cfg.tcvae_alpha, cfg.tcvae_beta, cfg.tcvae_gamma, pixels)
+        return loss, {'loss/mutual_information': tf.reduce_mean(mi), 'loss/total_correlation': tf.reduce_mean(tc),
+                      'loss/dimension_wise_kl': tf.reduce_mean(dim_kl)}
+    if cfg.objective == 'factor':
+        tc = discriminator_tc(discriminator(z, units=cfg.discriminator_units))
+        loss = factor_vae_loss(reconstruction, kl_per_dim, tc, cfg.factor_kl_weight, cfg.factor_gamma, pixels)
+        return loss, {'loss/total_correlation': tf.reduce_mean(tc)}
+    return beta_vae_loss(reconstruction, kl_per_dim, cfg.kl_weight), {}
+
+
+def build_training(images, cfg, dataset_size=None):
+    """The training step on a batch of images: losses, Adam update, BN updates and summaries.
+
+    FactorVAE (objective 'factor') reads batches_per_step = 2 batches stacked in `images`: the model
+    trains on the first; the second, encoded and dimension-permuted, trains the discriminator.
+    tcvae needs dataset_size, the number of training images, for its estimate of q(z).
+    """
+    assert images.shape.as_list()[0] in (None, cfg.batch_size * batches_per_step(cfg.objective)), images.shape
     global_step = tf.train.get_or_create_global_step()
+    images, second_batch = tf.split(images, 2) if cfg.objective == 'factor' else (images, None)
     z_mean, z_logvar = encode(images, cfg, training=True)
-    logits = decode(reparameterize(z_mean, z_logvar), cfg, training=True)
+    z = reparameterize(z_mean, z_logvar)
+    logits = decode(z, cfg, training=True)
+    model_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)   # before the second batch adds its own
 
     with tf.name_scope('objective'):
-        reconstruction = reconstruction_loss(images, logits, cfg.likelihood)
-        kl_per_dim = gaussian_kl(z_mean, z_logvar)
-        if cfg.objective == 'capacity':
-            capacity = capacity_schedule(global_step, cfg.capacity_max, cfg.capacity_steps)
-            objective = capacity_loss(reconstruction, kl_per_dim, cfg.capacity_gamma, capacity,
-                                      _num_pixels(cfg.img_shape))
-        else:
-            capacity = None
-            objective = beta_vae_loss(reconstruction, kl_per_dim, cfg.kl_weight)
+        objective, terms = objective_terms(images, logits, z, z_mean, z_logvar, cfg, dataset_size, global_step)
         total = tf.identity(objective, name='total')
-        mean_reconstruction = tf.reduce_mean(reconstruction, name='reconstruction')
-        mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')
+        mean_reconstruction = tf.reduce_mean(reconstruction_loss(images, logits, cfg.likelihood),
+                                             name='reconstruction')
+        mean_kl_per_dim = tf.reduce_mean(gaussian_kl(z_mean, z_logvar), axis=0, name='kl_per_dim')
         mean_kl = tf.reduce_mean(mean_kl_per_dim, name='kl')
 
+    model_variables = tf.trainable_variables('encoder') + tf.trainable_variables('decoder')
     optimizer = tf.train.AdamOptimizer(cfg.initial_learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
-    with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+    with tf.control_dependencies(model_updates):
         if cfg.precision == 'float16':
-            train_op = minimize_with_loss_scale(optimizer, total, global_step)
+            train_op = minimize_with_loss_scale(optimizer, total, global_step, var_list=model_variables)
         else:
-            train_op = optimizer.minimize(total, global_step=global_step, name='train_op')
+            train_op = optimizer.minimize(total, global_step=global_step, var_list=model_variables, name='train_op')
+    if cfg.objective == 'factor':
+        train_op, terms['loss/discriminator'] = with_discriminator_step(train_op, z, second_batch, cfg)
 
     summaries = [tf.summary.scalar('loss/total', total),
                  tf.summary.scalar('loss/reconstruction', mean_reconstruction),
@@ -314,12 +455,32 @@ def build_training(images, cfg):
                  tf.summary.histogram('z_logvar', z_logvar)]
     summaries += [tf.summary.scalar('kl_per_dim/{:02d}'.format(d), mean_kl_per_dim[d])
                   for d in range(cfg.latent_dim)]
-    if capacity is not None:
-        summaries.append(tf.summary.scalar('loss/capacity', capacity))
+    summaries += [tf.summary.scalar(tag, value) for tag, value in sorted(terms.items())]
     image_summaries = [tf.summary.image('reals', images, max_outputs=8),
                        tf.summary.image('reconstructions', tf.sigmoid(logits), max_outputs=8)]
     return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
                       image_summaries)
+
+
+def with_discriminator_step(model_step, z, second_batch, cfg):
+    """(one op running the model's step and then the discriminator's, the discriminator's loss).
+
+    Kim & Mnih 2018, Algorithm 2: the discriminator tells z of the first batch from the permuted
+    codes of the second, with its own Adam. Its gradients are taken before the model's step runs, so
+    both steps see the weights as they were at the start of the step.
+    """
+    z_second = reparameterize(*encode(second_batch, cfg, training=True))
+    logits_q = discriminator(tf.stop_gradient(z), units=cfg.discriminator_units)
+    logits_permuted = discriminator(tf.stop_gradient(permute_dims(z_second)), units=cfg.discriminator_units)
+    loss = discriminator_loss(logits_q, logits_permuted)
+    optimizer = tf.train.AdamOptimizer(cfg.discriminator_learning_rate, beta1=cfg.discriminator_beta1,
+                                       beta2=cfg.discriminator_beta2, name='discriminator_adam')
+    gradients = optimizer.compute_gradients(loss, var_list=tf.trainable_variables('discriminator'))
+    with tf.control_dependencies([g for g, _ in gradients] + [loss]):
+        model_done = tf.group(model_step)
+    with tf.control_dependencies([model_done]):
+        train_op = tf.group(optimizer.apply_gradients(gradients), name='train_op')
+    return train_op, tf.identity(loss, name='discriminator_loss')
 
 
 # ---- float16: dynamic loss scaling (Micikevicius et al. 2018, section 3.2) ----
@@ -338,7 +499,8 @@ def next_loss_scale(scale, good_steps, finite, growth_steps):
     return scale, tf.where(grow, tf.zeros_like(good_steps), good_steps)
 
 
-def minimize_with_loss_scale(optimizer, loss, global_step, growth_steps=LOSS_SCALE_GROWTH_STEPS):
+def minimize_with_loss_scale(optimizer, loss, global_step, var_list=None,
+                            growth_steps=LOSS_SCALE_GROWTH_STEPS):
     """One step on loss * scale, so small float16 gradients do not flush to zero; the gradients are
     unscaled in float32, and a step whose gradients overflowed is skipped (the weights and Adam's
     state stay as they were) but still counts, so the step keeps matching the data position."""
@@ -347,7 +509,7 @@ def minimize_with_loss_scale(optimizer, loss, global_step, growth_steps=LOSS_SCA
                                 trainable=False)
         good_steps = tf.get_variable('good_steps', [], tf.int32, initializer=tf.zeros_initializer(),
                                      trainable=False)
-    scaled = optimizer.compute_gradients(loss * scale)
+    scaled = optimizer.compute_gradients(loss * scale, var_list=var_list)
     grads_and_vars = [(grad / scale, var) for grad, var in scaled if grad is not None]
     finite = tf.reduce_all([tf.reduce_all(tf.is_finite(grad)) for grad, _ in grads_and_vars])
 

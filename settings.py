@@ -103,7 +103,7 @@ def _require(ok, message):
 
 def validate(cfg):
     """Checks each setting against its allowed range before any graph is built."""
-    from model import ARCHITECTURES, COMPUTE_DTYPES, PIXEL_LOSSES, check_geometry
+    from model import ARCHITECTURES, COMPUTE_DTYPES, OBJECTIVES, PIXEL_LOSSES, check_geometry
     _require(cfg.architecture in ARCHITECTURES, 'architecture must be one of {}, got {!r}'.format(
         sorted(ARCHITECTURES), cfg.architecture))
     _require(cfg.likelihood in PIXEL_LOSSES, 'likelihood must be one of {}, got {!r}'.format(
@@ -115,8 +115,17 @@ def validate(cfg):
     _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
     _require(cfg.batch_size >= 1, 'batch_size must be >= 1, got {}'.format(cfg.batch_size))
     _require(cfg.kl_weight >= 0, 'kl_weight must be >= 0, got {}'.format(cfg.kl_weight))
-    _require(cfg.objective in ('beta', 'capacity'), "objective must be 'beta' or 'capacity', got {!r}".format(
-        cfg.objective))
+    _require(cfg.objective in OBJECTIVES, 'objective must be one of {}, got {!r}'.format(
+        ', '.join(OBJECTIVES), cfg.objective))
+    _require(cfg.objective != 'tcvae' or cfg.batch_size >= 2,
+             'objective tcvae estimates q(z) on the minibatch: batch_size must be >= 2')
+    for name in ('tcvae_alpha', 'tcvae_beta', 'tcvae_gamma', 'factor_kl_weight', 'factor_gamma'):
+        _require(getattr(cfg, name) >= 0, '{} must be >= 0, got {}'.format(name, getattr(cfg, name)))
+    _require(cfg.discriminator_units and min(cfg.discriminator_units) >= 1,
+             'discriminator_units must be positive layer widths')
+    _require(cfg.discriminator_learning_rate > 0, 'discriminator_learning_rate must be > 0')
+    _require(0 <= cfg.discriminator_beta1 < 1 and 0 <= cfg.discriminator_beta2 < 1,
+             'discriminator_beta1 and discriminator_beta2 must be in [0, 1)')
     _require(cfg.capacity_gamma >= 0 and cfg.capacity_max >= 0 and cfg.capacity_steps >= 1,
              'capacity_gamma and capacity_max must be >= 0 and capacity_steps >= 1')
     for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images'):

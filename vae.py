@@ -105,6 +105,12 @@ class StopSignals(object):
 
 
 def describe_objective(cfg):
+    if cfg.objective == 'tcvae':
+        return ('objective: rec + ({:g} MI + {:g} TC + {:g} dimension-wise KL)/N per image (beta-TCVAE, Chen et al. '
+                '2018)'.format(cfg.tcvae_alpha, cfg.tcvae_beta, cfg.tcvae_gamma))
+    if cfg.objective == 'factor':
+        return ('objective: rec + ({:g} KL + {:g} TC)/N per image (FactorVAE, Kim & Mnih 2018), TC from a '
+                'discriminator on a second batch'.format(cfg.factor_kl_weight, cfg.factor_gamma))
     if cfg.objective == 'capacity':
         return ('objective: rec + {:g}/N * |KL - C| per image (Burgess et al. 2018), C rising from 0 to {:g} nats '
                 'over {} steps'.format(cfg.capacity_gamma, cfg.capacity_max, cfg.capacity_steps))
@@ -154,7 +160,9 @@ def train(cfg, steps=None):
 def _train(cfg, steps):
     # ---- data, from exactly where the latest checkpoint left off ----
     checkpoint, start_step = resume_point(cfg)
-    dataset, num_images, split = data.training_data(cfg, start_step)
+    # FactorVAE reads two batches a step; the data position stays step x images per step.
+    images_per_step = cfg.batch_size * model.batches_per_step(cfg.objective)
+    dataset, num_images, split = data.training_data(cfg.replace(batch_size=images_per_step), start_step)
     print(describe_data(split, num_images))
     max_steps = steps if steps is not None else cfg.num_epochs * num_images // cfg.batch_size
     print(describe_objective(cfg))
@@ -164,7 +172,7 @@ def _train(cfg, steps):
     # ---- graph, built once: the training step and a moving-average sampler for fixed-z fakes ----
     tf.set_random_seed(cfg.seed)
     batch = tf.data.make_one_shot_iterator(dataset).get_next()
-    graph = model.build_training(batch, cfg)
+    graph = model.build_training(batch, cfg, dataset_size=num_images)
     fixed_z = np.random.RandomState(FAKES_SEED).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
     fakes = model.build_sampler(tf.constant(fixed_z, tf.float32), cfg)
     snapshot_summaries = tf.summary.merge(graph.image_summaries + [tf.summary.image('fakes', fakes, max_outputs=8)])
