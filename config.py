@@ -16,6 +16,8 @@ data_dir_path = 'CelebA/img_align_celeba/'  # folder of img_align_celeba .jpg fi
 data_crop = [57, 21, 128, 128]              # [top, left, height, width] in pixels inside the 218x178 image
 img_shape = (128, 128, 3)                   # (height, width, channels) the model sees, pixels in [0, 1]
 holdout_percent = 5.0                       # % of images held out when list_eval_partition.txt is absent
+train_images = 'split'                      # 'split': partition 0 of list_eval_partition.txt (else all but the
+                                            # held-out %); 'all': every image, as the original trained
 dsprites_npz_path = 'dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz'  # DeepMind's file, used if present
 
 # ---- model ----
@@ -58,7 +60,7 @@ discriminator_beta1 = 0.5     # its Adam first-moment decay
 discriminator_beta2 = 0.9     # its Adam second-moment decay
 
 # ---- optimisation ----
-initial_learning_rate = 1e-4  # Adam step size
+learning_rate = 1e-4          # Adam step size, constant
 beta1 = 0.5                   # Adam first-moment decay
 beta2 = 0.999                 # Adam second-moment decay
 batch_size = 32               # images per step
@@ -66,10 +68,10 @@ num_epochs = 30               # passes over the training images (unless --steps 
 seed = 0                      # seeds weight init, shuffling and sampling
 
 # ---- speed switches (measured in README, Performance) ----
-xla_jit = False               # XLA-compile the training graph: no clear gain on CPU here
+xla_jit = False               # XLA-compile the training graph
 precision = 'float32'         # math of convs and matmuls: 'float32'; 'bfloat16' (CPUs with AVX-512 BF16 or AMX,
-                              # recent GPUs; 2.1-2.7x on CelebA here); 'float16' (GPUs, dynamic loss
-                              # scaling). Weights, losses and updates stay float32.
+                              # recent GPUs); 'float16' (GPUs, dynamic loss scaling).
+                              # Weights, losses and updates stay float32.
 
 # ---- evaluation (--evaluate): sample sizes of Locatello et al. 2019, with a fixed seed ----
 eval_seed = 0                 # seeds every sample the metrics draw
@@ -105,7 +107,7 @@ DATASET_DEFAULTS = {
         'latent_dim': 10,
         'filters': [32, 32, 64, 64],
         'kl_weight': 0.3125,            # beta 4 = 0.3125 / 32 * 4096 / 10
-        'initial_learning_rate': 5e-4,
+        'learning_rate': 5e-4,
         'beta1': 0.9,
         'batch_size': 64,
         'num_epochs': 26,               # ~300k steps, as in Locatello et al. 2019

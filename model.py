@@ -1,4 +1,5 @@
-"""The beta-VAE graph: raw-op layers, the two architectures, and each term of the objective."""
+"""The beta-VAE graph: raw-op layers, the two architectures, each term of each objective, and the
+model's own checks of the settings."""
 import collections
 import functools
 import math
@@ -6,6 +7,8 @@ import math
 import numpy as np
 
 import tensorflow.compat.v1 as tf
+
+from common import SettingsError
 
 tf.disable_v2_behavior()
 
@@ -17,7 +20,13 @@ KL_UNIT_BATCH = 32
 # ---- layers: plain functions, each in its own variable scope ----
 
 def _he_normal():
-    return tf.variance_scaling_initializer(scale=2.0)  # He et al. 2015, as the original used
+    """He et al. 2015: the original's initialiser of its encoder convolutions."""
+    return tf.variance_scaling_initializer(scale=2.0)
+
+
+def _glorot_uniform():
+    """Glorot & Bengio 2010: TF1's default, which the original's transposed convs and dense layers kept."""
+    return tf.glorot_uniform_initializer()
 
 
 def _channels(x):
@@ -42,7 +51,7 @@ def conv2d_transpose(x, *, filters, kernel, stride, name):
     _, height, width, _ = x.shape.as_list()
     out_shape = [height * stride, width * stride, filters]
     with tf.variable_scope(name):
-        w = _weight('kernel', [kernel, kernel, filters, _channels(x)], _he_normal(), x.dtype)
+        w = _weight('kernel', [kernel, kernel, filters, _channels(x)], _glorot_uniform(), x.dtype)
         b = _weight('bias', [filters], tf.zeros_initializer(), x.dtype)
         y = tf.nn.conv2d_transpose(x, w, tf.stack([tf.shape(x)[0]] + out_shape), [1, stride, stride, 1], 'SAME')
         y.set_shape([None] + out_shape)
@@ -51,7 +60,7 @@ def conv2d_transpose(x, *, filters, kernel, stride, name):
 
 def dense(x, *, units, name):
     with tf.variable_scope(name):
-        w = _weight('kernel', [_channels(x), units], _he_normal(), x.dtype)
+        w = _weight('kernel', [_channels(x), units], _glorot_uniform(), x.dtype)
         b = _weight('bias', [units], tf.zeros_initializer(), x.dtype)
         return tf.nn.bias_add(tf.matmul(x, w), b)
 
@@ -96,7 +105,7 @@ def _valid_conv_size(size, kernel, stride):
 def in_float32(x):
     """Inputs of the latent heads and the pixel layer: these few small layers compute in float32
     under any precision, since 8-bit mantissas on the latents and pixel logits cost loss
-    (benchmarks/precision.py measured +1% on dSprites when they too ran in bfloat16)."""
+    (benchmarks/precision.py measures it; README, Performance)."""
     return tf.cast(x, tf.float32)
 
 
@@ -170,20 +179,32 @@ ARCHITECTURES = {
 
 
 def check_geometry(cfg):
-    """None if the filters' stride-2 chain fits img_shape, else a one-line reason."""
+    """Raises SettingsError unless the filters' stride-2 chain fits img_shape."""
     height, width = cfg.img_shape[:2]
     scale = 2 ** len(cfg.filters)
     if height % scale or width % scale:
-        return ('filters: {} stride-2 layers need img_shape height and width divisible by {}, got {}x{}; '
-                'use fewer filters or another img_shape'.format(len(cfg.filters), scale, height, width))
+        raise SettingsError('filters: {} stride-2 layers need img_shape height and width divisible by {}, got '
+                            '{}x{}; use fewer filters or another img_shape'.format(len(cfg.filters), scale, height,
+                                                                                    width))
     if ARCHITECTURES[cfg.architecture].encoder_valid_convs:
         size = min(height, width)
         for _ in cfg.filters:
             size = _valid_conv_size(size, 5, 2)
         if size < 1:
-            return 'filters: {} VALID 5x5 stride-2 convs shrink {}x{} to nothing; use fewer filters'.format(
-                len(cfg.filters), height, width)
-    return None
+            raise SettingsError('filters: {} VALID 5x5 stride-2 convs shrink {}x{} to nothing; use fewer '
+                                'filters'.format(len(cfg.filters), height, width))
+
+
+def check_settings(cfg):
+    """The model's own checks of a run's settings: names it knows, a geometry it can build. SettingsError."""
+    for name, known in (('architecture', ARCHITECTURES), ('likelihood', PIXEL_LOSSES), ('precision', COMPUTE_DTYPES),
+                        ('objective', OBJECTIVES)):
+        if getattr(cfg, name) not in known:
+            raise SettingsError('{} must be one of {}, got {!r}'.format(name, ', '.join(sorted(known)),
+                                                                        getattr(cfg, name)))
+    if cfg.objective == 'tcvae' and cfg.batch_size < 2:
+        raise SettingsError('objective tcvae estimates q(z) on the minibatch: batch_size must be >= 2')
+    check_geometry(cfg)
 
 
 # precision: the dtype the convolutions and matmuls compute in (all but the heads, see in_float32);
@@ -439,7 +460,7 @@ def build_training(images, cfg, dataset_size=None):
         mean_kl = tf.reduce_mean(mean_kl_per_dim, name='kl')
 
     model_variables = tf.trainable_variables('encoder') + tf.trainable_variables('decoder')
-    optimizer = tf.train.AdamOptimizer(cfg.initial_learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
+    optimizer = tf.train.AdamOptimizer(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
     with tf.control_dependencies(model_updates):
         if cfg.precision == 'float16':
             train_op = minimize_with_loss_scale(optimizer, total, global_step, var_list=model_variables)

@@ -1,14 +1,11 @@
-"""Resolves config.py, the dataset's defaults and command-line overrides into one checked run config."""
+"""Resolves config.py, the dataset's defaults and command-line overrides into one checked run config.
+
+The checks here need nothing but the settings; the model checks its own (model.check_settings).
+"""
 import json
-import os
 
 import config
-
-RAW_CELEBA_SHAPE = (218, 178)   # (height, width) of every aligned CelebA image
-
-
-class SettingsError(ValueError):
-    """A setting is wrong; the message says which and what to do."""
+from common import RAW_CELEBA_SHAPE, SettingsError, write_json
 
 
 class Config(object):
@@ -103,40 +100,28 @@ def _require(ok, message):
 
 def validate(cfg):
     """Checks each setting against its allowed range before any graph is built."""
-    from model import ARCHITECTURES, COMPUTE_DTYPES, OBJECTIVES, PIXEL_LOSSES, check_geometry
-    _require(cfg.architecture in ARCHITECTURES, 'architecture must be one of {}, got {!r}'.format(
-        sorted(ARCHITECTURES), cfg.architecture))
-    _require(cfg.likelihood in PIXEL_LOSSES, 'likelihood must be one of {}, got {!r}'.format(
-        sorted(PIXEL_LOSSES), cfg.likelihood))
-    _require(cfg.precision in COMPUTE_DTYPES, 'precision must be one of {}, got {!r}'.format(
-        sorted(COMPUTE_DTYPES), cfg.precision))
     _require(len(cfg.img_shape) == 3 and min(cfg.img_shape) >= 1,
              'img_shape must be (height, width, channels), got {}'.format(cfg.img_shape))
     _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
     _require(cfg.batch_size >= 1, 'batch_size must be >= 1, got {}'.format(cfg.batch_size))
-    _require(cfg.kl_weight >= 0, 'kl_weight must be >= 0, got {}'.format(cfg.kl_weight))
-    _require(cfg.objective in OBJECTIVES, 'objective must be one of {}, got {!r}'.format(
-        ', '.join(OBJECTIVES), cfg.objective))
-    _require(cfg.objective != 'tcvae' or cfg.batch_size >= 2,
-             'objective tcvae estimates q(z) on the minibatch: batch_size must be >= 2')
-    for name in ('tcvae_alpha', 'tcvae_beta', 'tcvae_gamma', 'factor_kl_weight', 'factor_gamma'):
+    for name in ('kl_weight', 'capacity_gamma', 'capacity_max', 'tcvae_alpha', 'tcvae_beta', 'tcvae_gamma',
+                 'factor_kl_weight', 'factor_gamma'):
         _require(getattr(cfg, name) >= 0, '{} must be >= 0, got {}'.format(name, getattr(cfg, name)))
+    _require(cfg.capacity_steps >= 1, 'capacity_steps must be >= 1, got {}'.format(cfg.capacity_steps))
     _require(cfg.discriminator_units and min(cfg.discriminator_units) >= 1,
              'discriminator_units must be positive layer widths')
-    _require(cfg.discriminator_learning_rate > 0, 'discriminator_learning_rate must be > 0')
-    _require(0 <= cfg.discriminator_beta1 < 1 and 0 <= cfg.discriminator_beta2 < 1,
-             'discriminator_beta1 and discriminator_beta2 must be in [0, 1)')
-    _require(cfg.capacity_gamma >= 0 and cfg.capacity_max >= 0 and cfg.capacity_steps >= 1,
-             'capacity_gamma and capacity_max must be >= 0 and capacity_steps >= 1')
     for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images'):
         _require(getattr(cfg, name) >= 2, '{} must be >= 2, got {}'.format(name, getattr(cfg, name)))
     _require(cfg.traverse_from in ('prior', 'data'), "traverse_from must be 'prior' or 'data', got {!r}".format(
         cfg.traverse_from))
+    _require(cfg.train_images in ('split', 'all'), "train_images must be 'split' or 'all', got {!r}".format(
+        cfg.train_images))
     _require(cfg.traverse_kl_images >= 1, 'traverse_kl_images must be >= 1')
     _require(cfg.mig_bins >= 2, 'mig_bins must be >= 2, got {}'.format(cfg.mig_bins))
-    _require(cfg.initial_learning_rate > 0,
-             'initial_learning_rate must be > 0, got {}'.format(cfg.initial_learning_rate))
-    _require(0 <= cfg.beta1 < 1 and 0 <= cfg.beta2 < 1, 'beta1 and beta2 must be in [0, 1)')
+    for name in ('learning_rate', 'discriminator_learning_rate'):
+        _require(getattr(cfg, name) > 0, '{} must be > 0, got {}'.format(name, getattr(cfg, name)))
+    for name in ('beta1', 'beta2', 'discriminator_beta1', 'discriminator_beta2'):
+        _require(0 <= getattr(cfg, name) < 1, '{} must be in [0, 1), got {}'.format(name, getattr(cfg, name)))
     _require(0 < cfg.momentum < 1, 'momentum must be in (0, 1), got {}'.format(cfg.momentum))
     _require(cfg.epsilon > 0, 'epsilon must be > 0, got {}'.format(cfg.epsilon))
     _require(cfg.filters and min(cfg.filters) >= 1, 'filters must be positive channel counts')
@@ -153,8 +138,6 @@ def validate(cfg):
     else:
         _require(tuple(cfg.img_shape) == (64, 64, 1), 'dSprites images are (64, 64, 1), got img_shape {}'.format(
             cfg.img_shape))
-    geometry_error = check_geometry(cfg)
-    _require(geometry_error is None, geometry_error)
 
 
 def check_crop(crop, img_shape):
@@ -169,17 +152,6 @@ def check_crop(crop, img_shape):
 
 
 # ---- saved beside checkpoints ----
-
-def write_json(values, path):
-    """Writes JSON atomically: a temporary file, then a rename (a reader never sees half a file)."""
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(values, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
-
 
 def save(cfg, path):
     write_json(cfg.as_dict(), path)

@@ -248,7 +248,7 @@ def _train(cfg, steps):
 
 def diverged(what, value, step, cfg):
     return FloatingPointError('{} became {} at step {}; stopped without saving, the last good checkpoint is {} '
-                              '(kept): lower initial_learning_rate or kl_weight and resume'.format(
+                              '(kept): lower learning_rate or kl_weight and resume'.format(
                                   what, value, step, checkpoints.latest(cfg.checkpoint_dir) or 'none yet'))
 
 
@@ -359,7 +359,9 @@ def parse_args(argv):
         parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot')
     if args.steps is not None and args.steps < 1:
         parser.error('--steps must be >= 1')
-    return args, settings.resolve(args.dataset, settings.parse_overrides(rest))
+    cfg = settings.resolve(args.dataset, settings.parse_overrides(rest))
+    model.check_settings(cfg)
+    return args, cfg
 
 
 def main(argv=None):

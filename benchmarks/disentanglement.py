@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import figures  # noqa: E402
+import common  # noqa: E402
 import settings  # noqa: E402
 
 METRICS = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')
@@ -195,7 +196,7 @@ def main(argv=None):
         return 0 if not args.evaluate else 1
     summary = medians(rows)
     print(table(rows, summary))
-    settings.write_json({'steps': args.steps, 'runs': rows, 'medians': summary, 'published': PUBLISHED,
+    common.write_json({'steps': args.steps, 'runs': rows, 'medians': summary, 'published': PUBLISHED,
                          'not_finished': ['{}:{}'.format(r.objective, r.seed) for r in missing]}, args.json)
     plot(rows, args.figure)
     print('wrote {} and {}'.format(args.json, args.figure))

@@ -43,7 +43,7 @@ def test_low_precision_computes_what_float32_does_on_the_same_weights(precision,
 @pytest.mark.parametrize('precision', ['bfloat16', 'float16'])
 def test_low_precision_training_keeps_float32_state_and_learns(precision):
     cfg = settings.resolve('celeba', [('precision', precision), ('filters', '4,4,4,4'), ('latent_dim', '3'),
-                                      ('batch_size', '4'), ('initial_learning_rate', '1e-2')])
+                                      ('batch_size', '4'), ('learning_rate', '1e-2')])
     images = tf.constant(np.random.RandomState(0).rand(4, 128, 128, 3).astype(np.float32))
     graph = model.build_training(images, cfg)
     assert {v.dtype.base_dtype for v in tf.global_variables()} <= {tf.float32, tf.int32, tf.int64}

@@ -106,7 +106,7 @@ def test_divergence_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, c
     assert vae.main(['--train', '--steps', '2'] + TINY_DSPRITES + dirs(tmp_path)) == 0
     good = checkpoints.latest(str(tmp_path / 'ck'))
     capsys.readouterr()
-    code = vae.main(['--train', '--steps', '200', '--initial_learning_rate', '1e12'] + TINY_DSPRITES + dirs(tmp_path))
+    code = vae.main(['--train', '--steps', '200', '--learning_rate', '1e12'] + TINY_DSPRITES + dirs(tmp_path))
     err = capsys.readouterr().err
     assert code == 2
     assert 'became' in err and 'at step' in err and 'the last good checkpoint is {} (kept)'.format(good) in err

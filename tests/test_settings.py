@@ -29,7 +29,7 @@ def test_dataset_defaults_replace_celeba_ones():
     (['--latent_dim', '0'], 'latent_dim must be >= 1'),
     (['--batch_size', '0'], 'batch_size must be >= 1'),
     (['--kl_weight', '-1'], 'kl_weight must be >= 0'),
-    (['--initial_learning_rate', '0'], 'initial_learning_rate must be > 0'),
+    (['--learning_rate', '0'], 'learning_rate must be > 0'),
     (['--data_crop', '100,21,128,128'], 'must lie inside the 218x178'),
     (['--data_crop', '57,21,120,128'], 'must match img_shape'),
     (['--filters', '8,8,8,8,8,8,8,8'], 'filters: 8 stride-2 layers'),

@@ -1,0 +1,84 @@
+"""The machine as TensorFlow sees it: a quiet import, the training device, fast bfloat16, session threads.
+
+Import TensorFlow through `import_tensorflow()` first thing in an entry point: TensorFlow 2.x writes
+its start-up chatter to the process's stderr before its own log settings apply, so it can only be
+kept out by filtering the file descriptor while it starts.
+"""
+import contextlib
+import os
+import re
+import sys
+import tempfile
+
+# Lines TensorFlow 2.x writes at every start on a machine without a GPU; anything else is kept.
+STARTUP_CHATTER = re.compile(
+    r'WARNING: All log messages before absl::InitializeLog\(\) is called'
+    r'|\] oneDNN custom operations are on'
+    r'|\] Could not find cuda drivers on your machine'
+    r'|cuda_platform\.cc:\d+\] failed call to cuInit'
+    r'|\] This TensorFlow binary is optimized to use available CPU instructions'
+    r'|^To enable the following instructions: .* in other operations, rebuild TensorFlow')
+
+
+@contextlib.contextmanager
+def stderr_without_chatter():
+    """Captures file descriptor 2 (C++ writes too) for the block, then writes back every line that is
+    not STARTUP_CHATTER, so real errors and warnings still show."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode('utf-8', 'replace').splitlines(True)
+                    if not STARTUP_CHATTER.search(line)]
+            sys.stderr.write(''.join(kept))
+            sys.stderr.flush()
+
+
+def import_tensorflow():
+    """tensorflow.compat.v1 in graph mode, imported and its devices probed without start-up chatter."""
+    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')   # TensorFlow's own info and warning lines
+    with stderr_without_chatter():
+        import tensorflow.compat.v1 as tf
+        tf.logging.set_verbosity(tf.logging.ERROR)       # e.g. disable_v2_behavior's deprecation notes
+        tf.disable_v2_behavior()
+        tf.config.experimental.list_physical_devices('GPU')   # the CUDA probe runs once, in here
+    return tf
+
+
+def training_device():
+    """'/gpu:0' when TensorFlow sees a GPU, else None (the batches stay on the host)."""
+    import tensorflow.compat.v1 as tf
+    return '/gpu:0' if tf.config.experimental.list_physical_devices('GPU') else None
+
+
+def fast_cpu_bfloat16():
+    """Whether oneDNN's bfloat16 kernels can run here: TensorFlow >= 2.9 on a CPU with BF16 instructions."""
+    import tensorflow.compat.v1 as tf
+    major, minor = (int(part) for part in tf.VERSION.split('.')[:2])
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = f.read()
+    except OSError:
+        flags = ''
+    return (major, minor) >= (2, 9) and ('avx512_bf16' in flags or 'amx_bf16' in flags)
+
+
+def session_config(xla_jit=False):
+    """Session options: one op thread per core, GPU memory on demand; optionally XLA JIT of the graph."""
+    import tensorflow.compat.v1 as tf
+    cores = os.cpu_count() or 1
+    proto = tf.ConfigProto(allow_soft_placement=True, intra_op_parallelism_threads=cores,
+                           inter_op_parallelism_threads=cores)
+    proto.gpu_options.allow_growth = True
+    if xla_jit:
+        # On CPU TensorFlow clusters ops for XLA only with this flag; read when the session starts.
+        os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') + ' --tf_xla_cpu_global_jit').strip()
+        proto.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
+    return proto
