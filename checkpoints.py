@@ -7,6 +7,7 @@ import tensorflow.compat.v1 as tf
 
 import model
 import settings
+from hardware import session_config
 
 tf.disable_v2_behavior()
 
@@ -68,6 +69,15 @@ def _drop_orphan_configs(checkpoint_dir):
             os.remove(path)
 
 
+def resume_point(cfg):
+    """(latest checkpoint or None, its global step); refuses a checkpoint of other variable shapes."""
+    checkpoint = latest(cfg.checkpoint_dir)
+    if checkpoint is None:
+        return None, 0
+    check_compatible(saved_config(checkpoint), cfg, checkpoint)
+    return checkpoint, step_of(checkpoint)
+
+
 def check_compatible(saved, requested, checkpoint):
     """A one-line error when `requested` would build other variables than `saved` holds."""
     for key in ARCHITECTURE_KEYS:
@@ -113,19 +123,6 @@ def for_inference(cfg):
     return checkpoint, cfg.replace(**{key: getattr(trained, key) for key in MODEL_KEYS})
 
 
-def session_config(xla_jit=False):
-    """Session options: one op thread per core, GPU memory on demand; optionally XLA JIT of the graph."""
-    cores = os.cpu_count() or 1
-    proto = tf.ConfigProto(allow_soft_placement=True, intra_op_parallelism_threads=cores,
-                           inter_op_parallelism_threads=cores)
-    proto.gpu_options.allow_growth = True
-    if xla_jit:
-        # On CPU TensorFlow clusters ops for XLA only with this flag; read when the session starts.
-        os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') + ' --tf_xla_cpu_global_jit').strip()
-        proto.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
-    return proto
-
-
 class Restored(object):
     """The latest checkpoint's encoder and decoder, rebuilt from its saved settings (batch norm on its
     moving averages); encodes and decodes numpy batches."""
@@ -133,20 +130,33 @@ class Restored(object):
     def __init__(self, cfg):
         self.checkpoint, self.cfg = for_inference(cfg)
         self.step = step_of(self.checkpoint)
-        graph = tf.Graph()
-        with graph.as_default():
+        self.graph = tf.Graph()
+        with self.graph.as_default():
             self.images = tf.placeholder(tf.float32, [None] + list(self.cfg.img_shape), name='images')
             self.z_mean, self.z_logvar = model.encode(self.images, self.cfg, training=False)
             self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
             self.samples = model.build_sampler(self.z, self.cfg)
-        self.sess = tf.Session(graph=graph, config=session_config())
-        with graph.as_default():
+        self.sess = tf.Session(graph=self.graph, config=session_config())
+        with self.graph.as_default():
             restore(self.sess, self.checkpoint)
         print('restored {}'.format(self.checkpoint))
 
     def decode(self, z):
         """Latents [n, latent_dim] -> images [n, H, W, C] in [0, 1], in one session run."""
         return self.sess.run(self.samples, {self.z: z})
+
+    def encode_dataset(self, make_dataset):
+        """z_mean [n, latent_dim] of every image of the tf.data dataset of image batches that
+        make_dataset() builds; the images never leave the graph."""
+        with self.graph.as_default():
+            batch = tf.data.make_one_shot_iterator(make_dataset()).get_next()
+            z_mean, _ = model.encode(batch, self.cfg, training=False)
+        parts = []
+        while True:
+            try:
+                parts.append(self.sess.run(z_mean))
+            except tf.errors.OutOfRangeError:
+                return np.concatenate(parts)
 
     def encode(self, images, batch_size=512):
         """Images [n, H, W, C] -> (z_mean, z_logvar), each [n, latent_dim]."""

@@ -1,4 +1,5 @@
-"""Input pipelines: cropped CelebA JPEGs and procedural (or DeepMind's) dSprites, as tf.data in the graph."""
+"""Every input pipeline and the held-out data: cropped CelebA JPEGs and procedural (or DeepMind's)
+dSprites, as tf.data in the graph, and the fixed held-out images the pictures and metrics use."""
 import math
 import os
 import zlib
@@ -6,7 +7,8 @@ import zlib
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from settings import RAW_CELEBA_SHAPE, SettingsError
+from common import RAW_CELEBA_SHAPE, SettingsError
+from hardware import session_config, training_device
 
 tf.disable_v2_behavior()
 
@@ -18,10 +20,11 @@ ATTRIBUTE_FILE = 'list_attr_celeba.txt'      # beside the image folder: 40 binar
 class Split(object):
     """The images one run trains on and the ones it holds out."""
 
-    def __init__(self, train, holdout, skipped=()):
+    def __init__(self, train, holdout, skipped=(), holdout_seen=False):
         self.train = train
         self.holdout = holdout
-        self.skipped = list(skipped)   # (file name, reason) of files that can not be used
+        self.skipped = list(skipped)       # (file name, reason) of files that can not be used
+        self.holdout_seen = holdout_seen   # the held-out images are trained on too (train_images 'all')
 
 
 # ---- CelebA ----
@@ -29,8 +32,12 @@ class Split(object):
 _SOF_MARKERS = frozenset([0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF])
 
 
+class UnusableImage(ValueError):
+    """A file that can not be trained on; the message says why."""
+
+
 def jpeg_size(path):
-    """(height, width) from a JPEG's frame header, or a reason it is not a complete JPEG.
+    """(height, width) from a JPEG's frame header; UnusableImage if it is not a complete JPEG.
 
     Reads the markers up to the frame header and the file's tail, not the pixels, so scanning
     200k files takes seconds.
@@ -38,25 +45,36 @@ def jpeg_size(path):
     with open(path, 'rb') as f:
         head = f.read(2)
         if head != b'\xff\xd8':
-            return 'not a JPEG' if head else 'empty file'
+            raise UnusableImage('not a JPEG' if head else 'empty file')
         size = None
         while size is None:
             marker = f.read(4)
             if len(marker) < 4 or marker[0] != 0xFF:
-                return 'truncated or corrupt JPEG header'
+                raise UnusableImage('truncated or corrupt JPEG header')
             length = (marker[2] << 8) | marker[3]
             if marker[1] in _SOF_MARKERS:
                 frame = f.read(5)
                 if len(frame) < 5:
-                    return 'truncated JPEG header'
+                    raise UnusableImage('truncated JPEG header')
                 size = ((frame[1] << 8) | frame[2], (frame[3] << 8) | frame[4])
             else:
                 f.seek(length - 2, os.SEEK_CUR)
         f.seek(0, os.SEEK_END)
         f.seek(max(0, f.tell() - 64))
         if b'\xff\xd9' not in f.read():
-            return 'truncated JPEG (no end-of-image marker)'
+            raise UnusableImage('truncated JPEG (no end-of-image marker)')
     return size
+
+
+def celeba_image_problem(path):
+    """Why an aligned-CelebA file can not be used, or None when it can."""
+    try:
+        size = jpeg_size(path)
+    except UnusableImage as problem:
+        return str(problem)
+    if size != RAW_CELEBA_SHAPE:
+        return 'size {}x{}, not the aligned {}x{}'.format(size[0], size[1], *RAW_CELEBA_SHAPE)
+    return None
 
 
 def _held_out(name, percent):
@@ -79,8 +97,13 @@ def _read_partitions(path):
     return partitions
 
 
-def split_celeba(data_dir, holdout_percent):
-    """Lists the usable .jpg files of data_dir and splits them into training and held-out images."""
+def split_celeba(data_dir, holdout_percent, train_images='split'):
+    """Lists the usable .jpg files of data_dir and splits them into training and held-out images.
+
+    train_images 'split' trains on partition 0 of list_eval_partition.txt when it is there (else on
+    all but a fixed holdout_percent); 'all' trains on every image, as the original did, and marks
+    the held-out images as seen.
+    """
     if not os.path.isdir(data_dir):
         raise SettingsError('CelebA folder {} does not exist: run `{}` or set data_dir_path'.format(
             data_dir, DOWNLOAD_HINT))
@@ -90,13 +113,11 @@ def split_celeba(data_dir, holdout_percent):
             data_dir, DOWNLOAD_HINT))
     usable, skipped = [], []
     for name in names:
-        size = jpeg_size(os.path.join(data_dir, name))
-        if size == RAW_CELEBA_SHAPE:
+        problem = celeba_image_problem(os.path.join(data_dir, name))
+        if problem is None:
             usable.append(name)
         else:
-            reason = size if isinstance(size, str) else 'size {}x{}, not the aligned {}x{}'.format(
-                size[0], size[1], *RAW_CELEBA_SHAPE)
-            skipped.append((name, reason))
+            skipped.append((name, problem))
     partition_path = beside_images(data_dir, PARTITION_FILE)
     partitions = _read_partitions(partition_path) if os.path.isfile(partition_path) else {}
 
@@ -106,9 +127,10 @@ def split_celeba(data_dir, holdout_percent):
         return _held_out(name, holdout_percent)
 
     paths = [os.path.join(data_dir, n) for n in usable]
-    return Split(train=[p for p, n in zip(paths, usable) if not is_holdout(n)],
-                 holdout=[p for p, n in zip(paths, usable) if is_holdout(n)],
-                 skipped=skipped)
+    holdout = [p for p, n in zip(paths, usable) if is_holdout(n)]
+    if train_images == 'all':
+        return Split(train=paths, holdout=holdout, skipped=skipped, holdout_seen=True)
+    return Split(train=[p for p, n in zip(paths, usable) if not is_holdout(n)], holdout=holdout, skipped=skipped)
 
 
 def decode_celeba(path, crop):
@@ -175,11 +197,10 @@ def read_attributes(path):
 
 # ---- dSprites ----
 
-# Factors in DeepMind's order; posY varies fastest. color has a single value (white).
-FACTOR_NAMES = ('color', 'shape', 'scale', 'orientation', 'posX', 'posY')
+# Factor sizes in DeepMind's order (color, shape, scale, orientation, posX, posY); posY varies fastest.
+# color has a single value (white).
 FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
 NUM_DSPRITES = int(np.prod(FACTOR_SIZES))  # 737,280
-SHAPES = ('square', 'ellipse', 'heart')
 DSPRITE_SIZE = 64                # pixels per side
 SPRITE_HALF_SIZE = 10.0          # pixels from centre to the square's edge at scale 1
 # Centres keep this far from the border (pixels), so every shape at any scale and orientation
@@ -253,23 +274,60 @@ def load_dsprites_npz(path):
     return images, classes
 
 
+class DSprites(object):
+    """dSprites images by index: DeepMind's npz when it is present, else rendered. The one place that
+    makes that choice; every pipeline and metric reads the images through it.
+
+    Index i is the image with factor indices np.unravel_index(i, FACTOR_SIZES), in either source.
+    """
+
+    def __init__(self, cfg):
+        self.npz_images = None
+        if os.path.isfile(cfg.dsprites_npz_path):
+            self.npz_images = load_dsprites_npz(cfg.dsprites_npz_path)[0]
+        self.count = NUM_DSPRITES if self.npz_images is None else len(self.npz_images)
+        self._session = None
+
+    def _npz_float(self, indices):
+        return self.npz_images[indices][..., None].astype(np.float32)
+
+    def images_tensor(self, indices):
+        """Image indices (int64 tensor [n]) -> images [n, 64, 64, 1] float32 in the graph."""
+        if self.npz_images is None:
+            return render_dsprites(_class_tensor(indices))
+        images = tf.py_func(self._npz_float, [indices], tf.float32, stateful=False)
+        images.set_shape([None, DSPRITE_SIZE, DSPRITE_SIZE, 1])
+        return images
+
+    def __call__(self, classes):
+        """Factor indices [n, 6] (numpy) -> images [n, 64, 64, 1] float32 (numpy)."""
+        indices = np.ravel_multi_index(np.asarray(classes).T, FACTOR_SIZES)
+        if self.npz_images is not None:
+            return self._npz_float(indices)
+        if self._session is None:
+            graph = tf.Graph()
+            with graph.as_default():
+                self._indices = tf.placeholder(tf.int64, [None])
+                self._images = self.images_tensor(self._indices)
+            self._session = tf.Session(graph=graph, config=session_config())
+        return self._session.run(self._images, {self._indices: indices})
+
+    def in_index_order(self, batch_size):
+        """tf.data of every image, index 0 first, in batches of batch_size (the last one smaller)."""
+        ds = tf.data.Dataset.range(self.count).batch(batch_size)
+        ds = ds.map(self.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        return ds.prefetch(2)
+
+    def training_batches(self, cfg, *, start=0, shuffle=True):
+        """Batches of [B, 64, 64, 1] sprites from `start` images into the epoch stream."""
+        ds = _index_dataset(self.count, cfg, start, shuffle)
+        return ds.map(self.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(
+            tf.data.experimental.AUTOTUNE)
+
+
 def dsprites_dataset(cfg, *, start=0, shuffle=True):
     """Batches of [B, 64, 64, 1] sprites: rendered in the graph, or from DeepMind's npz when present."""
-    if os.path.isfile(cfg.dsprites_npz_path):
-        return _npz_dataset(load_dsprites_npz(cfg.dsprites_npz_path)[0], cfg, start, shuffle)
-    ds = _index_dataset(NUM_DSPRITES, cfg, start, shuffle)
-    ds = ds.map(lambda index: render_dsprites(_class_tensor(index)),
-                num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    return ds.prefetch(tf.data.experimental.AUTOTUNE)
-
-
-def _npz_dataset(images, cfg, start, shuffle):
-    def generate():
-        for batch in index_batches(len(images), cfg.batch_size, seed=cfg.seed, start=start, shuffle=shuffle):
-            yield images[batch]
-
-    ds = tf.data.Dataset.from_generator(generate, tf.uint8, tf.TensorShape([cfg.batch_size, 64, 64]))
-    return ds.map(lambda b: tf.cast(b, tf.float32)[..., None]).prefetch(tf.data.experimental.AUTOTUNE)
+    return DSprites(cfg).training_batches(cfg, start=start, shuffle=shuffle)
 
 
 # ---- one entry point for the training loop ----
@@ -285,11 +343,6 @@ def on_host_cores(dataset, cores=None):
     return dataset.with_options(options)
 
 
-def training_device():
-    """'/gpu:0' when TensorFlow sees a GPU, else None (the batches stay on the host)."""
-    return '/gpu:0' if tf.config.experimental.list_physical_devices('GPU') else None
-
-
 def prefetched_to(dataset, device):
     """Batches copied to `device` ahead of the step that needs them; unchanged for device None."""
     return dataset if device is None else dataset.apply(tf.data.experimental.prefetch_to_device(device))
@@ -298,16 +351,66 @@ def prefetched_to(dataset, device):
 def training_data(cfg, start_step=0):
     """(dataset of training batches from `start_step` on, number of training images, Split or None)."""
     if cfg.dataset == 'dsprites':
-        num_images, split = NUM_DSPRITES, None
+        source, split = DSprites(cfg), None
+        num_images = source.count
     else:
-        split = split_celeba(cfg.data_dir_path, cfg.holdout_percent)
+        split = split_celeba(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
         num_images = len(split.train)
     if num_images < cfg.batch_size:
         raise SettingsError('batch_size {} is larger than the {} usable training images{}: lower batch_size'.format(
             cfg.batch_size, num_images, ' in ' + cfg.data_dir_path if split else ''))
     start = start_step * cfg.batch_size
     if split is None:
-        batches = dsprites_dataset(cfg, start=start)
+        batches = source.training_batches(cfg, start=start)
     else:
         batches = celeba_dataset(split.train, cfg, start=start)
     return prefetched_to(on_host_cores(batches), training_device()), num_images, split
+
+
+# ---- held-out data: the fixed images that pictures and metrics are made from ----
+
+HELD_OUT_DSPRITES_SEED = 99   # seeds the fixed sample of the factor grid used as dSprites' held-out images
+
+
+def held_out_batches(cfg, count, batch_size=256):
+    """(file names or None, images) batches of the first `count` held-out images, always the same ones.
+
+    CelebA: the held-out split in file order (undecodable files left out); dSprites: a fixed
+    sample of the factor grid.
+    """
+    if cfg.dataset == 'dsprites':
+        images = DSprites(cfg)
+        rng = np.random.RandomState([cfg.eval_seed, HELD_OUT_DSPRITES_SEED])
+        classes = np.stack([rng.randint(0, size, count) for size in FACTOR_SIZES], axis=1)
+        for start in range(0, count, batch_size):
+            yield None, images(classes[start:start + batch_size])
+        return
+    paths = split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout[:count]
+    if not paths:
+        raise SettingsError('no held-out images in {}: raise holdout_percent'.format(cfg.data_dir_path))
+    with tf.Graph().as_default():
+        batch = tf.data.make_one_shot_iterator(celeba_holdout_batches(paths, cfg, batch_size)).get_next()
+        with tf.Session(config=session_config()) as sess:
+            while True:
+                try:
+                    batch_paths, images = sess.run(batch)
+                except tf.errors.OutOfRangeError:
+                    return
+                yield [os.path.basename(p.decode('utf-8')) for p in batch_paths], images
+
+
+def held_out_images(cfg, count):
+    """The first `count` held-out images, [count, H, W, C] in [0, 1]."""
+    return np.concatenate([images for _, images in held_out_batches(cfg, count)])[:count]
+
+
+def encode_held_out(restored, count):
+    """(file names or None, z_mean, z_logvar) of the first `count` held-out images, encoded by a
+    restored model (anything with .cfg and .encode(images) -> (z_mean, z_logvar))."""
+    names, means, logvars = [], [], []
+    for batch_names, images in held_out_batches(restored.cfg, count):
+        z_mean, z_logvar = restored.encode(images)
+        names += batch_names or []
+        means.append(z_mean)
+        logvars.append(z_logvar)
+    return names or None, np.concatenate(means), np.concatenate(logvars)

@@ -3,9 +3,10 @@ import glob
 import os
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 import images
+from common import atomic_path
 
 LABEL_WIDTH = 240        # pixels of the label column of the overview
 NOTE_HEIGHT = 20         # pixels of the overview's closing note row
@@ -22,20 +23,14 @@ def rank_dims(kl_per_dim, inactive_kl):
     return active, inactive
 
 
-def _text_image(width, height, text, channels):
-    strip = Image.new('L', (width, height))
-    ImageDraw.Draw(strip).text((4, max(0, height // 2 - 6)), text, fill=255)
-    return np.asarray(strip)[..., None].repeat(channels, axis=2)
-
-
 def overview(rows, labels, note, strip_shape):
     """One image: each row a label beside its traversal strip of strip_shape (H, W, C); then `note`."""
     channels = strip_shape[2]
     width = LABEL_WIDTH + strip_shape[1]
-    parts = [np.concatenate([_text_image(LABEL_WIDTH, row.shape[0], label, channels), row], axis=1)
+    parts = [np.concatenate([images.text_strip(LABEL_WIDTH, row.shape[0], label, channels), row], axis=1)
              for row, label in zip(rows, labels)]
     if note:
-        parts.append(_text_image(width, NOTE_HEIGHT, note, channels))
+        parts.append(images.text_strip(width, NOTE_HEIGHT, note, channels))
     return np.concatenate(parts, axis=0)
 
 
@@ -49,9 +44,8 @@ def forth_and_back(count):
 def save_gif(frames, path, frame_ms=GIF_FRAME_MS):
     """Writes uint8 [H, W, C] frames as a looping GIF, atomically."""
     pictures = [Image.fromarray(f[..., 0] if f.shape[-1] == 1 else f) for f in frames]
-    tmp = path + '.tmp.gif'
-    pictures[0].save(tmp, save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pictures[0].save(tmp, save_all=True, append_images=pictures[1:], duration=frame_ms, loop=0)
 
 
 def traversal_gif(decoded, num_seeds, path):
@@ -136,11 +130,6 @@ def plot_losses(scalars, path):
 def save_figure(figure, path, dpi=100):
     """Writes a matplotlib figure atomically and closes it."""
     import matplotlib.pyplot as plt
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    root, ext = os.path.splitext(path)
-    tmp = '{}.tmp{}'.format(root, ext)
-    figure.savefig(tmp, dpi=dpi)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=dpi)
     plt.close(figure)
-    os.replace(tmp, path)

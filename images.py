@@ -1,8 +1,8 @@
-"""Image grids written to disk atomically (a half-written file never has the final name)."""
-import os
-
+"""Image grids and text strips, written to disk atomically (a half-written file never has the final name)."""
 import numpy as np
 from PIL import Image, ImageDraw
+
+from common import atomic_path
 
 CAPTION_HEIGHT = 14   # pixels of the strip a caption is written in, above the grid
 
@@ -23,23 +23,25 @@ def make_grid(images, grid_size):
 
 
 def save_image(pixels, path):
-    """Writes a uint8 [H, W, C] image, format from the extension, via a temporary file and a rename."""
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
+    """Writes a uint8 [H, W, C] image, format from the extension, atomically."""
     image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    root, ext = os.path.splitext(path)
-    tmp = '{}.tmp{}'.format(root, ext)
-    image.save(tmp, quality=95) if ext.lower() in ('.jpg', '.jpeg') else image.save(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if path.lower().endswith(('.jpg', '.jpeg')):
+            image.save(tmp, quality=95)
+        else:
+            image.save(tmp)
+
+
+def text_strip(width, height, text, channels):
+    """[height, width, channels] uint8: `text` in white on black, vertically centred, 4 pixels in."""
+    strip = Image.new('L', (width, height))
+    ImageDraw.Draw(strip).text((4, max(0, height // 2 - 6)), text, fill=255)
+    return np.asarray(strip)[..., None].repeat(channels, axis=2)
 
 
 def with_caption(pixels, text):
     """The image with a black strip on top holding `text` in white."""
-    strip = Image.new('L', (pixels.shape[1], CAPTION_HEIGHT))
-    ImageDraw.Draw(strip).text((4, 1), text, fill=255)
-    strip = np.asarray(strip)[..., None].repeat(pixels.shape[2], axis=2)
-    return np.concatenate([strip, pixels], axis=0)
+    return np.concatenate([text_strip(pixels.shape[1], CAPTION_HEIGHT, text, pixels.shape[2]), pixels], axis=0)
 
 
 def save_grid(images, path, grid_size, caption=None):

@@ -1,10 +1,30 @@
 """Disentanglement metrics on data with known factors, and naming latent dims by labelled attributes.
 
-Pure numpy. A representation is a function `represent(classes) -> codes`: factor indices
-[n, num_factors] in, the encoder's means [n, num_latents] out. Sample sizes and procedures follow
-Locatello et al. 2019 (disentanglement_lib).
+Functions of numpy arrays. A representation is a function `represent(classes) -> codes`: factor
+indices [n, num_factors] in, the encoder's means [n, num_latents] out. Sample sizes and procedures
+follow Locatello et al. 2019 (disentanglement_lib), and the classifiers are scikit-learn's where its
+reference implementations use them, so that scores compare with the published ones.
 """
+import warnings
+
 import numpy as np
+
+from common import SettingsError
+
+SKLEARN_HINT = 'pip install scikit-learn'
+
+
+def sklearn():
+    """The scikit-learn package, or a one-line SettingsError that says how to install it."""
+    try:
+        import sklearn as package
+        import sklearn.ensemble  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+        import sklearn.svm  # noqa: F401
+    except ImportError:
+        raise SettingsError('--evaluate needs scikit-learn for the BetaVAE, DCI and SAP classifiers: run `{}`'.format(
+            SKLEARN_HINT))
+    return package
 
 POINTS_PER_CALL = 32   # metric points whose images are encoded in one call of `represent`
 
@@ -48,32 +68,19 @@ def beta_vae_points(represent, space, rng, num_points, batch_size):
     return features, labels
 
 
-def fit_softmax_regression(features, labels, *, iterations=500, learning_rate=0.5, l2=1e-4):
-    """Multinomial logistic regression by full-batch gradient descent on standardised features."""
-    classes = np.unique(labels)
-    mean, std = features.mean(axis=0), features.std(axis=0) + 1e-8
-    x = np.hstack([(features - mean) / std, np.ones((len(features), 1))])
-    targets = (labels[:, None] == classes[None, :]).astype(np.float64)
-    weights = np.zeros((x.shape[1], len(classes)))
-    for _ in range(iterations):
-        logits = x.dot(weights)
-        logits -= logits.max(axis=1, keepdims=True)
-        probs = np.exp(logits)
-        probs /= probs.sum(axis=1, keepdims=True)
-        weights -= learning_rate * (x.T.dot(probs - targets) / len(x) + l2 * weights)
-
-    def predict(new_features):
-        z = np.hstack([(new_features - mean) / std, np.ones((len(new_features), 1))])
-        return classes[np.argmax(z.dot(weights), axis=1)]
-    return predict
-
-
 def beta_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, batch_size=64):
-    """Held-out accuracy of a linear classifier predicting the fixed factor (Higgins et al. 2017)."""
+    """Held-out accuracy of a linear classifier predicting the fixed factor (Higgins et al. 2017).
+
+    scikit-learn's LogisticRegression with its defaults on the raw features, as disentanglement_lib.
+    """
+    learn = sklearn()
     train_x, train_y = beta_vae_points(represent, space, rng, num_train, batch_size)
     eval_x, eval_y = beta_vae_points(represent, space, rng, num_eval, batch_size)
-    predict = fit_softmax_regression(train_x, train_y)
-    return float(np.mean(predict(eval_x) == eval_y))
+    classifier = learn.linear_model.LogisticRegression(random_state=rng.randint(2 ** 31))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')     # lbfgs may stop at its iteration limit, as in the reference
+        classifier.fit(train_x, train_y)
+    return float(classifier.score(eval_x, eval_y))
 
 
 # ---- FactorVAE metric (Kim & Mnih 2018, section 4) ----
@@ -152,6 +159,119 @@ def mig(codes, classes, scored, bins=20):
         second = info[1] if len(info) > 1 else 0.0
         gaps.append((info[0] - second) / discrete_entropy(classes[:, k]))
     return float(np.mean(gaps))
+
+
+# ---- DCI (Eastwood & Williams 2018) ----
+
+def factor_codes(represent, space, rng, count):
+    """(codes [count, M], scored factor indices [count, K]) of `count` uniform samples of the grid."""
+    classes = space.sample(rng, count)
+    return represent(classes), classes[:, space.scored]
+
+
+def gbt_importance(codes_train, factors_train, codes_test, factors_test, jobs=None):
+    """(importance [M, K], train accuracy, test accuracy): per factor, scikit-learn's
+    GradientBoostingClassifier with its defaults on the codes, as disentanglement_lib; the importance
+    of code j for factor k is the trees' feature importance. Factors are fitted in parallel."""
+    learn = sklearn()
+    from joblib import Parallel, delayed
+
+    def fit(k):
+        model = learn.ensemble.GradientBoostingClassifier(random_state=k)
+        model.fit(codes_train, factors_train[:, k])
+        return (np.abs(model.feature_importances_), np.mean(model.predict(codes_train) == factors_train[:, k]),
+                np.mean(model.predict(codes_test) == factors_test[:, k]))
+
+    fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit)(k) for k in range(factors_train.shape[1]))
+    importance = np.stack([f[0] for f in fitted], axis=1)
+    return importance, float(np.mean([f[1] for f in fitted])), float(np.mean([f[2] for f in fitted]))
+
+
+def _entropy(p, base, axis):
+    """Shannon entropy of the distributions p (normalised along axis) in the given log base."""
+    p = p / p.sum(axis=axis, keepdims=True)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        terms = np.where(p > 0, p * np.log(p), 0.0)
+    return -terms.sum(axis=axis) / np.log(base)
+
+
+def dci_disentanglement(importance):
+    """Eastwood & Williams 2018, section 3: D = sum_j rho_j (1 - H_K(P_j.)), with P_j. code j's
+    importance over the K factors and rho_j its share of all importance. [M, K] in, a number out."""
+    importance = np.asarray(importance, np.float64)
+    per_code = 1.0 - _entropy(importance + 1e-11, importance.shape[1], axis=1)
+    if importance.sum() == 0:
+        importance = np.ones_like(importance)
+    weights = importance.sum(axis=1) / importance.sum()
+    return float(np.sum(per_code * weights))
+
+
+def dci_completeness(importance):
+    """Eastwood & Williams 2018, section 3: C = sum_k rho_k (1 - H_M(P_.k)), each factor captured by one code."""
+    importance = np.asarray(importance, np.float64)
+    per_factor = 1.0 - _entropy(importance + 1e-11, importance.shape[0], axis=0)
+    if importance.sum() == 0:
+        importance = np.ones_like(importance)
+    weights = importance.sum(axis=0) / importance.sum()
+    return float(np.sum(per_factor * weights))
+
+
+def dci(codes_train, factors_train, codes_test, factors_test):
+    """{'disentanglement', 'completeness', 'informativeness'}: DCI from gradient-boosted trees, with
+    the trees' mean test accuracy as informativeness."""
+    importance, _, test_accuracy = gbt_importance(codes_train, factors_train, codes_test, factors_test)
+    return {'disentanglement': dci_disentanglement(importance), 'completeness': dci_completeness(importance),
+            'informativeness': test_accuracy}
+
+
+# ---- SAP (Kumar et al. 2018, section 3) ----
+
+def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, continuous=False):
+    """[M, K]: how well code j alone predicts factor k.
+
+    Discrete factors (dSprites, as disentanglement_lib scores it): test accuracy of scikit-learn's
+    LinearSVC(C=0.01, class_weight='balanced') on code j. Continuous factors: the squared correlation
+    of code j and factor k on the training sample (the R^2 of a linear fit), 0 for a constant code.
+    """
+    num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
+    scores = np.zeros((num_codes, num_factors))
+    if continuous:
+        for j in range(num_codes):
+            for k in range(num_factors):
+                cov = np.cov(codes_train[:, j], factors_train[:, k], ddof=1)
+                scores[j, k] = cov[0, 1] ** 2 / (cov[0, 0] * cov[1, 1]) if cov[0, 0] > 1e-12 else 0.0
+        return scores
+    learn = sklearn()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')     # liblinear's convergence notes at C = 0.01
+        for j in range(num_codes):
+            for k in range(num_factors):
+                classifier = learn.svm.LinearSVC(C=0.01, class_weight='balanced')
+                classifier.fit(codes_train[:, j:j + 1], factors_train[:, k])
+                scores[j, k] = np.mean(classifier.predict(codes_test[:, j:j + 1]) == factors_test[:, k])
+    return scores
+
+
+def sap(score_matrix):
+    """Kumar et al. 2018: the mean over factors of the gap between the two best codes' scores."""
+    ordered = np.sort(np.asarray(score_matrix), axis=0)
+    return float(np.mean(ordered[-1] - ordered[-2]))
+
+
+# ---- reconstruction ----
+
+def reconstruction_error(images, reconstructions, likelihood):
+    """Mean over images of the summed per-pixel error (nats for 'bernoulli'; squared error for 'gaussian').
+
+    images and reconstructions [n, H, W, C] in [0, 1]; reconstructions are the decoder's probabilities.
+    """
+    x = np.asarray(images, np.float64)
+    p = np.clip(np.asarray(reconstructions, np.float64), 1e-7, 1 - 1e-7)
+    if likelihood == 'bernoulli':
+        per_pixel = -(x * np.log(p) + (1 - x) * np.log(1 - p))
+    else:
+        per_pixel = np.square(x - p)
+    return float(per_pixel.reshape(len(x), -1).sum(axis=1).mean())
 
 
 # ---- KL per dim ----

@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 import throughput  # beside this file; importing it puts the project on sys.path for the imports below
+import common
 import figures
 import settings
 import vae
@@ -64,7 +65,7 @@ def main():
             precision, ' '.join('{:.5f}'.format(v) for v in values), np.mean(values), np.std(values, ddof=1)))
     print('{} - float32 = {:+.5f} ± {:.5f} (standard error): {}'.format(
         args.precision, difference, standard_error, 'within noise' if ok else 'NOT within noise (> 2 s.e.)'))
-    settings.write_json({'steps': args.steps, 'tensorflow': tf.__version__, 'losses': losses,
+    common.write_json({'steps': args.steps, 'tensorflow': tf.__version__, 'losses': losses,
                          'difference': difference, 'standard_error': standard_error, 'within_noise': ok}, args.json)
     print('wrote {}'.format(args.json))
 

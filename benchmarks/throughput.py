@@ -15,21 +15,20 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from hardware import import_tensorflow  # noqa: E402
+
+tf = import_tensorflow()
 
 import numpy as np  # noqa: E402
-import tensorflow.compat.v1 as tf  # noqa: E402
 
-tf.logging.set_verbosity(tf.logging.ERROR)
-
-import checkpoints  # noqa: E402
+import common  # noqa: E402
 import data  # noqa: E402
 import figures  # noqa: E402
+import hardware  # noqa: E402
 import model  # noqa: E402
 import settings  # noqa: E402
 import vae  # noqa: E402
-
-tf.disable_v2_behavior()
 
 
 def timed(function, seconds):
@@ -48,7 +47,7 @@ def matmul_peak_gflops(dtype='float32', size=4096, seconds=5.0):
         a = tf.Variable(tf.random_normal([size, size]))
         b = tf.Variable(tf.random_normal([size, size]))
         product = tf.reduce_sum(tf.cast(tf.matmul(tf.cast(a, dtype), tf.cast(b, dtype)), tf.float32))
-        with tf.Session(config=checkpoints.session_config()) as sess:
+        with tf.Session(config=hardware.session_config()) as sess:
             sess.run(tf.global_variables_initializer())
             per_call = timed(lambda: sess.run(product), seconds)
     return 2.0 * size ** 3 / per_call / 1e9
@@ -83,7 +82,7 @@ def open_step(cfg, batch, with_summaries=False):
     with graph.as_default():
         training = model.build_training(batch(), cfg)
         fetches = [training.train_op, training.summaries] if with_summaries else training.train_op
-        sess = tf.Session(graph=graph, config=checkpoints.session_config(cfg.xla_jit))
+        sess = tf.Session(graph=graph, config=hardware.session_config(cfg.xla_jit))
         sess.run(tf.global_variables_initializer())
     return sess, lambda: sess.run(fetches)
 
@@ -117,7 +116,7 @@ def real_loop_rate(cfg, steps, first_measured_step):
 def pipeline_rate(dataset, batch_size, seconds=5.0):
     with tf.Graph().as_default():
         batch = tf.data.make_one_shot_iterator(dataset()).get_next()
-        with tf.Session(config=checkpoints.session_config()) as sess:
+        with tf.Session(config=hardware.session_config()) as sess:
             per_batch = timed(lambda: sess.run(batch), seconds)
     return batch_size / per_batch
 
@@ -154,9 +153,9 @@ def command_seconds(*args):
 def low_precision():
     """The reduced precision worth measuring here: float16 on a GPU, bfloat16 on a CPU that has fast
     kernels for it, else None."""
-    if data.training_device() is not None:
+    if hardware.training_device() is not None:
         return 'float16'
-    return 'bfloat16' if vae.fast_cpu_bfloat16() else None
+    return 'bfloat16' if hardware.fast_cpu_bfloat16() else None
 
 
 def loop_steps(cfg, images_per_s, seconds, first_measured_step):
@@ -199,7 +198,7 @@ def run(work):
     low = low_precision()
     peaks = {'float32': matmul_peak_gflops()}
     report = {'matmul_peak_gflops': peaks, 'tensorflow': tf.__version__, 'python': sys.version.split()[0],
-              'cores': os.cpu_count(), 'device': data.training_device() or 'cpu', 'models': {}, 'pipelines': {},
+              'cores': os.cpu_count(), 'device': hardware.training_device() or 'cpu', 'models': {}, 'pipelines': {},
               'commands_seconds': {}}
 
     report['models']['celeba float32'] = measure_model(celeba, peaks['float32'], 15, loop=(20, 2))
@@ -265,7 +264,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
-    settings.write_json(report, args.json)
+    common.write_json(report, args.json)
     print('wrote {}'.format(args.json))
 
 

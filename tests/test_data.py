@@ -9,7 +9,7 @@ from PIL import Image
 import data
 import settings
 from conftest import write_jpeg
-from settings import SettingsError
+from common import SettingsError
 
 tf.disable_v2_behavior()
 
@@ -21,9 +21,11 @@ def evaluate(tensor):
 
 def test_jpeg_size_reads_the_header_and_spots_bad_files(celeba_dir):
     assert data.jpeg_size(str(celeba_dir / '000001.jpg')) == (218, 178)
-    assert 'truncated' in data.jpeg_size(str(celeba_dir / '000041.jpg'))
-    assert data.jpeg_size(str(celeba_dir / '000042.jpg')) == 'not a JPEG'
-    assert data.jpeg_size(str(celeba_dir / '000043.jpg')) == 'empty file'
+    for name, reason in (('000041.jpg', 'truncated JPEG'), ('000042.jpg', 'not a JPEG'), ('000043.jpg', 'empty file')):
+        with pytest.raises(data.UnusableImage, match=reason):
+            data.jpeg_size(str(celeba_dir / name))
+    assert data.celeba_image_problem(str(celeba_dir / '000001.jpg')) is None
+    assert data.celeba_image_problem(str(celeba_dir / '000043.jpg')) == 'empty file'
 
 
 def test_split_skips_bad_files_and_holds_out_a_fixed_share(celeba_dir):

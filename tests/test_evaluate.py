@@ -1,44 +1,118 @@
-"""--evaluate end to end: dSprites metrics, CelebA dims named by attributes, captions on traversals."""
+"""--evaluate end to end: dSprites metrics against known answers, CelebA dims named by attributes."""
 import json
+import math
 
+import numpy as np
+import pytest
 from PIL import Image
 
+import checkpoints
+import data
+import evaluate
+import metrics
+import settings
 import vae
+from test_metrics import binning_bound
 
-SMALL_EVAL = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '300', '--eval_batch_size', '8']
+SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '300', '--eval_batch_size', '8']
 
 
-def test_dsprites_evaluate_writes_metrics(tmp_path):
+class FactorEncoder(object):
+    """Stands in for checkpoints.Restored: its code is dSprites' own scored factors, scaled to [0, 1],
+    then 5 constant dims; it decodes every z to grey (p = 0.5)."""
+
+    def __init__(self, cfg):
+        self.cfg, self.step, self.checkpoint = cfg, 7, 'factors'
+
+    def encode_dataset(self, make_dataset):
+        classes = np.stack(np.unravel_index(np.arange(data.NUM_DSPRITES), data.FACTOR_SIZES), axis=1)[:, 1:]
+        scaled = classes / (np.array(data.FACTOR_SIZES[1:]) - 1.0)
+        return np.hstack([scaled, np.zeros((data.NUM_DSPRITES, 5))])
+
+    def encode(self, images):
+        return np.zeros((len(images), 10)), np.zeros((len(images), 10))
+
+    def decode(self, z):
+        return np.full((len(z), 64, 64, 1), 0.5)
+
+
+def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path):
+    cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_num_points', '10000'),
+                                        ('eval_num_train', '400'), ('eval_num_eval', '200')])
+    result = evaluate.evaluate(FactorEncoder(cfg))
+    assert result['beta_vae'] == 1.0            # the fixed factor's dim is exactly 0 in every pair
+    assert result['factor_vae'] == 1.0          # the fixed factor's dim has zero variance
+    assert result['mig'] == pytest.approx(binning_bound([3, 6, 40, 32, 32]), abs=0.01)
+    assert result['dci'] > 0.97                 # each code's trees use one factor alone
+    assert result['dci_completeness'] > 0.97
+    # KL of N(c, 1) against N(0, 1) is c^2 / 2; a factor of n values at k / (n - 1) has E[c^2] = (2n - 1) / (6n - 6).
+    expected = [(2 * n - 1) / (6.0 * (n - 1)) / 2 for n in data.FACTOR_SIZES[1:]] + [0.0] * 5
+    assert result['kl_per_dim'] == pytest.approx(expected, rel=0.05, abs=1e-12)
+    assert result['reconstruction'] == pytest.approx(64 * 64 * math.log(2.0))   # p = 0.5 on every pixel
+    # SAP with discrete factors: one-vs-rest linear SVMs on a single code win only the end classes of a
+    # factor (2 of shape's 3, 2 of orientation's 40), so even the true factors score low, as published
+    # dSprites SAP figures are; each factor's best code is still its own, the next at chance.
+    sap = result['sap']
+    assert 0.05 < sap < 0.15
+    saved = json.loads((tmp_path / 'metrics.json').read_text())
+    assert saved['sap'] == sap and saved['step'] == 7
+
+
+def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     args = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
             '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', 'capacity']
     assert vae.main(['--train', '--steps', '3'] + args) == 0
     assert vae.main(['--evaluate'] + args + SMALL_EVAL) == 0
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
-    for key in ('beta_vae', 'factor_vae', 'mig'):
-        assert 0.0 <= result[key] <= 1.0
-    assert len(result['kl_per_dim']) == 10 and all(v >= 0 for v in result['kl_per_dim'])
     assert result['step'] == 3 and result['config']['objective'] == 'capacity'
+    cfg = settings.resolve('dsprites', settings.parse_overrides(args[2:] + SMALL_EVAL))
+    again = evaluate.evaluate_dsprites(checkpoints.Restored(cfg))    # every sample is seeded: the same scores
+    for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
+        assert result[key] == again[key], key
 
 
-def write_attributes(folder, names):
-    lines = ['{}'.format(len(names)), 'Bald Smiling']
-    lines += ['{} {} {}'.format(name, 1 if i % 2 else -1, 1 if i % 3 else -1) for i, name in enumerate(names)]
+def test_missing_scikit_learn_is_a_one_line_error(monkeypatch, tmp_path):
+    import builtins
+    real_import = builtins.__import__
+
+    def without_sklearn(name, *args, **kwargs):
+        if name.startswith('sklearn'):
+            raise ImportError('No module named sklearn')
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, '__import__', without_sklearn)
+    cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path))])
+    with pytest.raises(settings.SettingsError, match=r'run `pip install scikit-learn`') as error:
+        evaluate.evaluate(FactorEncoder(cfg))
+    assert '\n' not in str(error.value)
+
+
+def write_attributes(folder, rows):
+    """list_attr_celeba.txt beside the image folder: {file name: (Bald, Smiling)} as +1 / -1."""
+    lines = ['{}'.format(len(rows)), 'Bald Smiling']
+    lines += ['{} {} {}'.format(name, 1 if bald else -1, 1 if smiling else -1) for name, (bald, smiling) in rows]
     (folder.parent / 'list_attr_celeba.txt').write_text('\n'.join(lines) + '\n')
 
 
 def test_celeba_evaluate_names_dims_and_traverse_shows_them(celeba_dir, tiny_overrides, tmp_path, capsys):
-    write_attributes(celeba_dir, ['{:06d}.jpg'.format(i + 1) for i in range(40)])
     args = tiny_overrides + ['--data_dir_path', str(celeba_dir), '--holdout_percent', '50']
     assert vae.main(['--train', '--steps', '2'] + args) == 0
+    # 'Smiling' is exactly "dim 1 above its median" on the held-out images, 'Bald' a coin flip:
+    cfg = settings.resolve('celeba', settings.parse_overrides(args))
+    names, z_mean, _ = data.encode_held_out(checkpoints.Restored(cfg), 1000)
+    smiling = z_mean[:, 1] > np.median(z_mean[:, 1])
+    bald = np.arange(len(names)) % 2 == 0
+    write_attributes(celeba_dir, list(zip(names, zip(bald, smiling))))
+
     assert vae.main(['--evaluate', '--traverse'] + args) == 0
     out = capsys.readouterr().out
-    assert ' ~ ' in out and '(AUC ' in out
+    assert 'dim 1 ~ Smiling (AUC 1.00)' in out
     ranking = json.loads((tmp_path / 'res' / 'attributes.json').read_text())
     assert ranking['step'] == 2 and len(ranking['dims']) == 3
-    best = ranking['dims'][0]['attributes'][0]
-    assert best['name'] in ('Bald', 'Smiling') and 0.5 <= best['auc'] <= 1.0
-    metrics = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
-    assert metrics['mig'] is None and len(metrics['kl_per_dim']) == 3
-    with Image.open(str(tmp_path / 'res' / 'traverse_latentdim0.jpg')) as grid:
+    assert ranking['dims'][1]['attributes'][0] == {'name': 'Smiling', 'auc': 1.0, 'sign': 1}
+    result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
+    assert 'mig' not in result and result['kl_per_dim'] == pytest.approx(
+        metrics.kl_per_dim(*data.encode_held_out(checkpoints.Restored(cfg), cfg.eval_attribute_images)[1:]).tolist())
+    with Image.open(str(tmp_path / 'res' / 'traverse_latentdim1.jpg')) as grid:
         assert grid.size == (10 * 128, 5 * 128 + 14)    # the caption strip names the dim

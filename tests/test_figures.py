@@ -6,6 +6,7 @@ from PIL import Image
 import checkpoints
 import figures
 import model
+import pictures
 import settings
 import vae
 
@@ -37,7 +38,7 @@ def write_known_kl_checkpoint(cfg):
 def test_overview_ranks_dims_by_held_out_kl(tmp_path):
     cfg = dsprites_cfg(tmp_path, ('traverse_kl_images', '64'))
     write_known_kl_checkpoint(cfg)
-    active = vae.traverse(checkpoints.Restored(cfg))
+    active = pictures.traverse(checkpoints.Restored(cfg))
     kl = MEANS ** 2 / 2
     assert active == [5, 1, 8, 4, 2]                       # KL 4.5, 2, 1.125, 0.5, 0.125; the rest < 0.05
     assert [kl[d] for d in active] == sorted(kl[kl >= 0.05], reverse=True)
@@ -49,9 +50,9 @@ def test_traverse_from_data_sweeps_around_held_out_means(tmp_path):
     cfg = dsprites_cfg(tmp_path, ('traverse_from', 'data'), ('traverse_kl_images', '16'))
     write_known_kl_checkpoint(cfg)
     restored = checkpoints.Restored(cfg)
-    seeds = vae.traversal_seeds(restored)
+    seeds = pictures.traversal_seeds(restored)
     np.testing.assert_allclose(seeds, np.tile(MEANS, (5, 1)), atol=1e-5)   # this encoder maps every image to MEANS
-    vae.traverse(restored)
+    pictures.traverse(restored)
     with Image.open(str(tmp_path / 'res' / 'traverse_latentdim0.gif')) as gif:
         assert gif.size == (5 * 64, 64) and gif.n_frames == 18
 

@@ -102,3 +102,58 @@ def test_attribute_ranking_finds_the_correlated_attribute():
     assert ranking[1]['attributes'][0]['auc'] > 0.8
     assert ranking[3]['attributes'][0]['name'] == 'Bald' and ranking[3]['attributes'][0]['sign'] == -1
     assert ranking[0]['attributes'][0]['auc'] < 0.6
+
+
+def factor_sample(count, seed):
+    """(codes of a disentangled representation, scored factor classes) of `count` grid samples; the
+    noise is small against the spacing of the 40 orientations, so each factor's trees need its code alone."""
+    classes = SPACE.sample(np.random.RandomState(seed), count)
+    return factors_plus_noise(noise=0.001, seed=seed)(classes), classes[:, SPACE.scored]
+
+
+def test_dci_disentanglement_and_completeness_known_answers():
+    assert metrics.dci_disentanglement(np.eye(4)) == pytest.approx(1.0)
+    assert metrics.dci_disentanglement(np.ones((4, 4))) == pytest.approx(0.0, abs=1e-9)
+    # One code split evenly over 2 of 4 factors: 1 - H_4(0.5, 0.5) = 1 - log 2 / log 4 = 0.5.
+    assert metrics.dci_disentanglement(np.array([[1.0, 1.0, 0.0, 0.0]])) == pytest.approx(0.5)
+    # Two codes, one pure and one spread over 2 factors, weighted by their shares 1/3 and 2/3:
+    assert metrics.dci_disentanglement(np.array([[1.0, 0.0], [1.0, 1.0]])) == pytest.approx(1.0 / 3)
+    assert metrics.dci_completeness(np.eye(3)) == pytest.approx(1.0)
+    assert metrics.dci_completeness(np.array([[1.0, 0.0], [1.0, 0.0]])) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_dci_of_disentangled_and_random_codes():
+    codes, factors = factor_sample(400, 0)
+    test_codes, test_factors = factor_sample(200, 1)
+    # Not exactly 1: boosting's late stages fit leftover noise with a few splits on the other codes.
+    assert metrics.dci(codes, factors, test_codes, test_factors)['disentanglement'] > 0.9
+    random_codes = np.random.RandomState(2).randn(400, 7)
+    assert metrics.dci(random_codes, factors, np.random.RandomState(3).randn(200, 7),
+                       test_factors)['disentanglement'] < 0.15
+
+
+def test_sap_known_answers():
+    assert metrics.sap(np.array([[0.9, 0.1], [0.2, 0.7], [0.1, 0.3]])) == pytest.approx(((0.9 - 0.2) + (0.7 - 0.3)) / 2)
+    assert metrics.sap(np.ones((3, 2))) == 0.0
+
+
+def test_sap_of_disentangled_and_random_codes():
+    rng = np.random.RandomState(0)
+    factors = rng.rand(3000, 3)
+    codes = np.hstack([factors + 0.01 * rng.randn(3000, 3), np.zeros((3000, 1))])
+    assert metrics.sap(metrics.sap_score_matrix(codes, factors, codes, factors, continuous=True)) > 0.99
+    noise = rng.randn(3000, 4)
+    assert metrics.sap(metrics.sap_score_matrix(noise, factors, noise, factors, continuous=True)) < 0.01
+    # Discrete: a binary factor read off its own code (accuracy 1) against chance (0.5) on any other.
+    binary = (rng.rand(3000, 2) < 0.5).astype(int)
+    codes = np.hstack([binary + 0.01 * rng.randn(3000, 2), rng.randn(3000, 1)])
+    assert metrics.sap(metrics.sap_score_matrix(codes[:2000], binary[:2000], codes[2000:], binary[2000:])) == \
+        pytest.approx(0.5, abs=0.05)
+
+
+def test_reconstruction_error_known_answers():
+    images = np.zeros((2, 2, 2, 1))
+    images[0, 0, 0, 0] = 1.0
+    assert metrics.reconstruction_error(images, np.full(images.shape, 0.5), 'bernoulli') == pytest.approx(
+        4 * np.log(2.0))
+    assert metrics.reconstruction_error(images, np.full(images.shape, 0.5), 'gaussian') == pytest.approx(1.0)

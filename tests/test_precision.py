@@ -5,6 +5,7 @@ import tensorflow.compat.v1 as tf
 
 import checkpoints
 import model
+from common import SettingsError
 import settings
 import vae
 from conftest import train_from_scratch
@@ -109,8 +110,8 @@ def test_restoring_a_checkpoint_without_a_model_variable_is_a_clear_error(tmp_pa
 
 
 def test_unknown_precision_is_a_settings_error():
-    with pytest.raises(settings.SettingsError, match="precision must be one of"):
-        settings.resolve('dsprites', [('precision', 'float8')])
+    with pytest.raises(SettingsError, match="precision must be one of"):
+        model.check_settings(settings.resolve('dsprites', [('precision', 'float8')]))
 
 
 def test_precision_benchmark_calls_a_gap_noise_only_within_two_standard_errors():

@@ -2,8 +2,9 @@
 import pytest
 
 import config
+import model
 import settings
-from settings import SettingsError
+from common import SettingsError
 
 
 def test_overrides_are_typed_from_defaults():
@@ -32,7 +33,8 @@ def test_dataset_defaults_replace_celeba_ones():
     (['--learning_rate', '0'], 'learning_rate must be > 0'),
     (['--data_crop', '100,21,128,128'], 'must lie inside the 218x178'),
     (['--data_crop', '57,21,120,128'], 'must match img_shape'),
-    (['--filters', '8,8,8,8,8,8,8,8'], 'filters: 8 stride-2 layers'),
+    (['--train_images', 'some'], "train_images must be 'split' or 'all'"),
+    (['--tcvae_beta', '-1'], 'tcvae_beta must be >= 0'),
     (['--num_gen_imgs', '10'], 'grid_size 4x8 must hold num_gen_imgs = 10'),
     (['--latent_dim'], '--latent_dim needs a value'),
 ])
@@ -55,3 +57,33 @@ def test_saved_config_round_trips(tmp_path):
     loaded = settings.load(path)
     assert loaded.as_dict() == cfg.as_dict()
     assert isinstance(loaded.img_shape, tuple)
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ([('filters', '8,8,8,8,8,8,8,8')], 'filters: 8 stride-2 layers need img_shape height and width divisible by 256'),
+    # 32 -> 14 -> 5 -> 1 -> nothing: divisible by 16, but the fourth VALID 5x5 conv has no input left
+    ([('img_shape', '32,32,3'), ('data_crop', '0,0,32,32'), ('filters', '4,4,4,4')],
+     'filters: 4 VALID 5x5 stride-2 convs shrink 32x32 to nothing'),
+    ([('architecture', 'resnet')], "architecture must be one of burgess, original, got 'resnet'"),
+    ([('objective', 'vq')], "objective must be one of beta, capacity, factor, tcvae, got 'vq'"),
+    ([('objective', 'tcvae'), ('batch_size', '1')], 'batch_size must be >= 2'),
+])
+def test_the_model_checks_its_own_settings(overrides, message):
+    cfg = settings.resolve('celeba', overrides)      # fine as settings: only the model can tell
+    with pytest.raises(SettingsError) as error:
+        model.check_settings(cfg)
+    assert message in str(error.value) and '\n' not in str(error.value)
+    model.check_settings(settings.resolve('celeba', [('img_shape', '32,32,3'), ('data_crop', '0,0,32,32'),
+                                                     ('filters', '4,4,4')]))   # 32 -> 14 -> 5 -> 1 still fits
+
+
+def test_settings_and_data_import_no_model():
+    import ast
+    import os
+    from conftest import ROOT
+    for name in ('common', 'config', 'settings', 'data'):
+        tree = ast.parse(open(os.path.join(ROOT, name + '.py')).read())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not imported & {'model', 'checkpoints', 'evaluate', 'pictures', 'vae'}, (name, imported)
+    assert 'settings' not in imported   # data reads settings as plain attributes

@@ -1,0 +1,101 @@
+"""What the training loop says and hears: its start-up lines, its status line, and stop signals."""
+import signal
+import sys
+import time
+
+import hardware
+import model
+
+
+def describe_data(split, num_images):
+    if split is None:
+        return 'dSprites: {} images'.format(num_images)
+    text = 'CelebA: {} training, {} held-out images{}'.format(
+        len(split.train), len(split.holdout), ' (also trained on: train_images all)' if split.holdout_seen else '')
+    if split.skipped:
+        examples = ', '.join('{} ({})'.format(name, why) for name, why in split.skipped[:3])
+        text += '; skipped {} unusable files: {}{}'.format(
+            len(split.skipped), examples, ', ...' if len(split.skipped) > 3 else '')
+    return text
+
+
+def describe_objective(cfg):
+    if cfg.objective == 'tcvae':
+        return ('objective: rec + ({:g} MI + {:g} TC + {:g} dimension-wise KL)/N per image (beta-TCVAE, Chen et al. '
+                '2018)'.format(cfg.tcvae_alpha, cfg.tcvae_beta, cfg.tcvae_gamma))
+    if cfg.objective == 'factor':
+        return ('objective: rec + ({:g} KL + {:g} TC)/N per image (FactorVAE, Kim & Mnih 2018), TC from a '
+                'discriminator on a second batch'.format(cfg.factor_kl_weight, cfg.factor_gamma))
+    if cfg.objective == 'capacity':
+        return ('objective: rec + {:g}/N * |KL - C| per image (Burgess et al. 2018), C rising from 0 to {:g} nats '
+                'over {} steps'.format(cfg.capacity_gamma, cfg.capacity_max, cfg.capacity_steps))
+    return ('objective: rec + {:g}/{} * KL per image (kl_weight = {:g}), i.e. beta = {:.4g} in the usual units '
+            '(summed error vs summed KL)'.format(cfg.kl_weight, model.KL_UNIT_BATCH, cfg.kl_weight,
+                                                 model.equivalent_beta(cfg.kl_weight, cfg.img_shape, cfg.latent_dim)))
+
+
+def describe_precision(precision, device):
+    text = 'precision: {} convolutions and matmuls; float32 weights, losses and updates'.format(precision)
+    if precision == 'float16':
+        text += ', dynamic loss scaling'
+        if device is None:
+            text += ' (no GPU: CPUs emulate float16 slowly; bfloat16 is the fast choice on a CPU)'
+    elif device is None and not hardware.fast_cpu_bfloat16():
+        text += (' (slow here: fast CPU bfloat16 needs TensorFlow >= 2.9 and a CPU with AVX-512 BF16 or AMX; '
+                 'older TensorFlow emulates it, far slower than float32)')
+    return text
+
+
+class Progress(object):
+    """One status line: step, losses, images/s and ETA; redrawn in place on a terminal."""
+
+    def __init__(self, start_step, max_steps, batch_size):
+        self.start_step, self.max_steps, self.batch_size = start_step, max_steps, batch_size
+        self.stream = sys.stdout
+        self.started = time.time()
+        self.last_draw = 0.0
+        self.interactive = self.stream.isatty()
+
+    def update(self, step, total, reconstruction, kl, force=False):
+        now = time.time()
+        if not force and now - self.last_draw < (0.5 if self.interactive else 30.0):
+            return
+        self.last_draw = now
+        rate = (step - self.start_step) * self.batch_size / max(now - self.started, 1e-9)
+        eta = (self.max_steps - step) * self.batch_size / rate if rate > 0 else 0.0
+        line = 'step {}/{} | loss {:.5f} (rec {:.5f}, kl {:.4f}) | {:.1f} img/s | ETA {}'.format(
+            step, self.max_steps, total, reconstruction, kl, rate, time.strftime('%H:%M:%S', time.gmtime(eta)))
+        self.stream.write(('\r' + line) if self.interactive else (line + '\n'))
+        self.stream.flush()
+
+    def close(self):
+        if self.interactive:
+            self.stream.write('\n')
+
+
+class StopSignals(object):
+    """SIGINT and SIGTERM ask the training loop to checkpoint and stop after the current step.
+
+    A second signal aborts at once (KeyboardInterrupt), losing only the steps since the last checkpoint.
+    """
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum, frame):
+        if self.received is not None:
+            raise KeyboardInterrupt
+        self.received = signum
+        sys.stderr.write('\n{} received: saving a checkpoint after this step (send it again to abort)\n'.format(
+            signal.Signals(signum).name))
+        sys.stderr.flush()
