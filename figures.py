@@ -74,15 +74,16 @@ def training_gif(results_dir):
 def read_scalars(summary_dir):
     """{tag: (steps, values)} from a run's event files, oldest first.
 
-    A resumed run marks its start with SessionLog.START at its step; points a killed run wrote past
-    that step are dropped, as TensorBoard does, so each step has one value.
+    A resumed run marks its start with SessionLog.START at the first step it writes; points at that
+    step and later that a killed run left behind are dropped, as TensorBoard does, so each step has
+    one value.
     """
     points = {}
     for path in event_files(summary_dir):
         for event in read_events(path):
             if event.HasField('session_log') and event.session_log.status == event.session_log.START:
                 for series in points.values():
-                    series[:] = [(s, v) for s, v in series if s <= event.step]
+                    series[:] = [(s, v) for s, v in series if s < event.step]
             for value in event.summary.value:
                 if value.HasField('simple_value'):
                     points.setdefault(value.tag, []).append((event.step, value.simple_value))

@@ -113,7 +113,7 @@ def factor_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, b
     active = variances >= prune_threshold
     if not active.any():
         return 0.0
-    global_std = np.sqrt(variances)
+    global_std = np.sqrt(np.where(active, variances, 1.0))   # pruned dims are never voted for
     train_votes = factor_vae_votes(represent, space, rng, num_train, batch_size, global_std, active)
     eval_votes = factor_vae_votes(represent, space, rng, num_eval, batch_size, global_std, active)
     classifier = np.argmax(train_votes, axis=1)

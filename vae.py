@@ -75,8 +75,9 @@ def run_training(cfg, graph, checkpoint, start_step, max_steps):
             checkpoints.restore(sess, checkpoint)
             print('resumed from {} at step {}'.format(checkpoint, start_step))
         writer = tf.summary.FileWriter(cfg.summary_dir, sess.graph if checkpoint is None else None)
-        # TensorBoard drops events past this step that a killed run left behind: no duplicated steps.
-        writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step)
+        # TensorBoard drops the events at this step and later that a killed run left behind (the first
+        # step this session writes), so no step shows twice; the checkpoint's own step is kept.
+        writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step + 1)
         step = saved_step = start_step
         last_save = time.time()
 

@@ -64,7 +64,7 @@ def test_read_scalars_drops_steps_a_killed_run_left_behind(tmp_path):
         with tf.Session() as sess:
             for run, (start, stop) in enumerate([(0, 6), (3, 8)]):      # killed at 6, resumed from its step-3 checkpoint
                 writer = tf.summary.FileWriter(str(tmp_path / 'sum'), filename_suffix='.run{}'.format(run))
-                writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start)
+                writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start + 1)
                 for step in range(start + 1, stop + 1):
                     writer.add_summary(sess.run(summary, {value: 10.0 * run + step}), step)
                 writer.close()

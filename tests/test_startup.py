@@ -1,0 +1,31 @@
+"""A quiet start-up: TensorFlow's start-up chatter is filtered from stderr, real errors are not."""
+import subprocess
+import sys
+
+from conftest import ROOT
+
+CHATTER_AND_A_REAL_ERROR = r'''
+import os, hardware
+with hardware.stderr_without_chatter():
+    os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
+    os.write(2, b"I0000 00:00:1.1 2886 port.cc:153] oneDNN custom operations are on. You may see slightly ...\n")
+    os.write(2, b"I0000 00:00:1.2 2886 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU ...\n")
+    os.write(2, b"E0000 00:00:1.3 2886 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n")
+    os.write(2, b"E0000 00:00:1.4 2886 some_kernel.cc:9] Out of memory allocating 1GB\n")
+    sys_note = "a Python warning\n"
+    import sys; sys.stderr.write(sys_note)
+'''
+
+
+def test_chatter_is_dropped_and_everything_else_is_kept():
+    run = subprocess.run([sys.executable, '-c', CHATTER_AND_A_REAL_ERROR], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, universal_newlines=True)
+    assert run.returncode == 0
+    assert run.stderr == 'E0000 00:00:1.4 2886 some_kernel.cc:9] Out of memory allocating 1GB\na Python warning\n'
+
+
+def test_an_import_error_still_shows():
+    code = 'import hardware\nwith hardware.stderr_without_chatter():\n    import no_such_module_here\n'
+    run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    assert run.returncode == 1 and "No module named 'no_such_module_here'" in run.stderr
