@@ -11,9 +11,10 @@ model from that saved copy, not from this file.
 """
 
 # ---- data: CelebA (aligned 218x178 images) ----
-dataset = 'celeba'                          # 'celeba' or 'dsprites' (--dataset picks the defaults below)
+dataset = 'celeba'                          # 'celeba', 'folder' or 'dsprites' (--dataset picks the defaults below)
 data_dir_path = 'CelebA/img_align_celeba/'  # folder of img_align_celeba .jpg files
-data_crop = [57, 21, 128, 128]              # [top, left, height, width] in pixels inside the 218x178 image
+data_crop = [57, 21, 128, 128]              # [top, left, height, width] in pixels inside the 218x178 image,
+                                            # resized to img_shape when that is smaller (e.g. 64,64,3)
 img_shape = (128, 128, 3)                   # (height, width, channels) the model sees, pixels in [0, 1]
 holdout_percent = 5.0                       # % of images held out when list_eval_partition.txt is absent
 train_images = 'split'                      # 'split': partition 0 of list_eval_partition.txt (else all but the
@@ -98,8 +99,16 @@ checkpoint_dir = 'checkpoints/'  # checkpoints, each with the settings it was tr
 summary_dir = 'summaries/'    # TensorBoard event files
 
 # dSprites (Burgess et al. 2018): 64x64 binary sprites, beta = 4 in the usual units.
+# folder: your own pictures (JPEG or PNG, any size, nested folders), centre-cropped to img_shape's aspect
+# ratio and resized to it; the CelebA architecture at that img_shape. --data_dir_path names the folder.
 DATASET_DEFAULTS = {
     'celeba': {},
+    'folder': {
+        'data_dir_path': 'images/',
+        'results_dir': 'results/folder/',
+        'checkpoint_dir': 'checkpoints/folder/',
+        'summary_dir': 'summaries/folder/',
+    },
     'dsprites': {
         'img_shape': (64, 64, 1),
         'architecture': 'burgess',

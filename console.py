@@ -10,8 +10,10 @@ import model
 def describe_data(split, num_images):
     if split is None:
         return 'dSprites: {} images'.format(num_images)
-    text = 'CelebA: {} training, {} held-out images{}'.format(
-        len(split.train), len(split.holdout), ' (also trained on: train_images all)' if split.holdout_seen else '')
+    source = 'CelebA' if split.details is None else 'folder'
+    text = '{}: {} training, {} held-out images{}'.format(
+        source, len(split.train), len(split.holdout), ' (also trained on: train_images all)' if split.holdout_seen
+        else '')
     if split.skipped:
         examples = ', '.join('{} ({})'.format(name, why) for name, why in split.skipped[:3])
         text += '; skipped {} unusable files: {}{}'.format(

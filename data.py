@@ -1,5 +1,6 @@
-"""Every input pipeline and the held-out data: cropped CelebA JPEGs and procedural (or DeepMind's)
-dSprites, as tf.data in the graph, and the fixed held-out images the pictures and metrics use."""
+"""Every input pipeline and the held-out data: cropped CelebA JPEGs, a folder of your own pictures,
+procedural (or DeepMind's) dSprites, as tf.data in the graph, and the fixed held-out images that the
+pictures and metrics use."""
 import math
 import os
 import zlib
@@ -20,11 +21,12 @@ ATTRIBUTE_FILE = 'list_attr_celeba.txt'      # beside the image folder: 40 binar
 class Split(object):
     """The images one run trains on and the ones it holds out."""
 
-    def __init__(self, train, holdout, skipped=(), holdout_seen=False):
+    def __init__(self, train, holdout, skipped=(), holdout_seen=False, details=None):
         self.train = train
         self.holdout = holdout
         self.skipped = list(skipped)       # (file name, reason) of files that can not be used
         self.holdout_seen = holdout_seen   # the held-out images are trained on too (train_images 'all')
+        self.details = details             # folder: {path: (format, (height, width))}; CelebA: None
 
 
 # ---- CelebA ----
@@ -133,11 +135,22 @@ def split_celeba(data_dir, holdout_percent, train_images='split'):
     return Split(train=[p for p, n in zip(paths, usable) if not is_holdout(n)], holdout=holdout, skipped=skipped)
 
 
-def decode_celeba(path, crop):
-    """Reads a JPEG and decodes only the crop window [top, left, height, width]: float32 in [0, 1]."""
+def decode_celeba(path, crop, img_shape):
+    """Reads a JPEG and decodes only the crop window [top, left, height, width]: float32 in [0, 1],
+    resized (antialiased) to img_shape when the crop has another size, e.g. 128x128 -> 64x64."""
     image = tf.image.decode_and_crop_jpeg(tf.read_file(path), crop, channels=3)
     image.set_shape([crop[2], crop[3], 3])
-    return tf.image.convert_image_dtype(image, tf.float32)
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    if (crop[2], crop[3]) != tuple(img_shape[:2]):
+        image = resized(image, img_shape)
+    return image
+
+
+def resized(image, img_shape):
+    """float32 [h, w, C] in [0, 1] -> [H, W, C] of img_shape, antialiased, still in [0, 1]."""
+    image = tf.compat.v2.image.resize(image, img_shape[:2], antialias=True)
+    image.set_shape(list(img_shape[:2]) + [image.shape[-1]])
+    return tf.clip_by_value(image, 0.0, 1.0)
 
 
 def index_batches(num_items, batch_size, *, seed, start=0, shuffle=True):
@@ -164,22 +177,36 @@ def _index_dataset(num_items, cfg, start, shuffle):
     return tf.data.Dataset.from_generator(generate, tf.int64, tf.TensorShape([cfg.batch_size]))
 
 
-def celeba_dataset(paths, cfg, *, start=0, shuffle=True):
-    """Batches of cropped images from `start` images into the epoch stream; undecodable files are dropped."""
-    path_table = tf.constant(paths)
-    ds = _index_dataset(len(paths), cfg, start, shuffle).flat_map(tf.data.Dataset.from_tensor_slices)
-    ds = ds.map(lambda i: decode_celeba(tf.gather(path_table, i), cfg.data_crop),
-                num_parallel_calls=tf.data.experimental.AUTOTUNE)
+class ImageFiles(object):
+    """A list of image files (CelebA's or a folder's) and how to decode the i-th one in the graph."""
+
+    def __init__(self, paths, split, cfg):
+        self.paths = list(paths)
+        self.cfg = cfg
+        self.details = None if split.details is None else [split.details[p] for p in self.paths]
+
+    def decode(self, index):
+        """int64 index tensor -> (path, float32 image of img_shape in [0, 1])."""
+        path = tf.gather(tf.constant(self.paths), index)
+        if self.details is None:
+            return path, decode_celeba(path, self.cfg.data_crop, self.cfg.img_shape)
+        is_png = tf.gather(tf.constant([fmt == 'png' for fmt, _ in self.details]), index)
+        ratio = tf.gather(tf.constant([jpeg_scale(size, self.cfg.img_shape) for _, size in self.details]), index)
+        return path, decode_any_image(path, is_png, ratio, self.cfg.img_shape)
+
+
+def image_batches(files, cfg, *, start=0, shuffle=True):
+    """Batches of images from `start` images into the epoch stream; undecodable files are dropped."""
+    ds = _index_dataset(len(files.paths), cfg, start, shuffle).flat_map(tf.data.Dataset.from_tensor_slices)
+    ds = ds.map(lambda i: files.decode(i)[1], num_parallel_calls=tf.data.experimental.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.ignore_errors())
     return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
 
 
-def celeba_holdout_batches(paths, cfg, batch_size):
-    """(file names, cropped images) batches of held-out files in order, for evaluation; one pass."""
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(paths))
-    ds = ds.map(lambda p: (p, decode_celeba(p, cfg.data_crop)), num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    ds = ds.apply(tf.data.experimental.ignore_errors()).batch(batch_size).prefetch(2)
-    return ds
+def named_batches(files, batch_size):
+    """(file paths, images) batches of the files in order, for evaluation; one pass, bad files dropped."""
+    ds = tf.data.Dataset.range(len(files.paths)).map(files.decode, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    return ds.apply(tf.data.experimental.ignore_errors()).batch(batch_size).prefetch(2)
 
 
 def read_attributes(path):
@@ -193,6 +220,110 @@ def read_attributes(path):
             if len(parts) == len(names) + 1:
                 rows[parts[0]] = np.array([value == '1' for value in parts[1:]])
     return names, rows
+
+
+# ---- your own images: a folder of JPEG and PNG files of any size ----
+
+IMAGE_EXTENSIONS = {'.jpg': 'jpeg', '.jpeg': 'jpeg', '.png': 'png'}
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+JPEG_SCALES = (8, 4, 2)   # libjpeg's DCT-domain downscaling: decodes a large photo at 1/8, 1/4 or 1/2 the cost
+
+
+def png_size(path):
+    """(height, width) from a PNG's IHDR chunk; UnusableImage if the file has no IEND chunk at its end."""
+    with open(path, 'rb') as f:
+        head = f.read(24)
+        if len(head) < 24 or head[12:16] != b'IHDR':
+            raise UnusableImage('truncated or corrupt PNG header')
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 12))
+        if b'IEND' not in f.read():
+            raise UnusableImage('truncated PNG (no IEND chunk)')
+    return int.from_bytes(head[20:24], 'big'), int.from_bytes(head[16:20], 'big')
+
+
+def inspect_image(path):
+    """(format, (height, width)) of a usable JPEG or PNG file, from its bytes, not its name;
+    UnusableImage saying why it is not one."""
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    if not head:
+        raise UnusableImage('empty file')
+    fmt = 'jpeg' if head[:3] == b'\xff\xd8\xff' else 'png' if head == PNG_SIGNATURE else None
+    if fmt is None:
+        raise UnusableImage('not a JPEG or PNG image')
+    extension = os.path.splitext(path)[1].lower()
+    if IMAGE_EXTENSIONS.get(extension) != fmt:
+        raise UnusableImage('a {} file named {}'.format(fmt.upper(), extension or 'without an extension'))
+    return fmt, (jpeg_size(path) if fmt == 'jpeg' else png_size(path))
+
+
+def split_folder(data_dir, holdout_percent, train_images='split'):
+    """Lists the usable JPEG and PNG files under data_dir (nested folders too) and holds out a fixed
+    holdout_percent of them, chosen by a hash of the path inside data_dir."""
+    if not os.path.isdir(data_dir):
+        raise SettingsError('image folder {} does not exist: set --data_dir_path to a folder of JPEG or PNG '
+                            'files'.format(data_dir))
+    usable, skipped, details = [], [], {}
+    for folder, subfolders, names in os.walk(data_dir):
+        subfolders.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            try:
+                details[path] = inspect_image(path)
+                usable.append(path)
+            except (UnusableImage, OSError) as problem:
+                skipped.append((os.path.relpath(path, data_dir), str(problem)))
+    if not usable:
+        raise SettingsError('image folder {} has no usable JPEG or PNG file ({} skipped{}): set --data_dir_path '
+                            'to a folder of pictures'.format(data_dir, len(skipped), ', e.g. {} ({})'.format(
+                                *skipped[0]) if skipped else ''))
+    holdout = [p for p in usable if _held_out(os.path.relpath(p, data_dir), holdout_percent)]
+    held = set(holdout)
+    train = usable if train_images == 'all' else [p for p in usable if p not in held]
+    return Split(train, holdout, skipped, holdout_seen=train_images == 'all', details=details)
+
+
+def jpeg_scale(size, img_shape):
+    """The DCT downscaling (1, 2, 4 or 8) that still leaves the centre crop twice img_shape's side."""
+    side = min(size)
+    for scale in JPEG_SCALES:
+        if side // scale >= 2 * max(img_shape[:2]):
+            return scale
+    return 1
+
+
+def centre_crop_to_aspect(image, img_shape):
+    """The largest centred window of `image` [h, w, C] with img_shape's height:width ratio."""
+    height, width = tf.shape(image)[0], tf.shape(image)[1]
+    target_h, target_w = img_shape[0], img_shape[1]
+    crop_h = tf.minimum(height, width * target_h // target_w)
+    crop_w = tf.minimum(width, height * target_w // target_h)
+    return tf.image.crop_to_bounding_box(image, (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w)
+
+
+def decode_any_image(path, is_png, jpeg_ratio, img_shape):
+    """A JPEG or PNG file of any size and mode (grayscale, palette, RGBA) -> float32 img_shape in [0, 1]:
+    converted to img_shape's channels, centre-cropped to its aspect ratio, resized with antialiasing."""
+    contents = tf.read_file(path)
+    channels = img_shape[2]
+
+    def jpeg(scale):
+        return lambda: tf.image.decode_jpeg(contents, channels=channels, ratio=scale)
+
+    branches = [(is_png, lambda: tf.image.decode_png(contents, channels=channels))]
+    branches += [(tf.equal(jpeg_ratio, scale), jpeg(scale)) for scale in JPEG_SCALES]
+    image = tf.case(branches, default=jpeg(1), exclusive=False)
+    image.set_shape([None, None, channels])
+    image = tf.image.convert_image_dtype(centre_crop_to_aspect(image, img_shape), tf.float32)
+    return resized(image, img_shape)
+
+
+def split_images(cfg):
+    """The run's image files, training and held out: CelebA's or a folder's."""
+    if cfg.dataset == 'folder':
+        return split_folder(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
+    return split_celeba(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
 
 
 # ---- dSprites ----
@@ -354,7 +485,7 @@ def training_data(cfg, start_step=0):
         source, split = DSprites(cfg), None
         num_images = source.count
     else:
-        split = split_celeba(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
+        split = split_images(cfg)
         num_images = len(split.train)
     if num_images < cfg.batch_size:
         raise SettingsError('batch_size {} is larger than the {} usable training images{}: lower batch_size'.format(
@@ -363,7 +494,7 @@ def training_data(cfg, start_step=0):
     if split is None:
         batches = source.training_batches(cfg, start=start)
     else:
-        batches = celeba_dataset(split.train, cfg, start=start)
+        batches = image_batches(ImageFiles(split.train, split, cfg), cfg, start=start)
     return prefetched_to(on_host_cores(batches), training_device()), num_images, split
 
 
@@ -375,8 +506,8 @@ HELD_OUT_DSPRITES_SEED = 99   # seeds the fixed sample of the factor grid used a
 def held_out_batches(cfg, count, batch_size=256):
     """(file names or None, images) batches of the first `count` held-out images, always the same ones.
 
-    CelebA: the held-out split in file order (undecodable files left out); dSprites: a fixed
-    sample of the factor grid.
+    CelebA and folders: the held-out split in file order (undecodable files left out); dSprites: a
+    fixed sample of the factor grid.
     """
     if cfg.dataset == 'dsprites':
         images = DSprites(cfg)
@@ -385,11 +516,12 @@ def held_out_batches(cfg, count, batch_size=256):
         for start in range(0, count, batch_size):
             yield None, images(classes[start:start + batch_size])
         return
-    paths = split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout[:count]
-    if not paths:
+    split = split_images(cfg)
+    if not split.holdout:
         raise SettingsError('no held-out images in {}: raise holdout_percent'.format(cfg.data_dir_path))
+    files = ImageFiles(split.holdout[:count], split, cfg)
     with tf.Graph().as_default():
-        batch = tf.data.make_one_shot_iterator(celeba_holdout_batches(paths, cfg, batch_size)).get_next()
+        batch = tf.data.make_one_shot_iterator(named_batches(files, batch_size)).get_next()
         with tf.Session(config=session_config()) as sess:
             while True:
                 try:

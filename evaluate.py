@@ -61,12 +61,14 @@ def evaluate_dsprites(restored):
     }
 
 
-def evaluate_celeba(restored):
-    """KL per dim on held-out images; with list_attr_celeba.txt also the attributes each dim predicts
-    (None without the file)."""
+def evaluate_images(restored):
+    """KL per dim on held-out images; on CelebA with list_attr_celeba.txt also the attributes each dim
+    predicts (None without the file, and for a folder of your own images)."""
     cfg = restored.cfg
     names, z_mean, z_logvar = data.encode_held_out(restored, cfg.eval_attribute_images)
     result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
+    if cfg.dataset != 'celeba':
+        return result, None
     attribute_path = data.beside_images(cfg.data_dir_path, data.ATTRIBUTE_FILE)
     if not os.path.isfile(attribute_path):
         print('no {}: dims are not named (run python download_celebA.py)'.format(attribute_path))
@@ -95,7 +97,7 @@ def evaluate(restored):
         metrics.sklearn()   # a missing scikit-learn is said before minutes of encoding
         result = evaluate_dsprites(restored)
     else:
-        result, ranking = evaluate_celeba(restored)
+        result, ranking = evaluate_images(restored)
     result.update(step=restored.step, checkpoint=restored.checkpoint, config=cfg.as_dict())
     for key, label in SCORE_LABELS:
         if key in result:

@@ -135,20 +135,25 @@ def validate(cfg):
         rows, cols, cfg.num_gen_imgs))
     if cfg.dataset == 'celeba':
         check_crop(cfg.data_crop, cfg.img_shape)
+    elif cfg.dataset == 'folder':
+        _require(cfg.img_shape[2] in (1, 3), 'img_shape of a folder needs 1 (gray) or 3 (RGB) channels, got {}'.format(
+            cfg.img_shape))
     else:
         _require(tuple(cfg.img_shape) == (64, 64, 1), 'dSprites images are (64, 64, 1), got img_shape {}'.format(
             cfg.img_shape))
 
 
 def check_crop(crop, img_shape):
-    """The crop [top, left, height, width] must lie inside the 218x178 image and give img_shape."""
+    """The crop [top, left, height, width] must lie inside the 218x178 image and have img_shape's aspect
+    ratio; it is resized to img_shape when their sizes differ."""
     _require(len(crop) == 4, 'data_crop must be [top, left, height, width], got {}'.format(crop))
     top, left, height, width = crop
     raw_h, raw_w = RAW_CELEBA_SHAPE
     _require(top >= 0 and left >= 0 and top + height <= raw_h and left + width <= raw_w and height > 0 and width > 0,
              'data_crop {} must lie inside the {}x{} aligned CelebA image'.format(crop, raw_h, raw_w))
-    _require((height, width) == tuple(img_shape[:2]) and img_shape[2] == 3,
-             'data_crop {}x{} must match img_shape {} (3 channels)'.format(height, width, img_shape))
+    _require(height * img_shape[1] == width * img_shape[0] and img_shape[2] == 3,
+             'data_crop {}x{} must have the aspect ratio of img_shape {} (3 channels); it is resized to it'.format(
+                 height, width, img_shape))
 
 
 # ---- saved beside checkpoints ----

@@ -64,6 +64,17 @@ def command(run, steps, evaluate=True):
     return [sys.executable, os.path.join(ROOT, 'vae.py')] + phases + run_overrides(run, steps)
 
 
+def run_to_the_end(args):
+    """Runs one command; Ctrl-C reaches it too (same process group), so this waits while it saves its
+    checkpoint, then passes its exit code on."""
+    process = subprocess.Popen(args)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def metrics_path(run):
     return os.path.join(run.folder, 'results', 'metrics.json')
 
@@ -181,7 +192,7 @@ def main(argv=None):
     for run in runs:
         if not args.gather and finished(run, args.steps) is None:
             print('=== {} seed {}: {} ==='.format(run.objective, run.seed, time.strftime('%H:%M:%S')), flush=True)
-            code = subprocess.call(command(run, args.steps, args.evaluate))
+            code = run_to_the_end(command(run, args.steps, args.evaluate))
             if code:
                 print('{} seed {} stopped with exit code {}; re-run to resume'.format(run.objective, run.seed, code))
                 return code

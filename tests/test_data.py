@@ -59,8 +59,10 @@ def test_crop_is_folded_into_the_decode_at_the_right_place(tmp_path):
     path = str(tmp_path / 'a.jpg')
     Image.fromarray(pixels).save(path, quality=100)
     with tf.Graph().as_default():
-        crop = evaluate(data.decode_celeba(path, [57, 21, 128, 128]))
-        shifted = evaluate(data.decode_celeba(path, [0, 0, 128, 128]))
+        crop = evaluate(data.decode_celeba(path, [57, 21, 128, 128], (128, 128, 3)))
+        shifted = evaluate(data.decode_celeba(path, [0, 0, 128, 128], (128, 128, 3)))
+        small = evaluate(data.decode_celeba(path, [57, 21, 128, 128], (64, 64, 3)))   # CelebA at 64x64
+    assert small.shape == (64, 64, 3) and abs(small[2:-2, 2:-2].mean() - 200 / 255.0) < 0.02
     assert crop.shape == (128, 128, 3) and crop.dtype == np.float32
     assert abs(crop[4:-4, 4:-4].mean() - 200 / 255.0) < 0.02
     assert shifted[:50].mean() < 0.02
@@ -71,8 +73,8 @@ def test_celeba_batches_decode_grayscale_as_rgb(celeba_dir):
     cfg = settings.resolve('celeba', [('batch_size', '8')])
     split = data.split_celeba(str(celeba_dir), 0.0)
     with tf.Graph().as_default():
-        batch = evaluate(tf.data.make_one_shot_iterator(data.celeba_dataset(split.train, cfg, shuffle=True))
-                         .get_next())
+        files = data.ImageFiles(split.train, split, cfg)
+        batch = evaluate(tf.data.make_one_shot_iterator(data.image_batches(files, cfg)).get_next())
     assert batch.shape == (8, 128, 128, 3)
     assert 0.0 <= batch.min() and batch.max() <= 1.0
 

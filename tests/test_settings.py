@@ -32,7 +32,7 @@ def test_dataset_defaults_replace_celeba_ones():
     (['--kl_weight', '-1'], 'kl_weight must be >= 0'),
     (['--learning_rate', '0'], 'learning_rate must be > 0'),
     (['--data_crop', '100,21,128,128'], 'must lie inside the 218x178'),
-    (['--data_crop', '57,21,120,128'], 'must match img_shape'),
+    (['--data_crop', '57,21,120,128'], 'data_crop 120x128 must have the aspect ratio of img_shape'),
     (['--train_images', 'some'], "train_images must be 'split' or 'all'"),
     (['--tcvae_beta', '-1'], 'tcvae_beta must be >= 0'),
     (['--num_gen_imgs', '10'], 'grid_size 4x8 must hold num_gen_imgs = 10'),
