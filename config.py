@@ -87,6 +87,7 @@ eval_attribute_images = 5000  # held-out CelebA images that name the dims by the
 traverse_from = 'prior'       # 'prior': the original's 5 seed vectors; 'data': means of 5 held-out images
 traverse_kl_images = 1000     # held-out images whose mean KL per dim orders the overview
 inactive_kl = 0.05            # nats: dims with less mean KL are listed as inactive in the overview
+explore_images = 64           # held-out images --explore offers as start points
 
 # ---- outputs ----
 image_snapshot_freq = 500     # steps between fixed-z `fakes` grids

@@ -532,7 +532,9 @@ def held_out_batches(cfg, count, batch_size=256):
 
 
 def held_out_images(cfg, count):
-    """The first `count` held-out images, [count, H, W, C] in [0, 1]."""
+    """The first `count` held-out images, [count, H, W, C] in [0, 1] (fewer if there are fewer)."""
+    if count == 0:
+        return np.zeros([0] + list(cfg.img_shape), np.float32)
     return np.concatenate([images for _, images in held_out_batches(cfg, count)])[:count]
 
 

@@ -53,7 +53,12 @@ def traversal_seeds(restored):
     cfg = restored.cfg
     if cfg.traverse_from == 'data':
         return restored.encode(data.held_out_images(cfg, len(TRAVERSE_SEEDS)))[0]
-    return np.stack([np.random.RandomState(seed).standard_normal(cfg.latent_dim) for seed in TRAVERSE_SEEDS])
+    return prior_seeds(cfg.latent_dim)
+
+
+def prior_seeds(latent_dim):
+    """[5, latent_dim]: the original's seed vectors, numpy seeds TRAVERSE_SEEDS."""
+    return np.stack([np.random.RandomState(seed).standard_normal(latent_dim) for seed in TRAVERSE_SEEDS])
 
 
 def traversal_latents(seeds, dim):

@@ -117,6 +117,7 @@ def validate(cfg):
     _require(cfg.train_images in ('split', 'all'), "train_images must be 'split' or 'all', got {!r}".format(
         cfg.train_images))
     _require(cfg.traverse_kl_images >= 1, 'traverse_kl_images must be >= 1')
+    _require(cfg.explore_images >= 0, 'explore_images must be >= 0')
     _require(cfg.mig_bins >= 2, 'mig_bins must be >= 2, got {}'.format(cfg.mig_bins))
     for name in ('learning_rate', 'discriminator_learning_rate'):
         _require(getattr(cfg, name) > 0, '{} must be > 0, got {}'.format(name, getattr(cfg, name)))

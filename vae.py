@@ -5,6 +5,7 @@
     python vae.py --traverse   [--dataset ...]   # results/traverse_latentdim{d}[_seed{k}].jpg, overview, GIFs
     python vae.py --evaluate   [--dataset ...]   # results/metrics.json (and attributes.json on CelebA)
     python vae.py --plot       [--dataset ...]   # results/losses.png from the TensorBoard event files
+    python vae.py --explore    [--dataset ...] [--port 8000] [--host 127.0.0.1]   # the latent space in a browser
 
 --NAME VALUE overrides any constant of config.py for this run.
 """
@@ -26,6 +27,7 @@ import config  # noqa: E402
 import console  # noqa: E402
 import data  # noqa: E402
 import evaluate  # noqa: E402
+import explorer  # noqa: E402
 import figures  # noqa: E402
 import images  # noqa: E402
 import model  # noqa: E402
@@ -155,12 +157,15 @@ def parse_args(argv):
     parser.add_argument('--plot', action='store_true', help='plot the losses to results/losses.png')
     parser.add_argument('--evaluate', action='store_true',
                         help='disentanglement metrics (dSprites) or dims named by attributes (CelebA)')
+    parser.add_argument('--explore', action='store_true', help='explore the latent space in a browser, until Ctrl-C')
+    parser.add_argument('--port', type=int, default=8000, help='--explore: port to serve on (0: any free one)')
+    parser.add_argument('--host', default='127.0.0.1', help='--explore: address to bind (default: loopback only)')
     parser.add_argument('--dataset', default=config.dataset, choices=sorted(config.DATASET_DEFAULTS),
                         help='dataset and its defaults (default: %(default)s)')
     parser.add_argument('--steps', type=int, help='train until the global step reaches N (default: num_epochs)')
     args, rest = parser.parse_known_args(argv)
-    if not (args.train or args.generate or args.traverse or args.evaluate or args.plot):
-        parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot')
+    if not (args.train or args.generate or args.traverse or args.evaluate or args.plot or args.explore):
+        parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot, --explore')
     if args.steps is not None and args.steps < 1:
         parser.error('--steps must be >= 1')
     cfg = settings.resolve(args.dataset, settings.parse_overrides(rest))
@@ -177,7 +182,7 @@ def main(argv=None):
                 return code
         if args.plot:
             pictures.plot(cfg)
-        if args.generate or args.traverse or args.evaluate:
+        if args.generate or args.traverse or args.evaluate or args.explore:
             restored = checkpoints.Restored(cfg)
             if args.evaluate:
                 evaluate.evaluate(restored)
@@ -185,6 +190,8 @@ def main(argv=None):
                 pictures.generate(restored)
             if args.traverse:
                 pictures.traverse(restored)
+            if args.explore:
+                return explorer.serve(restored, args.host, args.port)
     except (SettingsError, checkpoints.CheckpointError, FloatingPointError) as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 2

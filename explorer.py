@@ -1,0 +1,206 @@
+"""--explore: the latent space in the browser. One page and a small JSON API on a threaded HTTP server.
+
+    GET  /                     the page (explorer_page/: plain HTML, JS and CSS, nothing fetched from elsewhere)
+    GET  /api/dims             dims ordered by held-out KL, their KL, names, the start points
+    POST /api/decode {"z": []} the decoded image of z, as PNG (batch norm on its moving averages)
+    GET  /api/heldout?index=k  held-out image k: its encoder mean z and the image itself
+
+Every request is checked before it reaches TensorFlow; a bad one gets a 4xx and a one-line JSON error.
+Only the page's own files are served, read once at start-up: no path from a request touches the disk.
+"""
+import base64
+import io
+import json
+import math
+import os
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+from PIL import Image
+
+import data
+import evaluate
+import figures
+import images
+import metrics
+import pictures
+from common import SettingsError
+
+PAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'explorer_page')
+PAGE_FILES = {'/': ('index.html', 'text/html; charset=utf-8'),
+              '/explorer.js': ('explorer.js', 'text/javascript; charset=utf-8'),
+              '/explorer.css': ('explorer.css', 'text/css; charset=utf-8')}
+Z_LIMIT = 10.0              # |z| above this is refused: far outside anything the prior or the encoder gives
+MAX_BODY_BYTES = 1 << 16    # a decode request is a few hundred bytes; anything over this is refused
+LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+
+
+class BadRequest(Exception):
+    """A request the explorer refuses: its HTTP status and a one-line reason."""
+
+    def __init__(self, status, message):
+        Exception.__init__(self, message)
+        self.status = status
+
+
+def png_bytes(image):
+    """[H, W, C] floats in [0, 1] -> PNG bytes, quantised as every grid of --traverse is."""
+    pixels = images.make_grid(image[None], (1, 1))
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, format='PNG')
+    return buffer.getvalue()
+
+
+def parse_z(body, latent_dim):
+    """A decode request's body -> z [latent_dim] float32; BadRequest (400) unless it is {"z": [numbers]}
+    of the right length, finite and within [-Z_LIMIT, Z_LIMIT]."""
+    try:
+        values = json.loads(body.decode('utf-8'))['z']
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise BadRequest(400, 'the body must be JSON {"z": [numbers]}')
+    if not isinstance(values, list) or len(values) != latent_dim:
+        raise BadRequest(400, 'z must be a list of {} numbers, got {}'.format(
+            latent_dim, len(values) if isinstance(values, list) else type(values).__name__))
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise BadRequest(400, 'z must hold numbers only')
+    if not all(math.isfinite(v) for v in values):
+        raise BadRequest(400, 'z must be finite: no NaN or infinity')
+    if any(abs(v) > Z_LIMIT for v in values):
+        raise BadRequest(400, 'z values must lie in [-{0:g}, {0:g}]'.format(Z_LIMIT))
+    return np.asarray(values, np.float32)
+
+
+class Explorer(object):
+    """What the page explores: a restored model, its dims ordered by KL on held-out data, their names,
+    and the start points (the traversal seeds and the first held-out images with their codes)."""
+
+    def __init__(self, restored, num_images):
+        self.restored = restored
+        cfg = restored.cfg
+        try:
+            _, z_mean, z_logvar = data.encode_held_out(restored, cfg.traverse_kl_images)
+            self.kl = metrics.kl_per_dim(z_mean, z_logvar)
+            self.images = data.held_out_images(cfg, min(num_images, len(z_mean)))
+        except SettingsError as missing:
+            print('no held-out images: dims in index order, no KL and no held-out start points ({})'.format(missing))
+            self.kl, self.images = None, np.zeros([0] + list(cfg.img_shape), np.float32)
+        self.codes = restored.encode(self.images)[0] if len(self.images) else np.zeros((0, cfg.latent_dim))
+        self.names = evaluate.attribute_names(cfg.results_dir, restored.step)
+        self.seeds = pictures.prior_seeds(cfg.latent_dim)
+
+    def dims(self):
+        """The page's set-up: dims in KL order (index order without held-out data), which are active."""
+        cfg = self.restored.cfg
+        if self.kl is None:
+            order, active = list(range(cfg.latent_dim)), list(range(cfg.latent_dim))
+        else:
+            active, inactive = figures.rank_dims(self.kl, cfg.inactive_kl)
+            order = active + inactive
+        return {'latent_dim': cfg.latent_dim, 'order': order, 'active': active,
+                'kl': None if self.kl is None else [float(v) for v in self.kl],
+                'inactive_kl': cfg.inactive_kl, 'names': {str(d): name for d, name in self.names.items()},
+                'seeds': self.seeds.tolist(), 'held_out': len(self.images), 'img_shape': list(cfg.img_shape),
+                'z_limit': Z_LIMIT, 'dataset': cfg.dataset, 'step': self.restored.step}
+
+    def decode_png(self, z):
+        return png_bytes(self.restored.decode(z[None])[0])
+
+    def held_out(self, query):
+        """Held-out image k of ?index=k: its encoder mean and the image as a data URL; BadRequest otherwise."""
+        text = query.get('index', [''])[0]
+        if not text.isdigit():
+            raise BadRequest(400, 'index must be a whole number, got {!r}'.format(text))
+        index = int(text)
+        if index >= len(self.images):
+            raise BadRequest(404, 'no held-out image {}: there are {}'.format(index, len(self.images)))
+        encoded = base64.b64encode(png_bytes(self.images[index])).decode('ascii')
+        return {'index': index, 'z': self.codes[index].tolist(), 'image': 'data:image/png;base64,' + encoded}
+
+
+def read_page_files():
+    """{url path: (bytes, content type)} of the page, read once."""
+    files = {}
+    for route, (name, kind) in PAGE_FILES.items():
+        with open(os.path.join(PAGE_DIR, name), 'rb') as f:
+            files[route] = (f.read(), kind)
+    return files
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes by exact path to the page's files and the API; answers errors as one-line JSON."""
+    server_version = 'beta-vae-explorer'
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.answer(self.get)
+
+    def do_POST(self):
+        self.answer(self.post)
+
+    def get(self, path, query):
+        if path in self.server.page_files:
+            return self.server.page_files[path]
+        if path == '/api/dims':
+            return json.dumps(self.server.explorer.dims()).encode('utf-8'), 'application/json'
+        if path == '/api/heldout':
+            return json.dumps(self.server.explorer.held_out(query)).encode('utf-8'), 'application/json'
+        raise BadRequest(404, 'no such page: {}'.format(path[:100]))
+
+    def post(self, path, query):
+        if path != '/api/decode':
+            raise BadRequest(404, 'no such page: {}'.format(path[:100]))
+        length = self.headers.get('Content-Length', '')
+        if not length.isdigit():
+            raise BadRequest(411, 'a decode request needs a Content-Length')
+        if int(length) > MAX_BODY_BYTES:
+            raise BadRequest(413, 'the body is {} bytes; at most {} are read'.format(length, MAX_BODY_BYTES))
+        z = parse_z(self.rfile.read(int(length)), self.server.explorer.restored.cfg.latent_dim)
+        return self.server.explorer.decode_png(z), 'image/png'
+
+    def answer(self, route):
+        url = urlparse(self.path)
+        try:
+            body, kind = route(url.path, parse_qs(url.query))
+            status = 200
+        except BadRequest as refused:
+            self.close_connection = refused.status in (411, 413)   # its body was not read
+            body, kind, status = json.dumps({'error': str(refused)}).encode('utf-8'), 'application/json', \
+                refused.status
+        self.send_response(status)
+        self.send_header('Content-Type', kind)
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Cache-Control', 'no-store')
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def make_server(explorer, host, port):
+    """A threaded HTTP server for `explorer`, bound to (host, port); port 0 takes a free one."""
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    server.explorer = explorer
+    server.page_files = read_page_files()
+    return server
+
+
+def serve(restored, host, port):
+    """Serves the explorer until Ctrl-C; returns 0."""
+    explorer = Explorer(restored, restored.cfg.explore_images)
+    server = make_server(explorer, host, port)
+    if host not in LOOPBACK:
+        print('warning: serving on {}: anyone who can reach port {} can use the explorer'.format(
+            host, server.server_address[1]), file=sys.stderr)
+    print('exploring {} at http://{}:{}/ (Ctrl-C stops)'.format(
+        restored.checkpoint, 'localhost' if host in ('0.0.0.0', '::') else host, server.server_address[1]), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print('explorer stopped')
+    return 0
