@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 import tensorflow.compat.v1 as tf
+import tensorflow.compat.v2 as tf2   # only for image.resize(antialias=True), on both stacks
 
 from common import RAW_CELEBA_SHAPE, SettingsError
 from hardware import session_config, training_device
@@ -148,7 +149,7 @@ def decode_celeba(path, crop, img_shape):
 
 def resized(image, img_shape):
     """float32 [h, w, C] in [0, 1] -> [H, W, C] of img_shape, antialiased, still in [0, 1]."""
-    image = tf.compat.v2.image.resize(image, img_shape[:2], antialias=True)
+    image = tf2.image.resize(image, img_shape[:2], antialias=True)
     image.set_shape(list(img_shape[:2]) + [image.shape[-1]])
     return tf.clip_by_value(image, 0.0, 1.0)
 

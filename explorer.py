@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -196,11 +197,19 @@ def serve(restored, host, port):
             host, server.server_address[1]), file=sys.stderr)
     print('exploring {} at http://{}:{}/ (Ctrl-C stops)'.format(
         restored.checkpoint, 'localhost' if host in ('0.0.0.0', '::') else host, server.server_address[1]), flush=True)
+    # Ctrl-C and SIGTERM stop it cleanly, even where the shell started it with SIGINT ignored.
+    previous = {signum: signal.signal(signum, stop_serving) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     print('explorer stopped')
     return 0
+
+
+def stop_serving(signum, frame):
+    raise KeyboardInterrupt

@@ -230,7 +230,8 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, conti
     """[M, K]: how well code j alone predicts factor k.
 
     Discrete factors (dSprites, as disentanglement_lib scores it): test accuracy of scikit-learn's
-    LinearSVC(C=0.01, class_weight='balanced') on code j. Continuous factors: the squared correlation
+    LinearSVC(C=0.01, class_weight='balanced') on code j, seeded so that the score repeats.
+    Continuous factors: the squared correlation
     of code j and factor k on the training sample (the R^2 of a linear fit), 0 for a constant code.
     """
     num_codes, num_factors = codes_train.shape[1], factors_train.shape[1]
@@ -246,7 +247,7 @@ def sap_score_matrix(codes_train, factors_train, codes_test, factors_test, conti
         warnings.simplefilter('ignore')     # liblinear's convergence notes at C = 0.01
         for j in range(num_codes):
             for k in range(num_factors):
-                classifier = learn.svm.LinearSVC(C=0.01, class_weight='balanced')
+                classifier = learn.svm.LinearSVC(C=0.01, class_weight='balanced', random_state=j * num_factors + k)
                 classifier.fit(codes_train[:, j:j + 1], factors_train[:, k])
                 scores[j, k] = np.mean(classifier.predict(codes_test[:, j:j + 1]) == factors_test[:, k])
     return scores

@@ -162,11 +162,14 @@ def test_concurrent_clients_are_all_answered(server):
     assert results == [200] * 40
 
 
-def test_explore_cli_serves_until_ctrl_c(tmp_path):
+@pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM])
+def test_explore_cli_serves_until_stopped(tmp_path, stop):
     assert vae.main(['--train', '--steps', '1'] + TINY + dirs(tmp_path)) == 0
+    # Started as a shell's background job would be: with SIGINT ignored; Ctrl-C must still stop it.
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py'), '--explore', '--port', '0',
                                 '--host', '127.0.0.2'] + TINY + dirs(tmp_path), cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, universal_newlines=True)
+                               stderr=subprocess.PIPE, universal_newlines=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     try:
         line = ''
         while 'exploring' not in line:
@@ -180,7 +183,7 @@ def test_explore_cli_serves_until_ctrl_c(tmp_path):
         assert connection.getresponse().status == 200
         connection.close()
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0 and 'explorer stopped' in out
     assert 'anyone who can reach port' in err     # not a loopback-only address: said so
