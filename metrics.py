@@ -207,13 +207,9 @@ def dci_disentanglement(importance):
 
 
 def dci_completeness(importance):
-    """Eastwood & Williams 2018, section 3: C = sum_k rho_k (1 - H_M(P_.k)), each factor captured by one code."""
-    importance = np.asarray(importance, np.float64)
-    per_factor = 1.0 - _entropy(importance + 1e-11, importance.shape[0], axis=0)
-    if importance.sum() == 0:
-        importance = np.ones_like(importance)
-    weights = importance.sum(axis=0) / importance.sum()
-    return float(np.sum(per_factor * weights))
+    """Eastwood & Williams 2018, section 3: C = sum_k rho_k (1 - H_M(P_.k)), each factor captured by one
+    code: the disentanglement of the transposed importance matrix."""
+    return dci_disentanglement(np.asarray(importance).T)
 
 
 def dci(codes_train, factors_train, codes_test, factors_test):

@@ -3,6 +3,7 @@
     python benchmarks/disentanglement.py                  # train, evaluate and gather; re-run to resume
     python benchmarks/disentanglement.py --list           # one command line per run, for a job array
     python benchmarks/disentanglement.py --runs tcvae:0,1,2 beta:0 --steps 24000 --root results/disentanglement
+    python benchmarks/disentanglement.py --steps 2 --batch_size 8 --eval_num_train 40   # --NAME VALUE: to vae.py
 
 Each run trains `python vae.py --train --evaluate --dataset dsprites` in its own folder
 (ROOT/OBJECTIVE_seedK/{checkpoints,results,summaries}). Re-running skips finished runs (metrics.json at
@@ -48,20 +49,21 @@ def parse_runs(specs, root):
     return runs
 
 
-def run_overrides(run, steps):
-    """vae.py settings of one run. The capacity objective reaches its final KL target within the budget."""
+def run_overrides(run, steps, extra=()):
+    """vae.py settings of one run, then `extra`. The capacity objective reaches its final KL target
+    within the budget."""
     args = ['--dataset', 'dsprites', '--objective', run.objective, '--seed', str(run.seed), '--steps', str(steps),
             '--checkpoint_dir', os.path.join(run.folder, 'checkpoints'),
             '--results_dir', os.path.join(run.folder, 'results'),
             '--summary_dir', os.path.join(run.folder, 'summaries')]
     if run.objective == 'capacity':
         args += ['--capacity_steps', str(steps * 5 // 6)]
-    return args
+    return args + list(extra)
 
 
-def command(run, steps, evaluate=True):
+def command(run, steps, extra=(), evaluate=True):
     phases = ['--train', '--evaluate'] if evaluate else ['--train']
-    return [sys.executable, os.path.join(ROOT, 'vae.py')] + phases + run_overrides(run, steps)
+    return [sys.executable, os.path.join(ROOT, 'vae.py')] + phases + run_overrides(run, steps, extra)
 
 
 def run_to_the_end(args):
@@ -181,18 +183,18 @@ def main(argv=None):
     parser.add_argument('--no-evaluate', dest='evaluate', action='store_false',
                         help='train only; a later call evaluates and gathers')
     parser.add_argument('--gather', action='store_true', help='only gather runs that are finished; train nothing')
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)   # --NAME VALUE settings go to every vae.py run
     runs = parse_runs(args.runs, args.root)
     if args.list:
         for run in runs:
-            print(' '.join(command(run, args.steps)))
+            print(' '.join(command(run, args.steps, extra)))
         return 0
 
     rows, missing = [], []
     for run in runs:
         if not args.gather and finished(run, args.steps) is None:
             print('=== {} seed {}: {} ==='.format(run.objective, run.seed, time.strftime('%H:%M:%S')), flush=True)
-            code = run_to_the_end(command(run, args.steps, args.evaluate))
+            code = run_to_the_end(command(run, args.steps, extra, args.evaluate))
             if code:
                 print('{} seed {} stopped with exit code {}; re-run to resume'.format(run.objective, run.seed, code))
                 return code
