@@ -87,3 +87,12 @@ def test_settings_and_data_import_no_model():
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not imported & {'model', 'checkpoints', 'evaluate', 'pictures', 'vae'}, (name, imported)
     assert 'settings' not in imported   # data reads settings as plain attributes
+
+
+def test_no_benchmark_shadows_a_project_module():
+    """The tests put benchmarks/ on sys.path too: a benchmark named like a module would replace it."""
+    import glob
+    import os
+    from conftest import ROOT
+    names = {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, '*.py'))}
+    assert not names & {os.path.basename(p) for p in glob.glob(os.path.join(ROOT, 'benchmarks', '*.py'))}

@@ -1,6 +1,6 @@
 """How fast does --explore answer? Decode latency with concurrent clients, for each model.
 
-    python benchmarks/explorer.py [--clients 4] [--requests 100] [--json results/explorer.json]
+    python benchmarks/explorer_latency.py [--clients 4] [--requests 100] [--json results/explorer_latency.json]
 
 For the dSprites and the CelebA model (freshly initialised: a decode costs the same whatever the
 weights), and the CelebA model in bfloat16 where this CPU has fast kernels for it, serves the explorer on 127.0.0.1 and has `--clients` threads each send `--requests` decode
@@ -90,7 +90,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--clients', type=int, default=4)
     parser.add_argument('--requests', type=int, default=100, help='requests per client')
-    parser.add_argument('--json', default=os.path.join('results', 'explorer.json'))
+    parser.add_argument('--json', default=os.path.join('results', 'explorer_latency.json'))
     args = parser.parse_args(argv)
     report = {'tensorflow': tf.__version__, 'cores': os.cpu_count(), 'models': {}}
     with tempfile.TemporaryDirectory() as folder:
