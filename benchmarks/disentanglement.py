@@ -22,6 +22,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from hardware import import_tensorflow  # noqa: E402
+
+import_tensorflow()   # quietly: the run's event files are read through it
+
 import figures  # noqa: E402
 import common  # noqa: E402
 import settings  # noqa: E402
