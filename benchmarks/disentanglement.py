@@ -28,7 +28,6 @@ import_tensorflow()   # quietly: the run's event files are read through it
 
 import figures  # noqa: E402
 import common  # noqa: E402
-import settings  # noqa: E402
 
 METRICS = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')
 DEFAULT_RUNS = ('tcvae:0,1,2', 'factor:0', 'beta:0', 'capacity:0')
