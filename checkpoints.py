@@ -113,14 +113,17 @@ def saved_config(checkpoint):
     return settings.load(path)
 
 
-def for_inference(cfg):
-    """(latest checkpoint, this run's settings with the model settings the checkpoint was trained with)."""
+def latest_or_error(cfg):
     checkpoint = latest(cfg.checkpoint_dir)
     if checkpoint is None:
         raise CheckpointError('no checkpoint in {}: train one first with `python vae.py --train --dataset {}` '
                               'or set --checkpoint_dir'.format(cfg.checkpoint_dir, cfg.dataset))
-    trained = saved_config(checkpoint)
-    return checkpoint, cfg.replace(**{key: getattr(trained, key) for key in MODEL_KEYS})
+    return checkpoint
+
+
+def for_inference(cfg, trained):
+    """This run's settings with the model settings of `trained`, the settings a checkpoint was trained with."""
+    return cfg.replace(**{key: getattr(trained, key) for key in MODEL_KEYS})
 
 
 class Restored(object):
@@ -128,7 +131,9 @@ class Restored(object):
     moving averages); encodes and decodes numpy batches."""
 
     def __init__(self, cfg):
-        self.checkpoint, self.cfg = for_inference(cfg)
+        self.checkpoint = latest_or_error(cfg)
+        self.trained_cfg = saved_config(self.checkpoint)   # every setting as trained, for the record
+        self.cfg = for_inference(cfg, self.trained_cfg)
         self.step = step_of(self.checkpoint)
         self.graph = tf.Graph()
         with self.graph.as_default():

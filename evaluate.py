@@ -12,6 +12,8 @@ from common import write_json
 METRICS_FILE = 'metrics.json'
 ATTRIBUTES_FILE = 'attributes.json'
 ENCODE_BATCH = 2048   # images per session run when encoding all of dSprites
+EVALUATION_KEYS = ('eval_seed', 'eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points',
+                   'mig_bins', 'eval_attribute_images')
 
 
 def dsprites_codes(restored, images):
@@ -98,7 +100,9 @@ def evaluate(restored):
         result = evaluate_dsprites(restored)
     else:
         result, ranking = evaluate_images(restored)
-    result.update(step=restored.step, checkpoint=restored.checkpoint, config=cfg.as_dict())
+    # config: every setting the checkpoint was trained with (not this command's); evaluation: the sample sizes
+    result.update(step=restored.step, checkpoint=restored.checkpoint, config=restored.trained_cfg.as_dict(),
+                  evaluation={key: getattr(cfg, key) for key in EVALUATION_KEYS})
     for key, label in SCORE_LABELS:
         if key in result:
             print('{:<18}{:.3f}'.format(label, result[key]))

@@ -22,7 +22,7 @@ class FactorEncoder(object):
     then 5 constant dims; it decodes every z to grey (p = 0.5)."""
 
     def __init__(self, cfg):
-        self.cfg, self.step, self.checkpoint = cfg, 7, 'factors'
+        self.cfg, self.trained_cfg, self.step, self.checkpoint = cfg, cfg, 7, 'factors'
 
     def encode_dataset(self, make_dataset):
         classes = np.stack(np.unravel_index(np.arange(data.NUM_DSPRITES), data.FACTOR_SIZES), axis=1)[:, 1:]
@@ -63,9 +63,11 @@ def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
             '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', 'capacity']
     assert vae.main(['--train', '--steps', '3'] + args) == 0
-    assert vae.main(['--evaluate'] + args + SMALL_EVAL) == 0
+    # evaluated without the training's --objective and --batch_size: the record still says how it was trained
+    assert vae.main(['--evaluate'] + args[:2] + args[6:12] + SMALL_EVAL) == 0
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
     assert result['step'] == 3 and result['config']['objective'] == 'capacity'
+    assert result['config']['batch_size'] == 8 and result['evaluation']['eval_num_train'] == 200
     cfg = settings.resolve('dsprites', settings.parse_overrides(args[2:] + SMALL_EVAL))
     again = evaluate.evaluate_dsprites(checkpoints.Restored(cfg))    # every sample is seeded: the same scores
     for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
