@@ -332,6 +332,7 @@ def split_images(cfg):
 # Factor sizes in DeepMind's order (color, shape, scale, orientation, posX, posY); posY varies fastest.
 # color has a single value (white).
 FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
+FACTOR_NAMES = ('color', 'shape', 'scale', 'orientation', 'x', 'y')
 NUM_DSPRITES = int(np.prod(FACTOR_SIZES))  # 737,280
 DSPRITE_SIZE = 64                # pixels per side
 SPRITE_HALF_SIZE = 10.0          # pixels from centre to the square's edge at scale 1

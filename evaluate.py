@@ -49,11 +49,14 @@ def evaluate_dsprites(restored):
     codes_train, factors_train = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_train)
     codes_test, factors_test = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_eval)
     dci = metrics.dci(codes_train, factors_train, codes_test, factors_test)
+    information = metrics.factor_information(z_mean, classes, space.scored, cfg.mig_bins)
     return {
         'beta_vae': metrics.beta_vae_score(represent, space, rng(1), **sizes),
         'factor_vae': metrics.factor_vae_score(represent, space, rng(2), num_variance_estimate=cfg.eval_num_points,
                                                **sizes),
-        'mig': metrics.mig(z_mean, classes, space.scored, cfg.mig_bins),
+        'mig': metrics.information_gap(information),
+        # which latents carry each factor: {factor: [normalised mutual information of each latent]}
+        'factor_information': {data.FACTOR_NAMES[k]: information[:, i].tolist() for i, k in enumerate(space.scored)},
         'dci': dci['disentanglement'],
         'dci_completeness': dci['completeness'],
         'dci_informativeness': dci['informativeness'],
@@ -79,6 +82,12 @@ def evaluate_images(restored):
     labelled = [i for i, name in enumerate(names) if name in rows]
     labels = np.stack([rows[names[i]] for i in labelled])
     return result, metrics.rank_attributes(z_mean[labelled], labels, attribute_names)
+
+
+def carriers(factor, information, shown=2):
+    """'orientation: dim 3 0.41, dim 7 0.02': the latents that carry most of a factor, and how much."""
+    best = np.argsort(information)[::-1][:shown]
+    return '{:<18}{}'.format(factor + ':', ', '.join('dim {} {:.2f}'.format(j, information[j]) for j in best))
 
 
 def caption(entry):
@@ -107,6 +116,8 @@ def evaluate(restored):
         if key in result:
             print('{:<18}{:.3f}'.format(label, result[key]))
     print('{:<18}{}'.format('KL per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))
+    for factor, information in result.get('factor_information', {}).items():
+        print(carriers(factor, information))
     write_json(result, os.path.join(cfg.results_dir, METRICS_FILE))
     if ranking is not None:
         write_json({'step': restored.step, 'checkpoint': restored.checkpoint, 'dims': ranking},

@@ -149,16 +149,25 @@ def discrete_mutual_info(a, b):
     return float((joint[nonzero] * np.log(joint[nonzero] / outer[nonzero])).sum())
 
 
-def mig(codes, classes, scored, bins=20):
-    """Mean over scored factors of (top - second mutual information with a latent) / H(factor)."""
+def factor_information(codes, classes, scored, bins=20):
+    """[M latents, K scored factors]: I(binned latent j; factor k) / H(factor k), the quantity MIG
+    (Chen et al. 2018) compares. Column k says which latents carry factor k, and how much of it."""
     binned = discretize(codes, bins)
-    gaps = []
-    for k in scored:
-        info = sorted((discrete_mutual_info(binned[:, j], classes[:, k]) for j in range(codes.shape[1])),
-                      reverse=True)
-        second = info[1] if len(info) > 1 else 0.0
-        gaps.append((info[0] - second) / discrete_entropy(classes[:, k]))
-    return float(np.mean(gaps))
+    return np.array([[discrete_mutual_info(binned[:, j], classes[:, k]) / discrete_entropy(classes[:, k])
+                      for k in scored] for j in range(codes.shape[1])]).reshape(codes.shape[1], len(scored))
+
+
+def information_gap(information):
+    """Chen et al. 2018's MIG from a factor_information matrix: mean over factors of the gap between
+    the two latents that carry the most of the factor."""
+    ranked = -np.sort(-np.asarray(information), axis=0)
+    second = ranked[1] if len(ranked) > 1 else np.zeros(ranked.shape[1])
+    return float(np.mean(ranked[0] - second))
+
+
+def mig(codes, classes, scored, bins=20):
+    """Mutual information gap (Chen et al. 2018) of codes [n, M] against factor indices [n, F]."""
+    return information_gap(factor_information(codes, classes, scored, bins))
 
 
 # ---- DCI (Eastwood & Williams 2018) ----

@@ -43,6 +43,13 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path):
     assert result['beta_vae'] == 1.0            # the fixed factor's dim is exactly 0 in every pair
     assert result['factor_vae'] == 1.0          # the fixed factor's dim has zero variance
     assert result['mig'] == pytest.approx(binning_bound([3, 6, 40, 32, 32]), abs=0.01)
+    # each factor is carried by its own dim, as much as 20 bins allow, and not at all by the constant dims
+    information = result['factor_information']
+    assert list(information) == ['shape', 'scale', 'orientation', 'x', 'y']
+    for dim, (name, size) in enumerate(zip(information, data.FACTOR_SIZES[1:])):
+        assert int(np.argmax(information[name])) == dim
+        assert information[name][dim] == pytest.approx(binning_bound([size]), abs=0.01)
+        assert information[name][5:] == pytest.approx([0.0] * 5, abs=1e-12)
     assert result['dci'] > 0.97                 # each code's trees use one factor alone
     assert result['dci_completeness'] > 0.97
     # KL of N(c, 1) against N(0, 1) is c^2 / 2; a factor of n values at k / (n - 1) has E[c^2] = (2n - 1) / (6n - 6).

@@ -72,6 +72,23 @@ def test_mixing_two_factors_in_one_dim_lowers_mig():
     assert metrics.mig(mixed, classes, SPACE.scored) < metrics.mig(clean, classes, SPACE.scored) - 0.2
 
 
+def test_mig_is_the_mean_gap_between_each_factors_two_best_latents():
+    information = [[0.9, 0.1],
+                   [0.2, 0.5],
+                   [0.0, 0.3]]
+    assert metrics.information_gap(information) == pytest.approx(((0.9 - 0.2) + (0.5 - 0.3)) / 2)
+
+
+def test_factor_information_says_which_latent_carries_which_factor():
+    classes = SPACE.sample(np.random.RandomState(5), 5000)
+    codes = np.stack([classes[:, 4], classes[:, 1], np.zeros(5000)], axis=1).astype(float)  # x, shape, nothing
+    information = metrics.factor_information(codes, classes, [1, 4])           # columns: shape, x
+    assert information.shape == (3, 2)
+    assert information[1, 0] == pytest.approx(1.0) and information[0, 1] == pytest.approx(binning_bound([32]), abs=0.01)
+    assert information[0, 0] < 0.01 and information[1, 1] < 0.01
+    assert information[2] == pytest.approx([0.0, 0.0], abs=1e-12)
+
+
 def test_mutual_information_and_entropy_known_answers():
     a = np.array([0, 0, 1, 1] * 25)
     assert metrics.discrete_entropy(a) == pytest.approx(np.log(2))
