@@ -106,11 +106,12 @@ def factor_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, b
                      num_variance_estimate=10000, prune_threshold=0.05):
     """Held-out accuracy of the majority-vote classifier from least-variance dim to fixed factor.
 
-    Latents are divided by their std over the data; dims whose variance is below prune_threshold
-    (collapsed to the prior) are pruned. 0 when every dim is collapsed.
+    Latents are divided by their std over the data; dims whose std is below prune_threshold
+    (collapsed to the prior) are pruned, as disentanglement_lib's _prune_dims does. 0 when every dim
+    is collapsed.
     """
     variances = np.var(represent(space.sample(rng, num_variance_estimate)), axis=0, ddof=1)
-    active = variances >= prune_threshold
+    active = np.sqrt(variances) >= prune_threshold
     if not active.any():
         return 0.0
     global_std = np.sqrt(np.where(active, variances, 1.0))   # pruned dims are never voted for

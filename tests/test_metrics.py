@@ -54,6 +54,21 @@ def test_mig_of_a_disentangled_dsprites_code_comes_close_to_the_binning_bound():
     assert metrics.mig(factors_plus_noise(noise=0.001)(classes), classes, SPACE.scored) >= 0.98 * bound
 
 
+def test_factor_vae_prunes_dims_by_their_std_as_disentanglement_lib():
+    # dim 0 carries factor 1; dims 1 and 2 are noise with std 0.1 and 0.01; factor 2 has no dim.
+    # Points that fix factor 1 always vote dim 0. Points that fix factor 2 see every kept dim at about its
+    # global variance and vote at random among them: with dim 1 kept (std 0.1 >= 0.05) and dim 2 pruned,
+    # half their votes land on dim 1, which the classifier then assigns to factor 2: accuracy 3/4.
+    # (Pruning by variance, 0.01 < 0.05, would drop dim 1 too: 1/2; pruning nothing: 5/6.)
+    space = metrics.FactorSpace((1, 3, 4))
+    rng = np.random.RandomState(0)
+
+    def represent(classes):
+        return np.stack([classes[:, 1] / 2.0, 0.1 * rng.randn(len(classes)), 0.01 * rng.randn(len(classes))], 1)
+    score = metrics.factor_vae_score(represent, space, np.random.RandomState(1), num_train=4000, num_eval=4000)
+    assert score == pytest.approx(0.75, abs=0.02)
+
+
 def test_random_code_scores_near_chance():
     represent = random_code()
     chance = 1.0 / len(SPACE.scored)
