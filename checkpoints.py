@@ -114,6 +114,7 @@ def saved_config(checkpoint):
 
 
 def latest_or_error(cfg):
+    """The newest complete checkpoint in cfg.checkpoint_dir; CheckpointError saying what to do if none."""
     checkpoint = latest(cfg.checkpoint_dir)
     if checkpoint is None:
         raise CheckpointError('no checkpoint in {}: train one first with `python vae.py --train --dataset {}` '
