@@ -30,7 +30,7 @@ import figures  # noqa: E402
 import common  # noqa: E402
 
 METRICS = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')
-DEFAULT_RUNS = ('tcvae:0,1,2', 'factor:0', 'beta:0', 'capacity:0')
+DEFAULT_RUNS = ('tcvae:0,1,2', 'factor:0,1,2', 'beta:0', 'capacity:0')
 DEFAULT_STEPS = 24000        # x 64 images: about 2 passes over dSprites' 737,280 images
 
 # Published dSprites figures of each objective, as compiled by Lin et al. 2020 (Table 1) from Locatello et
