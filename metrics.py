@@ -154,8 +154,10 @@ def factor_information(codes, classes, scored, bins=20):
     """[M latents, K scored factors]: I(binned latent j; factor k) / H(factor k), the quantity MIG
     (Chen et al. 2018) compares. Column k says which latents carry factor k, and how much of it."""
     binned = discretize(codes, bins)
-    return np.array([[discrete_mutual_info(binned[:, j], classes[:, k]) / discrete_entropy(classes[:, k])
-                      for k in scored] for j in range(codes.shape[1])]).reshape(codes.shape[1], len(scored))
+    entropies = [discrete_entropy(classes[:, k]) for k in scored]
+    return np.array([[discrete_mutual_info(binned[:, j], classes[:, k]) / entropy
+                      for k, entropy in zip(scored, entropies)]
+                     for j in range(codes.shape[1])]).reshape(codes.shape[1], len(scored))
 
 
 def information_gap(information):
