@@ -514,7 +514,8 @@ def held_out_batches(cfg, count, batch_size=256):
     if cfg.dataset == 'dsprites':
         images = DSprites(cfg)
         rng = np.random.RandomState([cfg.eval_seed, HELD_OUT_DSPRITES_SEED])
-        classes = np.stack([rng.randint(0, size, count) for size in FACTOR_SIZES], axis=1)
+        # drawn an image at a time (row-major), so a smaller count gives the first images of a larger one
+        classes = (rng.random_sample((count, len(FACTOR_SIZES))) * FACTOR_SIZES).astype(np.int64)
         for start in range(0, count, batch_size):
             yield None, images(classes[start:start + batch_size])
         return

@@ -90,6 +90,13 @@ def test_dsprites_grid_has_every_factor_combination_once():
     np.testing.assert_allclose(values[1], [1, 3, 1.0, 2 * np.pi, 1, 1])
 
 
+def test_dsprites_held_out_images_are_the_same_whatever_the_count():
+    cfg = settings.resolve('dsprites', settings.parse_overrides([]))
+    few, many = data.held_out_images(cfg, 20), data.held_out_images(cfg, 300)
+    np.testing.assert_array_equal(few, many[:20])
+    assert len(np.unique(many.reshape(300, -1), axis=0)) > 290    # a sample of the grid, not one sprite
+
+
 def _render(shape, scale, orientation, pos_x, pos_y):
     with tf.Graph().as_default():
         return evaluate(data.render_dsprites(tf.constant([[0, shape, scale, orientation, pos_x, pos_y]])))[0, ..., 0]

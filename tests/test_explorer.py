@@ -15,6 +15,7 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 import checkpoints
+import data
 import explorer
 import images
 import pictures
@@ -144,6 +145,33 @@ def test_held_out_start_points_carry_their_code_and_image(server):
     np.testing.assert_allclose(answer['z'], SET_MEANS, atol=1e-6)      # what this encoder says of any image
     with Image.open(io.BytesIO(base64.b64decode(answer['image'].split(',')[1]))) as picture:
         assert picture.size == (64, 64)
+
+
+class PixelMeanEncoder(object):
+    """A stand-in for Restored: z_mean is each image's mean pixel in every dim, z_logvar its negative."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+
+    def encode(self, images):
+        mean = np.repeat(images.mean(axis=(1, 2, 3))[:, None], self.cfg.latent_dim, axis=1)
+        return mean, -mean
+
+
+def test_start_points_read_the_held_out_data_once(monkeypatch):
+    cfg = settings.resolve('dsprites', settings.parse_overrides([]))
+    encoder = PixelMeanEncoder(cfg)
+    expected_mean, expected_logvar = data.encode_held_out(encoder, 300)[1:]
+    expected_images = data.held_out_images(cfg, 260)
+    reads = []
+    batches = data.held_out_batches
+    monkeypatch.setattr(data, 'held_out_batches', lambda *args, **kwargs: reads.append(args) or batches(*args, **kwargs))
+    z_mean, z_logvar, kept = explorer.encode_start_points(encoder, 300, 260)
+    assert len(reads) == 1
+    np.testing.assert_array_equal(z_mean, expected_mean)
+    np.testing.assert_array_equal(z_logvar, expected_logvar)
+    np.testing.assert_array_equal(kept, expected_images)
+    assert len(explorer.encode_start_points(encoder, 5, 64)[2]) == 5    # no more start points than images read
 
 
 def test_concurrent_clients_are_all_answered(server):
