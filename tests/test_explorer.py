@@ -163,9 +163,13 @@ def test_start_points_read_the_held_out_data_once(monkeypatch):
     encoder = PixelMeanEncoder(cfg)
     expected_mean, expected_logvar = data.encode_held_out(encoder, 300)[1:]
     expected_images = data.held_out_images(cfg, 260)
-    reads = []
-    batches = data.held_out_batches
-    monkeypatch.setattr(data, 'held_out_batches', lambda *args, **kwargs: reads.append(args) or batches(*args, **kwargs))
+    reads, read_batches = [], data.held_out_batches
+
+    def counted_batches(*args, **kwargs):
+        reads.append(args)
+        return read_batches(*args, **kwargs)
+
+    monkeypatch.setattr(data, 'held_out_batches', counted_batches)
     z_mean, z_logvar, kept = explorer.encode_start_points(encoder, 300, 260)
     assert len(reads) == 1
     np.testing.assert_array_equal(z_mean, expected_mean)
