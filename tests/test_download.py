@@ -37,7 +37,8 @@ PAGES = {'missing': (404, MISSING_PAGE), 'quota': (200, QUOTA_PAGE), 'quota403':
 class Drive(object):
     """What the fake Drive serves: file id -> (bytes, behaviour); per file a script of one-off answers
     to its file requests ('429', '503', 'cut', 'whole', 'bad_start', 'no_content_range', '' for a normal
-    one); a log of requests, their Accept-Language, and the bytes of file content sent."""
+    one); a log of requests, their Accept-Language, and the bytes of file content sent (handed to the
+    connection)."""
 
     def __init__(self):
         self.files = {}
@@ -126,12 +127,14 @@ class Handler(BaseHTTPRequestHandler):
         if event == 'cut':
             body = body[:len(body) // 2]
             self.close_connection = True     # the connection drops halfway through the body
+        # counted before the write: the client can finish, and the test read the count, before this
+        # thread runs again after a write
+        drive.sent[key] = drive.sent.get(key, 0) + len(body)
         try:
             self.wfile.write(body)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            return                           # the client hung up: what it read is not counted
-        drive.sent[key] = drive.sent.get(key, 0) + len(body)
+            return                           # the client hung up
 
 
 @pytest.fixture
