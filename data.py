@@ -544,10 +544,21 @@ def held_out_images(cfg, count):
 def encode_held_out(restored, count):
     """(file names or None, z_mean, z_logvar) of the first `count` held-out images, encoded by a
     restored model (anything with .cfg and .encode(images) -> (z_mean, z_logvar))."""
-    names, means, logvars = [], [], []
+    names, z_mean, z_logvar, _ = encode_held_out_keeping_images(restored, count, 0)
+    return names, z_mean, z_logvar
+
+
+def encode_held_out_keeping_images(restored, count, keep):
+    """encode_held_out's three, and the first `keep` of those images themselves [<= keep, H, W, C],
+    from one pass over the held-out data."""
+    names, means, logvars, kept = [], [], [], []
+    num_kept = 0
     for batch_names, images in held_out_batches(restored.cfg, count):
         z_mean, z_logvar = restored.encode(images)
         names += batch_names or []
         means.append(z_mean)
         logvars.append(z_logvar)
-    return names or None, np.concatenate(means), np.concatenate(logvars)
+        kept.append(images[:max(0, keep - num_kept)])
+        num_kept += len(kept[-1])
+    images = np.concatenate(kept) if kept else np.zeros([0] + list(restored.cfg.img_shape), np.float32)
+    return names or None, np.concatenate(means), np.concatenate(logvars), images

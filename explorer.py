@@ -73,19 +73,6 @@ def parse_z(body, latent_dim):
     return np.asarray(values, np.float32)
 
 
-def encode_start_points(restored, count, keep):
-    """(z_mean, z_logvar) of the first `count` held-out images and the first `keep` of those images,
-    reading the held-out data once."""
-    means, logvars, kept = [], [], []
-    for _, images in data.held_out_batches(restored.cfg, count):
-        z_mean, z_logvar = restored.encode(images)
-        means.append(z_mean)
-        logvars.append(z_logvar)
-        kept.append(images[:max(0, keep - sum(len(k) for k in kept))])
-    images = np.concatenate(kept) if kept else np.zeros([0] + list(restored.cfg.img_shape), np.float32)
-    return np.concatenate(means), np.concatenate(logvars), images
-
-
 class Explorer(object):
     """What the page explores: a restored model, its dims ordered by KL on held-out data, their names,
     and the start points (the traversal seeds and the first held-out images with their codes)."""
@@ -94,7 +81,8 @@ class Explorer(object):
         self.restored = restored
         cfg = restored.cfg
         try:
-            z_mean, z_logvar, self.images = encode_start_points(restored, cfg.traverse_kl_images, num_images)
+            _, z_mean, z_logvar, self.images = data.encode_held_out_keeping_images(
+                restored, cfg.traverse_kl_images, num_images)
             self.kl = metrics.kl_per_dim(z_mean, z_logvar)
             self.codes = z_mean[:len(self.images)]
         except SettingsError as missing:

@@ -170,12 +170,12 @@ def test_start_points_read_the_held_out_data_once(monkeypatch):
         return read_batches(*args, **kwargs)
 
     monkeypatch.setattr(data, 'held_out_batches', counted_batches)
-    z_mean, z_logvar, kept = explorer.encode_start_points(encoder, 300, 260)
+    _, z_mean, z_logvar, kept = data.encode_held_out_keeping_images(encoder, 300, 260)
     assert len(reads) == 1
     np.testing.assert_array_equal(z_mean, expected_mean)
     np.testing.assert_array_equal(z_logvar, expected_logvar)
     np.testing.assert_array_equal(kept, expected_images)
-    assert len(explorer.encode_start_points(encoder, 5, 64)[2]) == 5    # no more start points than images read
+    assert len(data.encode_held_out_keeping_images(encoder, 5, 64)[3]) == 5    # no more images than were read
 
 
 def test_concurrent_clients_are_all_answered(server):
