@@ -217,7 +217,7 @@ def test_explore_cli_serves_until_stopped(tmp_path, stop):
     finally:
         process.send_signal(stop)
         out, err = process.communicate(timeout=60)
-    assert process.returncode == 0 and 'explorer stopped' in out
+    assert process.returncode == 0 and 'explorer stopped' in out, err
     assert 'anyone who can reach port' in err     # not a loopback-only address: said so
 
 
