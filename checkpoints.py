@@ -147,6 +147,10 @@ class Restored(object):
             restore(self.sess, self.checkpoint)
         print('restored {}'.format(self.checkpoint))
 
+    def close(self):
+        """Closes the session; the model can not be used after this."""
+        self.sess.close()
+
     def decode(self, z):
         """Latents [n, latent_dim] -> images [n, H, W, C] in [0, 1], in one session run."""
         return self.sess.run(self.samples, {self.z: z})

@@ -10,11 +10,14 @@ Only the page's own files are served, read once at start-up: no path from a requ
 """
 import base64
 import io
+import ipaddress
 import json
 import math
 import os
 import signal
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -35,7 +38,20 @@ PAGE_FILES = {'/': ('index.html', 'text/html; charset=utf-8'),
               '/explorer.css': ('explorer.css', 'text/css; charset=utf-8')}
 Z_LIMIT = 10.0              # |z| above this is refused: far outside anything the prior or the encoder gives
 MAX_BODY_BYTES = 1 << 16    # a decode request is a few hundred bytes; anything over this is refused
-LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+DRAIN_SECONDS = 5.0         # on stop, how long requests in flight may take to finish before they are cut off
+CLIENT_TIMEOUT = 10.0       # seconds a client may stall mid-request before its connection is dropped
+POLL_SECONDS = 0.1          # how often the accept loop and the main thread look for a stop
+
+
+def is_loopback(host):
+    """Whether `host` only accepts connections from this machine: 'localhost' or any address of
+    127.0.0.0/8 or ::1."""
+    if host == 'localhost':
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:     # a host name: it may resolve to anything
+        return False
 
 
 class BadRequest(Exception):
@@ -80,6 +96,7 @@ class Explorer(object):
     def __init__(self, restored, num_images):
         self.restored = restored
         cfg = restored.cfg
+        self.latent_dim = cfg.latent_dim
         try:
             _, z_mean, z_logvar, self.images = data.encode_held_out_keeping_images(
                 restored, cfg.traverse_kl_images, num_images)
@@ -91,6 +108,9 @@ class Explorer(object):
             self.codes = np.zeros((0, cfg.latent_dim), np.float32)
         self.names = evaluate.attribute_names(cfg.results_dir, restored.step)
         self.seeds = pictures.prior_seeds(cfg.latent_dim)
+        self._decoding = threading.Condition()   # guards the two below
+        self._running = 0                         # decodes inside TensorFlow now
+        self._closed = False
 
     def dims(self):
         """The page's set-up: dims in KL order (index order without held-out data), which are active."""
@@ -107,7 +127,30 @@ class Explorer(object):
                 'z_limit': Z_LIMIT, 'dataset': cfg.dataset, 'step': self.restored.step}
 
     def decode_png(self, z):
-        return png_bytes(self.restored.decode(z[None])[0])
+        with self._decoding:
+            if self._closed:
+                raise BadRequest(503, 'the explorer is stopping')
+            self._running += 1
+        try:
+            return png_bytes(self.restored.decode(z[None])[0])
+        finally:
+            with self._decoding:
+                self._running -= 1
+                self._decoding.notify_all()
+
+    def close(self, timeout=DRAIN_SECONDS):
+        """Refuses new decodes, waits (at most `timeout` s) for those inside TensorFlow, closes the
+        session and lets go of the model.
+
+        Call it from the main thread: the model's session must be closed and freed there. Freed by a
+        request thread while the interpreter shuts down, TF_DeleteSession would return into a thread
+        that Python has already ended, and glibc aborts the process.
+        """
+        with self._decoding:
+            self._closed = True
+            self._decoding.wait_for(lambda: self._running == 0, timeout)
+        self.restored.close()
+        self.restored = None
 
     def held_out(self, query):
         """Held-out image k of ?index=k: its encoder mean and the image as a data URL; BadRequest otherwise."""
@@ -133,6 +176,10 @@ def read_page_files():
 class Handler(BaseHTTPRequestHandler):
     """Routes by exact path to the page's files and the API; answers errors as one-line JSON."""
     server_version = 'beta-vae-explorer'
+    # HTTP/1.1 for `Expect: 100-continue`, with one request per connection (Connection: close), so a
+    # stop never waits on an idle keep-alive connection.
+    protocol_version = 'HTTP/1.1'
+    timeout = CLIENT_TIMEOUT
 
     def log_message(self, *args):
         pass
@@ -160,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(411, 'a decode request needs a Content-Length')
         if int(length) > MAX_BODY_BYTES:
             raise BadRequest(413, 'the body is {} bytes; at most {} are read'.format(length, MAX_BODY_BYTES))
-        z = parse_z(self.rfile.read(int(length)), self.server.explorer.restored.cfg.latent_dim)
+        z = parse_z(self.rfile.read(int(length)), self.server.explorer.latent_dim)
         return self.server.explorer.decode_png(z), 'image/png'
 
     def answer(self, route):
@@ -176,41 +223,100 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header('Content-Type', kind)
         self.send_header('Content-Length', str(len(body)))
         self.send_header('Cache-Control', 'no-store')
+        self.send_header('Connection', 'close')
+        self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
 
+class Server(ThreadingHTTPServer):
+    """A thread per request, each one tracked so that a stop can wait for the requests in flight.
+
+    The threads are daemons: a client that never finishes its request can not keep the process alive.
+    """
+    daemon_threads = True
+
+    def __init__(self, address, explorer):
+        ThreadingHTTPServer.__init__(self, address, Handler)
+        self.explorer = explorer
+        self.page_files = read_page_files()
+        self.in_flight = set()
+        self.in_flight_lock = threading.Lock()
+
+    def process_request(self, request, client_address):
+        thread = threading.Thread(target=self._handle_and_forget, args=(request, client_address))
+        thread.daemon = True
+        with self.in_flight_lock:
+            self.in_flight.add(thread)
+        thread.start()
+
+    def _handle_and_forget(self, request, client_address):
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self.in_flight_lock:
+                self.in_flight.discard(threading.current_thread())
+
+    def drain(self, timeout):
+        """Waits up to `timeout` s for the requests in flight; returns how many are still running."""
+        deadline = time.time() + timeout
+        with self.in_flight_lock:
+            threads = list(self.in_flight)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.time()))
+        return sum(thread.is_alive() for thread in threads)
+
+
 def make_server(explorer, host, port):
     """A threaded HTTP server for `explorer`, bound to (host, port); port 0 takes a free one."""
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    server.explorer = explorer
-    server.page_files = read_page_files()
-    return server
+    return Server((host, port), explorer)
 
 
 def serve(restored, host, port):
-    """Serves the explorer until Ctrl-C; returns 0."""
+    """Serves the explorer until SIGINT or SIGTERM, then stops in order; returns 0.
+
+    The order: stop accepting connections; let the requests in flight finish (at most DRAIN_SECONDS);
+    close the TensorFlow session, here in the main thread; say `explorer stopped`.
+    """
     explorer = Explorer(restored, restored.cfg.explore_images)
     server = make_server(explorer, host, port)
-    if host not in LOOPBACK:
+    if not is_loopback(host):
         print('warning: serving on {}: anyone who can reach port {} can use the explorer'.format(
             host, server.server_address[1]), file=sys.stderr)
     print('exploring {} at http://{}:{}/ (Ctrl-C stops)'.format(
         restored.checkpoint, 'localhost' if host in ('0.0.0.0', '::') else host, server.server_address[1]), flush=True)
-    # Ctrl-C and SIGTERM stop it cleanly, even where the shell started it with SIGINT ignored.
-    previous = {signum: signal.signal(signum, stop_serving) for signum in (signal.SIGINT, signal.SIGTERM)}
+    # The signal only sets a flag. Raised as an exception in the accept loop instead, it could land
+    # while a new connection is handed to its thread, and socketserver would then shut that
+    # connection down under the running request.
+    signals = StopFlag()
+    loop = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), name='accept', daemon=True)
+    loop.start()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        while signals.received is None:
+            time.sleep(POLL_SECONDS)
     finally:
+        server.shutdown()          # the accept loop ends; no connection is taken after this
         server.server_close()
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    print('explorer stopped')
+        cut_off = server.drain(DRAIN_SECONDS)
+        explorer.close()
+        signals.restore()
+    if cut_off:
+        print('{} requests did not finish within {:g} s and were cut off'.format(cut_off, DRAIN_SECONDS),
+              file=sys.stderr)
+    print('explorer stopped', flush=True)
     return 0
 
 
-def stop_serving(signum, frame):
-    raise KeyboardInterrupt
+class StopFlag(object):
+    """Notes SIGINT and SIGTERM, even where the shell started the process with SIGINT ignored."""
+
+    def __init__(self):
+        self.received = None
+        self.previous = {signum: signal.signal(signum, self._note) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+    def _note(self, signum, frame):
+        self.received = signum
+
+    def restore(self):
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
