@@ -5,8 +5,10 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+import data
 import model
 import settings
+import training
 from hardware import session_config
 
 tf.disable_v2_behavior()
@@ -97,7 +99,7 @@ def restore(sess, checkpoint):
     stored = set(name for name, _ in tf.train.list_variables(checkpoint))
     variables = tf.global_variables()
     missing = [v for v in variables if v.op.name not in stored]
-    unexpected = [v.op.name for v in missing if not v.op.name.startswith(model.LOSS_SCALE_SCOPE + '/')]
+    unexpected = [v.op.name for v in missing if not v.op.name.startswith(training.LOSS_SCALE_SCOPE + '/')]
     if unexpected:
         raise CheckpointError('{} has no {}: it was trained with another model; train in another '
                               '--checkpoint_dir'.format(checkpoint, ', '.join(unexpected[:3])))
@@ -173,3 +175,23 @@ class Restored(object):
         parts = [self.sess.run([self.z_mean, self.z_logvar], {self.images: images[i:i + batch_size]})
                  for i in range(0, len(images), batch_size)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def encode_held_out(self, count):
+        """(file names or None, z_mean, z_logvar) of the first `count` held-out images."""
+        names, z_mean, z_logvar, _ = self.encode_held_out_keeping_images(count, 0)
+        return names, z_mean, z_logvar
+
+    def encode_held_out_keeping_images(self, count, keep):
+        """encode_held_out's three, and the first `keep` of those images themselves [<= keep, H, W, C],
+        from one pass over the held-out data."""
+        names, means, logvars, kept = [], [], [], []
+        num_kept = 0
+        for batch_names, images in data.held_out_batches(self.cfg, count):
+            z_mean, z_logvar = self.encode(images)
+            names += batch_names or []
+            means.append(z_mean)
+            logvars.append(z_logvar)
+            kept.append(images[:max(0, keep - num_kept)])
+            num_kept += len(kept[-1])
+        images = np.concatenate(kept) if kept else np.zeros([0] + list(self.cfg.img_shape), np.float32)
+        return names or None, np.concatenate(means), np.concatenate(logvars), images

@@ -38,7 +38,7 @@ epsilon = 1e-5               # batch-norm variance epsilon ('original' only)
 # the original's published traversals at any batch_size. In the usual units (summed error per image
 # against summed KL) beta = kl_weight / 32 * N / M, N = pixels*channels, M = latent_dim: 33.6 here.
 kl_weight = 0.7
-objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor': the objectives below
+objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor', 'dip_i', 'dip_ii': below
 # capacity: loss per image = mean pixel error + capacity_gamma / N * |sum of KL over dims - C|,
 # with the KL target C raised linearly from 0 to capacity_max nats over capacity_steps steps.
 capacity_gamma = 1000.0       # gamma in the usual units (against the summed error), Burgess et al.'s
@@ -46,10 +46,14 @@ capacity_max = 25.0           # nats per image: the final KL target C
 capacity_steps = 100000       # steps over which C rises from 0 to capacity_max
 # tcvae (beta-TCVAE, Chen et al. 2018): loss per image = mean pixel error
 #   + (alpha * index-code MI + beta * total correlation + gamma * dimension-wise KL) / N,
-# weights in the usual units; q(z) is estimated on each minibatch (minibatch-stratified sampling).
+# weights in the usual units; q(z) is estimated on each minibatch (minibatch-stratified sampling), or on
+# a bank of the last tcvae_bank_size training images' posteriors as well.
 tcvae_alpha = 33.6            # weight of the index-code mutual information: the original's beta (see kl_weight)
 tcvae_beta = 201.6            # weight of the total correlation: 6x the original's beta, as 6 on dSprites
 tcvae_gamma = 33.6            # weight of the dimension-wise KL: the original's beta
+tcvae_estimator = 'minibatch' # 'minibatch': Chen et al.'s estimate of q(z); 'bank': also the stored codes below
+tcvae_bank_size = 16384       # codes (mean, log-variance) the bank keeps: enough that ~10 nats of KL do not
+                              # saturate the estimate at log(batch size)
 # factor (FactorVAE, Kim & Mnih 2018): loss per image = mean pixel error
 #   + (factor_kl_weight * KL + factor_gamma * total correlation) / N, weights in the usual units;
 # the TC is read off a discriminator that tells q(z) from dimension-permuted codes of a second batch.
@@ -59,6 +63,14 @@ discriminator_units = [1000, 1000, 1000, 1000, 1000, 1000]  # the paper's MLP: h
 discriminator_learning_rate = 1e-4  # the discriminator's own Adam step size
 discriminator_beta1 = 0.5     # its Adam first-moment decay
 discriminator_beta2 = 0.9     # its Adam second-moment decay
+# dip_i, dip_ii (DIP-VAE-I and -II, Kumar et al. 2018): loss per image = mean pixel error
+#   + (dip_kl_weight * KL + lambda_od * sum_{i!=j} C_ij^2 + lambda_d * sum_i (C_ii - 1)^2) / N, where C is
+# the batch covariance of the means (I), or of the means plus the mean posterior variance (II), and
+# lambda_d = dip_lambda_od * the objective's factor, as in disentanglement_lib's study.
+dip_kl_weight = 33.6          # KL weight: the original's beta (the paper's 1, the ELBO, on dSprites)
+dip_lambda_od = 336.0         # off-diagonal weight: 10 as on dSprites, scaled by the same 33.6
+dip_i_lambda_d_factor = 10.0  # DIP-VAE-I: lambda_d = 10 lambda_od
+dip_ii_lambda_d_factor = 1.0  # DIP-VAE-II: lambda_d = lambda_od
 
 # ---- optimisation ----
 learning_rate = 1e-4          # Adam step size, constant
@@ -126,6 +138,8 @@ DATASET_DEFAULTS = {
         'tcvae_gamma': 1.0,
         'factor_kl_weight': 1.0,        # Kim & Mnih 2018: the ELBO plus gamma * TC
         'factor_gamma': 35.0,
+        'dip_kl_weight': 1.0,           # Kumar et al. 2018: the ELBO plus the covariance penalty
+        'dip_lambda_od': 10.0,          # inside disentanglement_lib's sweep 1-50, with (10, 100) for DIP-VAE-I
         'results_dir': 'results/dsprites/',
         'checkpoint_dir': 'checkpoints/dsprites/',
         'summary_dir': 'summaries/dsprites/',

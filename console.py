@@ -4,7 +4,6 @@ import sys
 import time
 
 import hardware
-import model
 
 
 def describe_data(split, num_images):
@@ -19,21 +18,6 @@ def describe_data(split, num_images):
         text += '; skipped {} unusable files: {}{}'.format(
             len(split.skipped), examples, ', ...' if len(split.skipped) > 3 else '')
     return text
-
-
-def describe_objective(cfg):
-    if cfg.objective == 'tcvae':
-        return ('objective: rec + ({:g} MI + {:g} TC + {:g} dimension-wise KL)/N per image (beta-TCVAE, Chen et al. '
-                '2018)'.format(cfg.tcvae_alpha, cfg.tcvae_beta, cfg.tcvae_gamma))
-    if cfg.objective == 'factor':
-        return ('objective: rec + ({:g} KL + {:g} TC)/N per image (FactorVAE, Kim & Mnih 2018), TC from a '
-                'discriminator on a second batch'.format(cfg.factor_kl_weight, cfg.factor_gamma))
-    if cfg.objective == 'capacity':
-        return ('objective: rec + {:g}/N * |KL - C| per image (Burgess et al. 2018), C rising from 0 to {:g} nats '
-                'over {} steps'.format(cfg.capacity_gamma, cfg.capacity_max, cfg.capacity_steps))
-    return ('objective: rec + {:g}/{} * KL per image (kl_weight = {:g}), i.e. beta = {:.4g} in the usual units '
-            '(summed error vs summed KL)'.format(cfg.kl_weight, model.KL_UNIT_BATCH, cfg.kl_weight,
-                                                 model.equivalent_beta(cfg.kl_weight, cfg.img_shape, cfg.latent_dim)))
 
 
 def describe_precision(precision, device):

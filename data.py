@@ -1,7 +1,6 @@
-"""Every input pipeline and the held-out data: cropped CelebA JPEGs, a folder of your own pictures,
-procedural (or DeepMind's) dSprites, as tf.data in the graph, and the fixed held-out images that the
-pictures and metrics use."""
-import math
+"""Every input pipeline and the held-out data: cropped CelebA JPEGs, a folder of your own pictures and
+dSprites (dsprites.py) as tf.data in the graph, and the fixed held-out images that the pictures and
+metrics use."""
 import os
 import zlib
 
@@ -9,6 +8,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 import tensorflow.compat.v2 as tf2   # only for image.resize(antialias=True), on both stacks
 
+import dsprites
 from common import RAW_CELEBA_SHAPE, SettingsError
 from hardware import session_config, training_device
 
@@ -327,142 +327,6 @@ def split_images(cfg):
     return split_celeba(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
 
 
-# ---- dSprites ----
-
-# Factor sizes in DeepMind's order (color, shape, scale, orientation, posX, posY); posY varies fastest.
-# color has a single value (white).
-FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
-FACTOR_NAMES = ('color', 'shape', 'scale', 'orientation', 'x', 'y')
-NUM_DSPRITES = int(np.prod(FACTOR_SIZES))  # 737,280
-DSPRITE_SIZE = 64                # pixels per side
-SPRITE_HALF_SIZE = 10.0          # pixels from centre to the square's edge at scale 1
-# Centres keep this far from the border (pixels), so every shape at any scale and orientation
-# leaves the outermost pixel row and column empty.
-SPRITE_MARGIN = SPRITE_HALF_SIZE * math.sqrt(2.0) + 1.0
-
-
-def factor_values():
-    """The value of each factor at each of its indices, as in DeepMind's latents_values."""
-    return [np.array([1.0]), np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),
-            np.linspace(0.0, 2 * np.pi, 40), np.linspace(0.0, 1.0, 32), np.linspace(0.0, 1.0, 32)]
-
-
-def factor_classes(indices):
-    """Image indices [n] -> factor indices [n, 6] (DeepMind's latents_classes)."""
-    return np.stack(np.unravel_index(np.asarray(indices), FACTOR_SIZES), axis=1)
-
-
-def factors_to_values(classes):
-    """Factor indices [n, 6] -> factor values [n, 6] (DeepMind's latents_values)."""
-    values = factor_values()
-    return np.stack([values[f][classes[:, f]] for f in range(len(FACTOR_SIZES))], axis=1)
-
-
-def _class_tensor(index):
-    """Image indices (int64 tensor [n]) -> factor indices [n, 6]; inverse of np.ravel_multi_index."""
-    classes = []
-    for size in reversed(FACTOR_SIZES):
-        classes.append(index % size)
-        index = index // size
-    return tf.stack(classes[::-1], axis=1)
-
-
-def render_dsprites(classes):
-    """Factor indices [n, 6] (int tensor) -> binary images [n, 64, 64, 1] float32.
-
-    A pixel is on when its centre, moved into the sprite's frame (centred, unrotated, unscaled),
-    lies inside the unit shape: square |u|,|v| <= 1; ellipse with semi-axes 1 and 0.5; heart
-    (x^2 + y^2 - 1)^3 <= x^2 y^3.
-    """
-    classes = tf.cast(classes, tf.int32)
-    values = [tf.constant(v, tf.float32) for v in factor_values()]
-    shape = classes[:, 1]
-    scale, angle, pos_x, pos_y = [tf.gather(values[f], classes[:, f])[:, None, None] for f in (2, 3, 4, 5)]
-    travel = DSPRITE_SIZE - 2 * SPRITE_MARGIN
-    centre_x = SPRITE_MARGIN + pos_x * travel
-    centre_y = SPRITE_MARGIN + pos_y * travel
-    pixel = tf.range(DSPRITE_SIZE, dtype=tf.float32) + 0.5
-    dx = pixel[None, None, :] - centre_x
-    dy = pixel[None, :, None] - centre_y
-    radius = scale * SPRITE_HALF_SIZE
-    u = (tf.cos(angle) * dx + tf.sin(angle) * dy) / radius
-    v = (-tf.sin(angle) * dx + tf.cos(angle) * dy) / radius
-    square = tf.maximum(tf.abs(u), tf.abs(v)) <= 1.0
-    ellipse = tf.square(u) + tf.square(v / 0.5) <= 1.0
-    hx, hy = 1.15 * u, 0.1 - 1.15 * v      # heart coordinates, lobes up in the image
-    lobe = tf.square(hx) + tf.square(hy) - 1.0
-    heart = lobe * lobe * lobe <= tf.square(hx) * hy * hy * hy
-    which = tf.broadcast_to(shape[:, None, None], tf.shape(square))
-    inside = tf.where(tf.equal(which, 0), square, tf.where(tf.equal(which, 1), ellipse, heart))
-    return tf.cast(inside, tf.float32)[..., None]
-
-
-def load_dsprites_npz(path):
-    """DeepMind's dSprites file -> (images uint8 [n, 64, 64], factor indices [n, 6])."""
-    with np.load(path) as archive:
-        images, classes = archive['imgs'], archive['latents_classes']
-    if images.shape[1:] != (DSPRITE_SIZE, DSPRITE_SIZE) or len(images) != len(classes):
-        raise SettingsError('{} is not a dSprites file (imgs {} with {} factor rows): remove it to use '
-                            'procedural dSprites'.format(path, images.shape, len(classes)))
-    return images, classes
-
-
-class DSprites(object):
-    """dSprites images by index: DeepMind's npz when it is present, else rendered. The one place that
-    makes that choice; every pipeline and metric reads the images through it.
-
-    Index i is the image with factor indices np.unravel_index(i, FACTOR_SIZES), in either source.
-    """
-
-    def __init__(self, cfg):
-        self.npz_images = None
-        if os.path.isfile(cfg.dsprites_npz_path):
-            self.npz_images = load_dsprites_npz(cfg.dsprites_npz_path)[0]
-        self.count = NUM_DSPRITES if self.npz_images is None else len(self.npz_images)
-        self._session = None
-
-    def _npz_float(self, indices):
-        return self.npz_images[indices][..., None].astype(np.float32)
-
-    def images_tensor(self, indices):
-        """Image indices (int64 tensor [n]) -> images [n, 64, 64, 1] float32 in the graph."""
-        if self.npz_images is None:
-            return render_dsprites(_class_tensor(indices))
-        images = tf.py_func(self._npz_float, [indices], tf.float32, stateful=False)
-        images.set_shape([None, DSPRITE_SIZE, DSPRITE_SIZE, 1])
-        return images
-
-    def __call__(self, classes):
-        """Factor indices [n, 6] (numpy) -> images [n, 64, 64, 1] float32 (numpy)."""
-        indices = np.ravel_multi_index(np.asarray(classes).T, FACTOR_SIZES)
-        if self.npz_images is not None:
-            return self._npz_float(indices)
-        if self._session is None:
-            graph = tf.Graph()
-            with graph.as_default():
-                self._indices = tf.placeholder(tf.int64, [None])
-                self._images = self.images_tensor(self._indices)
-            self._session = tf.Session(graph=graph, config=session_config())
-        return self._session.run(self._images, {self._indices: indices})
-
-    def in_index_order(self, batch_size):
-        """tf.data of every image, index 0 first, in batches of batch_size (the last one smaller)."""
-        ds = tf.data.Dataset.range(self.count).batch(batch_size)
-        ds = ds.map(self.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-        return ds.prefetch(2)
-
-    def training_batches(self, cfg, *, start=0, shuffle=True):
-        """Batches of [B, 64, 64, 1] sprites from `start` images into the epoch stream."""
-        ds = _index_dataset(self.count, cfg, start, shuffle)
-        return ds.map(self.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(
-            tf.data.experimental.AUTOTUNE)
-
-
-def dsprites_dataset(cfg, *, start=0, shuffle=True):
-    """Batches of [B, 64, 64, 1] sprites: rendered in the graph, or from DeepMind's npz when present."""
-    return DSprites(cfg).training_batches(cfg, start=start, shuffle=shuffle)
-
-
 # ---- one entry point for the training loop ----
 
 def on_host_cores(dataset, cores=None):
@@ -481,10 +345,19 @@ def prefetched_to(dataset, device):
     return dataset if device is None else dataset.apply(tf.data.experimental.prefetch_to_device(device))
 
 
+def dsprites_dataset(cfg, *, start=0, shuffle=True, source=None):
+    """Batches of [B, 64, 64, 1] sprites from `start` images into the epoch stream: of `source`, a
+    dsprites.DSprites, or of a new one (rendered, or DeepMind's npz when present)."""
+    source = source or dsprites.DSprites(cfg)
+    ds = _index_dataset(source.count, cfg, start, shuffle)
+    return ds.map(source.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(
+        tf.data.experimental.AUTOTUNE)
+
+
 def training_data(cfg, start_step=0):
     """(dataset of training batches from `start_step` on, number of training images, Split or None)."""
     if cfg.dataset == 'dsprites':
-        source, split = DSprites(cfg), None
+        source, split = dsprites.DSprites(cfg), None
         num_images = source.count
     else:
         split = split_images(cfg)
@@ -494,16 +367,13 @@ def training_data(cfg, start_step=0):
             cfg.batch_size, num_images, ' in ' + cfg.data_dir_path if split else ''))
     start = start_step * cfg.batch_size
     if split is None:
-        batches = source.training_batches(cfg, start=start)
+        batches = dsprites_dataset(cfg, start=start, source=source)
     else:
         batches = image_batches(ImageFiles(split.train, split, cfg), cfg, start=start)
     return prefetched_to(on_host_cores(batches), training_device()), num_images, split
 
 
 # ---- held-out data: the fixed images that pictures and metrics are made from ----
-
-HELD_OUT_DSPRITES_SEED = 99   # seeds the fixed sample of the factor grid used as dSprites' held-out images
-
 
 def held_out_batches(cfg, count, batch_size=256):
     """(file names or None, images) batches of the first `count` held-out images, always the same ones.
@@ -512,12 +382,13 @@ def held_out_batches(cfg, count, batch_size=256):
     fixed sample of the factor grid.
     """
     if cfg.dataset == 'dsprites':
-        images = DSprites(cfg)
-        rng = np.random.RandomState([cfg.eval_seed, HELD_OUT_DSPRITES_SEED])
-        # drawn an image at a time (row-major), so a smaller count gives the first images of a larger one
-        classes = (rng.random_sample((count, len(FACTOR_SIZES))) * FACTOR_SIZES).astype(np.int64)
-        for start in range(0, count, batch_size):
-            yield None, images(classes[start:start + batch_size])
+        images = dsprites.DSprites(cfg)
+        classes = dsprites.held_out_classes(cfg.eval_seed, count)
+        try:
+            for start in range(0, count, batch_size):
+                yield None, images(classes[start:start + batch_size])
+        finally:
+            images.close()
         return
     split = split_images(cfg)
     if not split.holdout:
@@ -539,26 +410,3 @@ def held_out_images(cfg, count):
     if count == 0:
         return np.zeros([0] + list(cfg.img_shape), np.float32)
     return np.concatenate([images for _, images in held_out_batches(cfg, count)])[:count]
-
-
-def encode_held_out(restored, count):
-    """(file names or None, z_mean, z_logvar) of the first `count` held-out images, encoded by a
-    restored model (anything with .cfg and .encode(images) -> (z_mean, z_logvar))."""
-    names, z_mean, z_logvar, _ = encode_held_out_keeping_images(restored, count, 0)
-    return names, z_mean, z_logvar
-
-
-def encode_held_out_keeping_images(restored, count, keep):
-    """encode_held_out's three, and the first `keep` of those images themselves [<= keep, H, W, C],
-    from one pass over the held-out data."""
-    names, means, logvars, kept = [], [], [], []
-    num_kept = 0
-    for batch_names, images in held_out_batches(restored.cfg, count):
-        z_mean, z_logvar = restored.encode(images)
-        names += batch_names or []
-        means.append(z_mean)
-        logvars.append(z_logvar)
-        kept.append(images[:max(0, keep - num_kept)])
-        num_kept += len(kept[-1])
-    images = np.concatenate(kept) if kept else np.zeros([0] + list(restored.cfg.img_shape), np.float32)
-    return names or None, np.concatenate(means), np.concatenate(logvars), images

@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 import data
+import dsprites
 import metrics
 from common import write_json
 
@@ -28,14 +29,14 @@ def dsprites_codes(restored, images):
 def evaluate_dsprites(restored):
     """BetaVAE, FactorVAE, MIG, DCI and SAP scores, KL per dim and reconstruction error on dSprites."""
     cfg = restored.cfg
-    images = data.DSprites(cfg)
-    space = metrics.FactorSpace(data.FACTOR_SIZES)
+    images = dsprites.DSprites(cfg)
+    space = metrics.FactorSpace(dsprites.FACTOR_SIZES)
     started = time.time()
     table = dsprites_codes(restored, images)
     print('encoded {} images in {:.0f} s'.format(len(table), time.time() - started))
 
     def represent(classes):
-        return table[np.ravel_multi_index(np.asarray(classes).T, data.FACTOR_SIZES)]
+        return table[np.ravel_multi_index(np.asarray(classes).T, dsprites.FACTOR_SIZES)]
 
     def rng(metric):   # one stream per metric: each is reproducible on its own
         return np.random.RandomState([cfg.eval_seed, metric])
@@ -56,7 +57,7 @@ def evaluate_dsprites(restored):
                                                **sizes),
         'mig': metrics.information_gap(information),
         # which latents carry each factor: {factor: [normalised mutual information of each latent]}
-        'factor_information': {data.FACTOR_NAMES[k]: information[:, i].tolist() for i, k in enumerate(space.scored)},
+        'factor_information': {dsprites.FACTOR_NAMES[k]: information[:, i].tolist() for i, k in enumerate(space.scored)},
         'dci': dci['disentanglement'],
         'dci_completeness': dci['completeness'],
         'dci_informativeness': dci['informativeness'],
@@ -70,7 +71,7 @@ def evaluate_images(restored):
     """KL per dim on held-out images; on CelebA with list_attr_celeba.txt also the attributes each dim
     predicts (None without the file, and for a folder of your own images)."""
     cfg = restored.cfg
-    names, z_mean, z_logvar = data.encode_held_out(restored, cfg.eval_attribute_images)
+    names, z_mean, z_logvar = restored.encode_held_out(cfg.eval_attribute_images)
     result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
     if cfg.dataset != 'celeba':
         return result, None

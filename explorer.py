@@ -24,7 +24,6 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 from PIL import Image
 
-import data
 import evaluate
 import figures
 import images
@@ -98,8 +97,8 @@ class Explorer(object):
         cfg = restored.cfg
         self.latent_dim = cfg.latent_dim
         try:
-            _, z_mean, z_logvar, self.images = data.encode_held_out_keeping_images(
-                restored, cfg.traverse_kl_images, num_images)
+            _, z_mean, z_logvar, self.images = restored.encode_held_out_keeping_images(
+                cfg.traverse_kl_images, num_images)
             self.kl = metrics.kl_per_dim(z_mean, z_logvar)
             self.codes = z_mean[:len(self.images)]
         except SettingsError as missing:

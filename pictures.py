@@ -89,7 +89,7 @@ def traverse(restored):
         first_rows.append(images.make_grid(decoded[:per_row], (1, per_row)))
     print('wrote {} traversals ({} seeds) to {}'.format(cfg.latent_dim, cfg.traverse_from, cfg.results_dir))
     try:
-        _, z_mean, z_logvar = data.encode_held_out(restored, cfg.traverse_kl_images)
+        _, z_mean, z_logvar = restored.encode_held_out(cfg.traverse_kl_images)
     except SettingsError as missing:
         print('no traverse_overview.png (it ranks dims by KL on held-out images): {}'.format(missing))
         return []

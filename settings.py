@@ -1,6 +1,7 @@
 """Resolves config.py, the dataset's defaults and command-line overrides into one checked run config.
 
-The checks here need nothing but the settings; the model checks its own (model.check_settings).
+The checks here need nothing but the settings; the model and the objective check their own
+(model.check_settings, objectives.check_settings).
 """
 import json
 
@@ -104,12 +105,6 @@ def validate(cfg):
              'img_shape must be (height, width, channels), got {}'.format(cfg.img_shape))
     _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
     _require(cfg.batch_size >= 1, 'batch_size must be >= 1, got {}'.format(cfg.batch_size))
-    for name in ('kl_weight', 'capacity_gamma', 'capacity_max', 'tcvae_alpha', 'tcvae_beta', 'tcvae_gamma',
-                 'factor_kl_weight', 'factor_gamma'):
-        _require(getattr(cfg, name) >= 0, '{} must be >= 0, got {}'.format(name, getattr(cfg, name)))
-    _require(cfg.capacity_steps >= 1, 'capacity_steps must be >= 1, got {}'.format(cfg.capacity_steps))
-    _require(cfg.discriminator_units and min(cfg.discriminator_units) >= 1,
-             'discriminator_units must be positive layer widths')
     for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images'):
         _require(getattr(cfg, name) >= 2, '{} must be >= 2, got {}'.format(name, getattr(cfg, name)))
     _require(cfg.traverse_from in ('prior', 'data'), "traverse_from must be 'prior' or 'data', got {!r}".format(

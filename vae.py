@@ -31,8 +31,10 @@ import explorer  # noqa: E402
 import figures  # noqa: E402
 import images  # noqa: E402
 import model  # noqa: E402
+import objectives  # noqa: E402
 import pictures  # noqa: E402
 import settings  # noqa: E402
+import training  # noqa: E402
 from common import SettingsError  # noqa: E402
 
 TrainingGraph = collections.namedtuple('TrainingGraph', 'batch step fakes snapshot_summaries weights_finite saver')
@@ -43,12 +45,12 @@ def train(cfg, steps=None):
     with tf.Graph().as_default():
         # ---- data, from exactly where the latest checkpoint left off ----
         checkpoint, start_step = checkpoints.resume_point(cfg)
-        # FactorVAE reads two batches a step; the data position stays step x images per step.
-        images_per_step = cfg.batch_size * model.batches_per_step(cfg.objective)
+        # An objective may read several batches a step; the data position stays step x images per step.
+        images_per_step = training.images_per_step(cfg)
         dataset, num_images, split = data.training_data(cfg.replace(batch_size=images_per_step), start_step)
         print(console.describe_data(split, num_images))
         max_steps = steps if steps is not None else cfg.num_epochs * num_images // images_per_step
-        print(console.describe_objective(cfg))
+        print(objectives.get(cfg.objective).describe(cfg))
         if cfg.precision != 'float32':
             print(console.describe_precision(cfg.precision, training_device()))
         graph = build_training_graph(cfg, dataset, num_images)
@@ -59,7 +61,7 @@ def build_training_graph(cfg, dataset, num_images):
     """The training step, a moving-average sampler of the fixed-z fakes, a finiteness check, a Saver."""
     tf.set_random_seed(cfg.seed)
     batch = tf.data.make_one_shot_iterator(dataset).get_next()
-    step = model.build_training(batch, cfg, dataset_size=num_images)
+    step = training.build_training(batch, cfg, dataset_size=num_images)
     fakes = model.build_sampler(tf.constant(pictures.fixed_fakes_z(cfg), tf.float32), cfg)
     snapshot_summaries = tf.summary.merge(step.image_summaries + [tf.summary.image('fakes', fakes, max_outputs=8)])
     weights_finite = tf.reduce_all([tf.reduce_all(tf.is_finite(v)) for v in tf.global_variables()
@@ -82,49 +84,28 @@ def run_training(cfg, graph, checkpoint, start_step, max_steps):
         writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step + 1)
         step = saved_step = start_step
         last_save = time.time()
-
-        def save():
-            if not sess.run(graph.weights_finite):
-                raise divergence_error('the weights', 'non-finite', step, cfg)
-            checkpoints.save(sess, graph.saver, cfg, step)
-
         progress = console.Progress(start_step, max_steps, cfg.batch_size)
         try:
             while step < max_steps and stop.received is None:
-                # ---- step (summaries and the first reals ride along in the same run) ----
-                train = graph.step
-                fetches = {'train': train.train_op, 'total': train.total, 'rec': train.reconstruction, 'kl': train.kl}
-                if (step + 1) % cfg.summary_freq == 0:
-                    fetches['summary'] = train.summaries
-                if (step + 1) % cfg.image_snapshot_freq == 0 or step + 1 == max_steps:
-                    fetches.update(fakes=graph.fakes, snapshot=graph.snapshot_summaries)
-                if step == 0:
-                    fetches['reals'] = graph.batch
-                out = sess.run(fetches)
+                # ---- step (summaries, snapshots and the first reals ride along in the same run) ----
+                out = sess.run(step_fetches(graph, cfg, step, max_steps))
                 step += 1
                 if not np.isfinite(out['total']):
                     raise divergence_error('the loss', out['total'], step, cfg)
 
-                # ---- log ----
+                # ---- log and snapshot ----
                 for key in ('summary', 'snapshot'):
                     if key in out:
                         writer.add_summary(out[key], step)
                 progress.update(step, out['total'], out['rec'], out['kl'], force=step == max_steps)
-
-                # ---- snapshot: the reals once, the fixed-z fakes every image_snapshot_freq steps ----
-                if 'reals' in out:
-                    images.save_grid(out['reals'][:cfg.num_gen_imgs], os.path.join(cfg.results_dir, 'reals.jpg'),
-                                     cfg.grid_size)
-                if 'fakes' in out:
-                    images.save_grid(out['fakes'], os.path.join(
-                        cfg.results_dir, 'fakes_step{:07d}.jpg'.format(step)), cfg.grid_size)
+                save_snapshots(out, cfg, step)
 
                 # ---- checkpoint ----
                 if time.time() - last_save >= cfg.checkpoint_every:
-                    save()
+                    save_checkpoint(sess, graph, cfg, step)
                     saved_step, last_save = step, time.time()
             if step != saved_step:   # the end of the run, or a stop signal
-                save()
+                save_checkpoint(sess, graph, cfg, step)
         finally:
             progress.close()
             writer.close()
@@ -135,6 +116,36 @@ def run_training(cfg, graph, checkpoint, start_step, max_steps):
     figures.training_gif(cfg.results_dir)
     print('trained to step {}; checkpoints in {}'.format(step, cfg.checkpoint_dir))
     return 0
+
+
+def step_fetches(graph, cfg, step, max_steps):
+    """What the session run of the step after `step` fetches: the update and its losses, and on their
+    steps the summaries, the fixed-z fakes and (first step only) the real batch."""
+    train = graph.step
+    fetches = {'train': train.train_op, 'total': train.total, 'rec': train.reconstruction, 'kl': train.kl}
+    if (step + 1) % cfg.summary_freq == 0:
+        fetches['summary'] = train.summaries
+    if (step + 1) % cfg.image_snapshot_freq == 0 or step + 1 == max_steps:
+        fetches.update(fakes=graph.fakes, snapshot=graph.snapshot_summaries)
+    if step == 0:
+        fetches['reals'] = graph.batch
+    return fetches
+
+
+def save_snapshots(out, cfg, step):
+    """The reals once, the fixed-z fakes every image_snapshot_freq steps, as image grids."""
+    if 'reals' in out:
+        images.save_grid(out['reals'][:cfg.num_gen_imgs], os.path.join(cfg.results_dir, 'reals.jpg'), cfg.grid_size)
+    if 'fakes' in out:
+        images.save_grid(out['fakes'], os.path.join(cfg.results_dir, 'fakes_step{:07d}.jpg'.format(step)),
+                         cfg.grid_size)
+
+
+def save_checkpoint(sess, graph, cfg, step):
+    """Saves the step's checkpoint, unless the weights are no longer finite."""
+    if not sess.run(graph.weights_finite):
+        raise divergence_error('the weights', 'non-finite', step, cfg)
+    checkpoints.save(sess, graph.saver, cfg, step)
 
 
 def divergence_error(what, value, step, cfg):
@@ -170,6 +181,7 @@ def parse_args(argv):
         parser.error('--steps must be >= 1')
     cfg = settings.resolve(args.dataset, settings.parse_overrides(rest))
     model.check_settings(cfg)
+    objectives.check_settings(cfg)
     return args, cfg
 
 

@@ -20,7 +20,7 @@ import checkpoints
 import common
 import explorer
 import hardware
-import model
+import training
 import numpy as np
 import settings
 import tensorflow.compat.v1 as tf
@@ -36,7 +36,7 @@ def fresh_checkpoint(name, folder, precision='float32'):
                                   ('results_dir', os.path.join(folder, 'res')),
                                   ('data_dir_path', os.path.join(folder, 'no_data')), ('precision', precision)])
     with tf.Graph().as_default():
-        model.build_training(tf.zeros([cfg.batch_size] + list(cfg.img_shape)), cfg, dataset_size=1000)
+        training.build_training(tf.zeros([cfg.batch_size] + list(cfg.img_shape)), cfg, dataset_size=1000)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             checkpoints.save(sess, tf.train.Saver(), cfg, 0)

@@ -28,6 +28,7 @@ import figures  # noqa: E402
 import hardware  # noqa: E402
 import model  # noqa: E402
 import settings  # noqa: E402
+import training  # noqa: E402
 import vae  # noqa: E402
 
 
@@ -80,8 +81,8 @@ def open_step(cfg, batch, with_summaries=False):
     """(open session, callable running one training step) of a new graph on `batch()` (with cfg.xla_jit)."""
     graph = tf.Graph()
     with graph.as_default():
-        training = model.build_training(batch(), cfg)
-        fetches = [training.train_op, training.summaries] if with_summaries else training.train_op
+        step = training.build_training(batch(), cfg)
+        fetches = [step.train_op, step.summaries] if with_summaries else step.train_op
         sess = tf.Session(graph=graph, config=hardware.session_config(cfg.xla_jit))
         sess.run(tf.global_variables_initializer())
     return sess, lambda: sess.run(fetches)

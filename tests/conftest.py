@@ -43,7 +43,7 @@ def tiny_overrides(tmp_path):
 
 
 def train_from_scratch(graph, steps):
-    """(loss before, loss after, global step) of `steps` training steps of a model.TrainGraph from fresh weights."""
+    """(loss before, loss after, global step) of `steps` training steps of a training.TrainGraph from fresh weights."""
     import tensorflow.compat.v1 as tf
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

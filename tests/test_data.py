@@ -7,6 +7,7 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 import data
+import dsprites
 import settings
 from conftest import write_jpeg
 from common import SettingsError
@@ -80,12 +81,12 @@ def test_celeba_batches_decode_grayscale_as_rgb(celeba_dir):
 
 
 def test_dsprites_grid_has_every_factor_combination_once():
-    assert data.NUM_DSPRITES == 737280
-    classes = data.factor_classes(np.arange(data.NUM_DSPRITES))
+    assert dsprites.NUM_DSPRITES == 737280
+    classes = dsprites.factor_classes(np.arange(dsprites.NUM_DSPRITES))
     assert classes.shape == (737280, 6)
-    assert len(np.unique(np.ravel_multi_index(classes.T, data.FACTOR_SIZES))) == 737280
+    assert len(np.unique(np.ravel_multi_index(classes.T, dsprites.FACTOR_SIZES))) == 737280
     np.testing.assert_array_equal(classes[:3, 5], [0, 1, 2])   # posY varies fastest
-    values = data.factors_to_values(classes[[0, -1]])
+    values = dsprites.factors_to_values(classes[[0, -1]])
     np.testing.assert_allclose(values[0], [1, 1, 0.5, 0, 0, 0])
     np.testing.assert_allclose(values[1], [1, 3, 1.0, 2 * np.pi, 1, 1])
 
@@ -99,13 +100,13 @@ def test_dsprites_held_out_images_are_the_same_whatever_the_count():
 
 def _render(shape, scale, orientation, pos_x, pos_y):
     with tf.Graph().as_default():
-        return evaluate(data.render_dsprites(tf.constant([[0, shape, scale, orientation, pos_x, pos_y]])))[0, ..., 0]
+        return evaluate(dsprites.render_dsprites(tf.constant([[0, shape, scale, orientation, pos_x, pos_y]])))[0, ..., 0]
 
 
 def test_square_lands_where_expected():
     image = _render(shape=0, scale=5, orientation=0, pos_x=0, pos_y=31)
     rows, cols = np.nonzero(image)
-    margin, half = data.SPRITE_MARGIN, data.SPRITE_HALF_SIZE
+    margin, half = dsprites.SPRITE_MARGIN, dsprites.SPRITE_HALF_SIZE
     # x = 0 puts the centre at the left margin; y = 1 at the bottom margin (rows grow downwards).
     assert cols.min() == int(np.ceil(margin - half - 0.5)) and cols.max() == int(np.floor(margin + half - 0.5))
     bottom = 64 - margin

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import checkpoints
-import data
+import dsprites
 import evaluate
 import metrics
 import settings
@@ -25,9 +25,9 @@ class FactorEncoder(object):
         self.cfg, self.trained_cfg, self.step, self.checkpoint = cfg, cfg, 7, 'factors'
 
     def encode_dataset(self, make_dataset):
-        classes = np.stack(np.unravel_index(np.arange(data.NUM_DSPRITES), data.FACTOR_SIZES), axis=1)[:, 1:]
-        scaled = classes / (np.array(data.FACTOR_SIZES[1:]) - 1.0)
-        return np.hstack([scaled, np.zeros((data.NUM_DSPRITES, 5))])
+        classes = np.stack(np.unravel_index(np.arange(dsprites.NUM_DSPRITES), dsprites.FACTOR_SIZES), axis=1)[:, 1:]
+        scaled = classes / (np.array(dsprites.FACTOR_SIZES[1:]) - 1.0)
+        return np.hstack([scaled, np.zeros((dsprites.NUM_DSPRITES, 5))])
 
     def encode(self, images):
         return np.zeros((len(images), 10)), np.zeros((len(images), 10))
@@ -46,14 +46,14 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path):
     # each factor is carried by its own dim, as much as 20 bins allow, and not at all by the constant dims
     information = result['factor_information']
     assert list(information) == ['shape', 'scale', 'orientation', 'x', 'y']
-    for dim, (name, size) in enumerate(zip(information, data.FACTOR_SIZES[1:])):
+    for dim, (name, size) in enumerate(zip(information, dsprites.FACTOR_SIZES[1:])):
         assert int(np.argmax(information[name])) == dim
         assert information[name][dim] == pytest.approx(binning_bound([size]), abs=0.01)
         assert information[name][5:] == pytest.approx([0.0] * 5, abs=1e-12)
     assert result['dci'] > 0.97                 # each code's trees use one factor alone
     assert result['dci_completeness'] > 0.97
     # KL of N(c, 1) against N(0, 1) is c^2 / 2; a factor of n values at k / (n - 1) has E[c^2] = (2n - 1) / (6n - 6).
-    expected = [(2 * n - 1) / (6.0 * (n - 1)) / 2 for n in data.FACTOR_SIZES[1:]] + [0.0] * 5
+    expected = [(2 * n - 1) / (6.0 * (n - 1)) / 2 for n in dsprites.FACTOR_SIZES[1:]] + [0.0] * 5
     assert result['kl_per_dim'] == pytest.approx(expected, rel=0.05, abs=1e-12)
     assert result['reconstruction'] == pytest.approx(64 * 64 * math.log(2.0))   # p = 0.5 on every pixel
     # SAP with discrete factors: one-vs-rest linear SVMs on a single code win only the end classes of a
@@ -109,7 +109,7 @@ def test_celeba_evaluate_names_dims_and_traverse_shows_them(celeba_dir, tiny_ove
     assert vae.main(['--train', '--steps', '2'] + args) == 0
     # 'Smiling' is exactly "dim 1 above its median" on the held-out images, 'Bald' a coin flip:
     cfg = settings.resolve('celeba', settings.parse_overrides(args))
-    names, z_mean, _ = data.encode_held_out(checkpoints.Restored(cfg), 1000)
+    names, z_mean, _ = checkpoints.Restored(cfg).encode_held_out(1000)
     smiling = z_mean[:, 1] > np.median(z_mean[:, 1])
     bald = np.arange(len(names)) % 2 == 0
     write_attributes(celeba_dir, list(zip(names, zip(bald, smiling))))
@@ -122,6 +122,6 @@ def test_celeba_evaluate_names_dims_and_traverse_shows_them(celeba_dir, tiny_ove
     assert ranking['dims'][1]['attributes'][0] == {'name': 'Smiling', 'auc': 1.0, 'sign': 1}
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
     assert 'mig' not in result and result['kl_per_dim'] == pytest.approx(
-        metrics.kl_per_dim(*data.encode_held_out(checkpoints.Restored(cfg), cfg.eval_attribute_images)[1:]).tolist())
+        metrics.kl_per_dim(*checkpoints.Restored(cfg).encode_held_out(cfg.eval_attribute_images)[1:]).tolist())
     with Image.open(str(tmp_path / 'res' / 'traverse_latentdim1.jpg')) as grid:
         assert grid.size == (10 * 128, 5 * 128 + 14)    # the caption strip names the dim

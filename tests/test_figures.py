@@ -5,7 +5,7 @@ from PIL import Image
 
 import checkpoints
 import figures
-import model
+import training
 import pictures
 import settings
 import vae
@@ -25,7 +25,7 @@ def dsprites_cfg(tmp_path, *extra):
 def write_known_kl_checkpoint(cfg):
     """An encoder that ignores its input: z_mean = MEANS, z_logvar = 0, so the KL per dim is known."""
     with tf.Graph().as_default():
-        model.build_training(tf.zeros([cfg.batch_size, 64, 64, 1]), cfg)
+        training.build_training(tf.zeros([cfg.batch_size, 64, 64, 1]), cfg)
         with tf.variable_scope('encoder/z_params', reuse=True):
             kernel, bias = tf.get_variable('kernel'), tf.get_variable('bias')
         with tf.Session() as sess:

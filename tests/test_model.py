@@ -4,6 +4,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import model
+import training
 import settings
 from conftest import train_from_scratch
 
@@ -61,7 +62,7 @@ def test_batch_norm_trains_on_batch_statistics_and_infers_on_moving_averages():
 
 def test_training_graph_steps_and_names_its_tensors():
     cfg = settings.resolve('dsprites', [('batch_size', '4')])
-    graph = model.build_training(tf.zeros([4, 64, 64, 1]), cfg)
+    graph = training.build_training(tf.zeros([4, 64, 64, 1]), cfg)
     for name in ('objective/total:0', 'objective/reconstruction:0', 'objective/kl:0', 'objective/kl_per_dim:0'):
         tf.get_default_graph().get_tensor_by_name(name)
     first, last, step = train_from_scratch(graph, 5)

@@ -9,7 +9,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import checkpoints
-import model
+import objectives
+import training
 import settings
 import vae
 from conftest import train_from_scratch
@@ -23,7 +24,7 @@ def run(tensors, feed=None):
 
 
 def test_stratified_weights_sum_to_one_and_weigh_the_own_image_1_over_n():
-    weights = np.exp(model.stratified_log_weights(8, 1000))
+    weights = np.exp(objectives.stratified_log_weights(8, 1000))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     np.testing.assert_allclose(np.diag(weights), 1.0 / 1000)
     for row in range(8):   # one stratum image (N - B + 1) / (N (B - 1)), the other six 1 / (B - 1)
@@ -38,9 +39,9 @@ def test_log_qz_of_identical_gaussians_is_that_gaussian():
     mean, logvar = rng.randn(1, 3), rng.randn(1, 3)
     z = rng.randn(6, 3)
     with tf.Graph().as_default():
-        densities = model.tcvae_log_densities(
+        densities = objectives.tcvae_log_densities(
             tf.constant(z, tf.float32), tf.constant(np.repeat(mean, 6, 0), tf.float32),
-            tf.constant(np.repeat(logvar, 6, 0), tf.float32), model.stratified_log_weights(6, 500))
+            tf.constant(np.repeat(logvar, 6, 0), tf.float32), objectives.stratified_log_weights(6, 500))
         log_qz_given_x, log_qz, log_prod_marginals, log_pz = run(densities)
     per_dim = -0.5 * (np.log(2 * np.pi) + logvar + (z - mean) ** 2 / np.exp(logvar))
     np.testing.assert_allclose(log_qz, per_dim.sum(axis=1), rtol=1e-5)
@@ -57,11 +58,11 @@ def test_mi_tc_and_dimension_wise_kl_add_up_to_the_kl():
     with tf.Graph().as_default():
         z_ph = tf.placeholder(tf.float32, [batch, dims])
         m, lv = tf.constant(mean, tf.float32), tf.constant(logvar, tf.float32)
-        log_qz_given_x, log_qz, log_prod_marginals, log_pz = model.tcvae_log_densities(
-            z_ph, m, lv, model.stratified_log_weights(batch, 10000))
-        total = (model.index_code_mutual_information(log_qz_given_x, log_qz)
-                 + model.total_correlation(log_qz, log_prod_marginals)
-                 + model.dimension_wise_kl(log_prod_marginals, log_pz))
+        log_qz_given_x, log_qz, log_prod_marginals, log_pz = objectives.tcvae_log_densities(
+            z_ph, m, lv, objectives.stratified_log_weights(batch, 10000))
+        total = (objectives.index_code_mutual_information(log_qz_given_x, log_qz)
+                 + objectives.total_correlation(log_qz, log_prod_marginals)
+                 + objectives.dimension_wise_kl(log_prod_marginals, log_pz))
         sampled_kl = log_qz_given_x - log_pz
         with tf.Session() as sess:
             sums = np.zeros(batch)
@@ -70,7 +71,7 @@ def test_mi_tc_and_dimension_wise_kl_add_up_to_the_kl():
                 parts, direct = sess.run([total, sampled_kl], {z_ph: z})
                 np.testing.assert_allclose(parts, direct, rtol=1e-4, atol=1e-4)
                 sums += parts
-            analytic = sess.run(tf.reduce_sum(model.gaussian_kl(m, lv), axis=1))
+            analytic = sess.run(tf.reduce_sum(objectives.gaussian_kl(m, lv), axis=1))
     np.testing.assert_allclose(sums / draws, analytic, rtol=0.05, atol=0.05)
 
 
@@ -78,7 +79,7 @@ def test_permuting_dims_keeps_each_marginal_and_breaks_the_joint():
     z = np.arange(64 * 3, dtype=np.float32).reshape(64, 3)
     with tf.Graph().as_default():
         tf.set_random_seed(0)
-        permuted = run(model.permute_dims(tf.constant(z)))
+        permuted = run(objectives.permute_dims(tf.constant(z)))
     for d in range(3):
         np.testing.assert_array_equal(np.sort(permuted[:, d]), z[:, d])   # the same values in each dim
     rows = {tuple(row) for row in z}
@@ -88,8 +89,8 @@ def test_permuting_dims_keeps_each_marginal_and_breaks_the_joint():
 def test_discriminator_loss_and_tc_on_fixed_logits():
     logits_q, logits_permuted = np.array([[2.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [3.0, 0.0]])
     with tf.Graph().as_default():
-        loss, tc = run([model.discriminator_loss(tf.constant(logits_q), tf.constant(logits_permuted)),
-                        model.discriminator_tc(tf.constant(logits_q))])
+        loss, tc = run([objectives.discriminator_loss(tf.constant(logits_q), tf.constant(logits_permuted)),
+                        objectives.discriminator_tc(tf.constant(logits_q))])
     from_q = (math.log(1 + math.exp(-2.0)) + math.log(2.0)) / 2          # -log p(class 0) of each q row
     from_permuted = (math.log(1 + math.exp(-1.0)) + math.log(1 + math.exp(3.0))) / 2   # -log p(class 1)
     assert loss == pytest.approx(0.5 * (from_q + from_permuted))
@@ -103,8 +104,8 @@ def test_both_objectives_train_on_dsprites(objective, precision):
                                         ('filters', '8,8,8,8'), ('hidden_units', '16,16'),
                                         ('discriminator_units', '32,32'), ('learning_rate', '1e-3')])
     with tf.Graph().as_default():
-        images = tf.cast(tf.random_uniform([8 * model.batches_per_step(objective), 64, 64, 1]) > 0.8, tf.float32)
-        graph = model.build_training(images, cfg, dataset_size=737280)
+        images = tf.cast(tf.random_uniform([8 * objectives.get(objective).batches_per_step, 64, 64, 1]) > 0.8, tf.float32)
+        graph = training.build_training(images, cfg, dataset_size=737280)
         first, last, step = train_from_scratch(graph, 15)
     assert step == 15 and np.isfinite(last) and last < first
 
@@ -134,7 +135,7 @@ def test_resume_is_exact_for_both_objectives(objective, tmp_path):
     # Every variable of the step, the discriminator's and its Adam's included, restores bit for bit.
     cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs))
     with tf.Graph().as_default():
-        model.build_training(tf.zeros([8 * model.batches_per_step(objective), 64, 64, 1]), cfg, dataset_size=737280)
+        training.build_training(tf.zeros([8 * objectives.get(objective).batches_per_step, 64, 64, 1]), cfg, dataset_size=737280)
         with tf.Session() as sess:
             checkpoints.restore(sess, checkpoints.latest(str(tmp_path / 'ck')))
             restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
@@ -176,3 +177,140 @@ def test_benchmark_rerun_skips_finished_runs_and_resumes_unfinished_ones(tmp_pat
     lines = capfd.readouterr().out.strip().splitlines()
     assert listed == 0 and len(lines) == 3 and all('--train --evaluate' in line and '--filters 8,8,8,8' in line
                                                    for line in lines)
+
+
+# ---- DIP-VAE ----
+
+def test_a_dip_penalty_is_zero_at_the_identity_and_sums_squares_otherwise():
+    cov = np.array([[2.0, 0.5, 0.0], [0.5, 0.3, -0.2], [0.0, -0.2, 1.0]])
+    with tf.Graph().as_default():
+        at_identity, penalty = run([objectives.dip_regulariser(tf.eye(3), 5.0, 7.0),
+                                    objectives.dip_regulariser(tf.constant(cov), 5.0, 7.0)])
+    assert at_identity == 0.0
+    off_diagonal = 2 * 0.5 ** 2 + 2 * 0.2 ** 2
+    diagonal = (2.0 - 1) ** 2 + (0.3 - 1) ** 2 + 0.0
+    assert penalty == pytest.approx(5.0 * off_diagonal + 7.0 * diagonal)
+
+
+def test_dip_covariances_by_hand():
+    """Means (1, 0) and (3, 2): their covariance is [[1, 1], [1, 1]]; variances (1, 4) and (3, 2) average
+    to (2, 3), which DIP-VAE-II adds on the diagonal: the mean of the per-image covariances."""
+    z_mean = np.array([[1.0, 0.0], [3.0, 2.0]])
+    z_logvar = np.log([[1.0, 4.0], [3.0, 2.0]])
+    with tf.Graph().as_default():
+        cov_i, cov_ii = run([objectives.dip_i_covariance(tf.constant(z_mean), tf.constant(z_logvar)),
+                             objectives.dip_ii_covariance(tf.constant(z_mean), tf.constant(z_logvar))])
+    np.testing.assert_allclose(cov_i, [[1.0, 1.0], [1.0, 1.0]])
+    np.testing.assert_allclose(cov_ii, [[3.0, 1.0], [1.0, 4.0]])
+
+
+# ---- beta-TCVAE's bank estimator ----
+
+def mixture_log_densities(z, means, logvars):
+    """Exact (log q(z), log prod_j q(z_j)) of the mixture (1/N) sum_n N(means_n, exp(logvars_n)), numpy."""
+    per_dim = -0.5 * (np.log(2 * np.pi) + logvars[None] + (z[:, None, :] - means[None]) ** 2 / np.exp(logvars[None]))
+    n = len(means)
+
+    def logmeanexp(values, axis):
+        top = values.max(axis=axis, keepdims=True)
+        return (top + np.log(np.exp(values - top).sum(axis=axis, keepdims=True) / n)).squeeze(axis)
+    return logmeanexp(per_dim.sum(axis=2), 1), logmeanexp(per_dim, 1).sum(axis=1)
+
+
+def bank_estimate(z, batch_mean, batch_logvar, bank_mean, bank_logvar, filled, dataset_size):
+    with tf.Graph().as_default():
+        codes_mean = tf.constant(np.concatenate([batch_mean, bank_mean]), tf.float32)
+        codes_logvar = tf.constant(np.concatenate([batch_logvar, bank_logvar]), tf.float32)
+        pairwise = objectives.log_normal(tf.constant(z, tf.float32)[:, None, :], codes_mean[None], codes_logvar[None])
+        weights = objectives.bank_log_weights(len(batch_mean), tf.constant(filled), len(bank_mean), dataset_size)
+        return run(objectives.aggregate_log_densities(pairwise, weights))
+
+
+def test_a_bank_of_every_other_code_gives_the_exact_mixture():
+    rng = np.random.RandomState(3)
+    means, logvars = rng.randn(7, 3), rng.uniform(-1.0, 0.5, (7, 3))
+    batch = 3
+    z = means[:batch] + np.exp(0.5 * logvars[:batch]) * rng.randn(batch, 3)
+    log_qz, log_prod = bank_estimate(z, means[:batch], logvars[:batch], means[batch:], logvars[batch:],
+                                     filled=4, dataset_size=7)
+    exact_qz, exact_prod = mixture_log_densities(z, means, logvars)
+    np.testing.assert_allclose(log_qz, exact_qz, rtol=1e-5)
+    np.testing.assert_allclose(log_prod, exact_prod, rtol=1e-5)
+
+
+def test_an_empty_bank_is_minibatch_stratified_sampling():
+    rng = np.random.RandomState(4)
+    batch_mean, batch_logvar = rng.randn(6, 4), rng.uniform(-1.0, 0.5, (6, 4))
+    z = batch_mean + np.exp(0.5 * batch_logvar) * rng.randn(6, 4)
+    stale = rng.randn(10, 4)       # rows not yet written: they must weigh nothing
+    log_qz, log_prod = bank_estimate(z, batch_mean, batch_logvar, stale, stale, filled=0, dataset_size=500)
+    with tf.Graph().as_default():
+        _, mss_qz, mss_prod, _ = run(objectives.tcvae_log_densities(
+            tf.constant(z, tf.float32), tf.constant(batch_mean, tf.float32), tf.constant(batch_logvar, tf.float32),
+            objectives.stratified_log_weights(6, 500)))
+    np.testing.assert_allclose(log_qz, mss_qz, rtol=1e-6)
+    np.testing.assert_allclose(log_prod, mss_prod, rtol=1e-6)
+
+
+def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
+    bank = ['--objective', 'tcvae', '--tcvae_estimator', 'bank', '--tcvae_bank_size', '20']
+    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum')] + bank
+    assert vae.main(['--train', '--steps', '3'] + TINY + dirs) == 0
+    saved = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
+    assert saved['tcvae_bank/filled'] == 20 and saved['tcvae_bank/position'] == 24 % 20   # 3 steps of 8 codes
+    assert np.all(saved['tcvae_bank/logvars'] != 0.0)                                      # every row written
+    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs))
+    with tf.Graph().as_default():
+        training.build_training(tf.zeros([8, 64, 64, 1]), cfg, dataset_size=737280)
+        with tf.Session() as sess:
+            checkpoints.restore(sess, checkpoints.latest(str(tmp_path / 'ck')))
+            for name in ('means', 'logvars', 'position', 'filled'):
+                np.testing.assert_array_equal(sess.run('tcvae_bank/{}:0'.format(name)), saved['tcvae_bank/' + name])
+
+    assert vae.main(['--train', '--steps', '4'] + TINY + dirs) == 0     # the resumed step writes rows 4-11 only
+    after = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
+    assert after['tcvae_bank/position'] == 32 % 20
+    written = np.arange(4, 12)
+    kept = np.setdiff1d(np.arange(20), written)
+    np.testing.assert_array_equal(after['tcvae_bank/means'][kept], saved['tcvae_bank/means'][kept])
+    assert np.all(after['tcvae_bank/means'][written] != saved['tcvae_bank/means'][written])
+
+
+# ---- the registry: every objective, end to end ----
+
+@pytest.mark.parametrize('name', sorted(objectives.OBJECTIVES))
+def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path, capsys):
+    """The only list of objectives outside objectives.py: whatever is registered is walked through."""
+    small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '200',
+                  '--eval_batch_size', '8']
+    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum'), '--objective', name]
+    assert vae.main(['--train', '--steps', '2'] + TINY + dirs) == 0
+    assert objectives.get(name).describe(settings.resolve('dsprites', [('objective', name)])) in \
+        capsys.readouterr().out
+    saved = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
+    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs))
+    with tf.Graph().as_default():
+        training.build_training(tf.zeros([training.images_per_step(cfg), 64, 64, 1]), cfg, dataset_size=737280)
+        with tf.Session() as sess:
+            checkpoints.restore(sess, checkpoints.latest(str(tmp_path / 'ck')))
+            restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
+    assert set(restored) == set(saved)
+    for variable, value in saved.items():
+        np.testing.assert_array_equal(restored[variable], value, err_msg=variable)
+
+    assert vae.main(['--train', '--evaluate', '--steps', '3'] + TINY + dirs + small_eval) == 0
+    out = capsys.readouterr().out
+    assert 'resumed from' in out and 'at step 2' in out
+    result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
+    assert result['step'] == 3 and result['config']['objective'] == name
+    assert all(np.isfinite(result[key]) for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap'))
+
+
+def test_published_settings_are_config_defaults():
+    for objective in objectives.OBJECTIVES.values():
+        for dataset, published in objective.published.items():
+            cfg = settings.resolve(dataset)
+            for setting, value in published.items():
+                assert getattr(cfg, setting) == pytest.approx(value), (objective.name, dataset, setting)

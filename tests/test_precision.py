@@ -7,6 +7,7 @@ import checkpoints
 import model
 from common import SettingsError
 import settings
+import training
 import vae
 from conftest import train_from_scratch
 
@@ -46,7 +47,7 @@ def test_low_precision_training_keeps_float32_state_and_learns(precision):
     cfg = settings.resolve('celeba', [('precision', precision), ('filters', '4,4,4,4'), ('latent_dim', '3'),
                                       ('batch_size', '4'), ('learning_rate', '1e-2')])
     images = tf.constant(np.random.RandomState(0).rand(4, 128, 128, 3).astype(np.float32))
-    graph = model.build_training(images, cfg)
+    graph = training.build_training(images, cfg)
     assert {v.dtype.base_dtype for v in tf.global_variables()} <= {tf.float32, tf.int32, tf.int64}
     first, last, step = train_from_scratch(graph, 10)
     assert step == 10 and last < 0.9 * first
@@ -55,7 +56,7 @@ def test_low_precision_training_keeps_float32_state_and_learns(precision):
 def test_loss_scale_halves_on_overflow_and_doubles_after_a_run_of_finite_steps():
     scale, good = tf.placeholder(tf.float32, []), tf.placeholder(tf.int32, [])
     finite = tf.placeholder(tf.bool, [])
-    new = model.next_loss_scale(scale, good, finite, growth_steps=3)
+    new = training.next_loss_scale(scale, good, finite, growth_steps=3)
     with tf.Session() as sess:
         def step(s, g, ok):
             return tuple(sess.run(new, {scale: s, good: g, finite: ok}))
@@ -70,19 +71,19 @@ def test_overflowing_step_is_skipped_but_counted():
     global_step = tf.train.get_or_create_global_step()
     size = tf.placeholder(tf.float32, [])
     # Gradient `size` per weight: times the 2^15 loss scale, 1e35 overflows float32 and 1 does not.
-    train_op = model.minimize_with_loss_scale(tf.train.AdamOptimizer(0.1), tf.reduce_sum(weight) * size,
+    train_op = training.minimize_with_loss_scale(tf.train.AdamOptimizer(0.1), tf.reduce_sum(weight) * size,
                                               global_step, growth_steps=2)
     scale = tf.get_default_graph().get_tensor_by_name('loss_scale/scale:0')
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         sess.run(train_op, {size: 1e35})
-        assert sess.run(global_step) == 1 and sess.run(scale) == model.LOSS_SCALE_INITIAL / 2
+        assert sess.run(global_step) == 1 and sess.run(scale) == training.LOSS_SCALE_INITIAL / 2
         np.testing.assert_array_equal(sess.run(weight), [1.0, 1.0])
         beta1_power = [v for v in tf.global_variables() if 'beta1_power' in v.op.name][0]
         assert sess.run(beta1_power) == pytest.approx(0.9)       # Adam made no update
         sess.run(train_op, {size: 1.0})
         sess.run(train_op, {size: 1.0})
-        assert sess.run(global_step) == 3 and sess.run(scale) == model.LOSS_SCALE_INITIAL
+        assert sess.run(global_step) == 3 and sess.run(scale) == training.LOSS_SCALE_INITIAL
         np.testing.assert_allclose(sess.run(weight), [0.8, 0.8], rtol=1e-5)   # two Adam steps of 0.1
 
 

@@ -3,6 +3,7 @@ import pytest
 
 import config
 import model
+import objectives
 import settings
 from common import SettingsError
 
@@ -29,12 +30,10 @@ def test_dataset_defaults_replace_celeba_ones():
     (['--filters', '32,x'], '--filters takes int values'),
     (['--latent_dim', '0'], 'latent_dim must be >= 1'),
     (['--batch_size', '0'], 'batch_size must be >= 1'),
-    (['--kl_weight', '-1'], 'kl_weight must be >= 0'),
     (['--learning_rate', '0'], 'learning_rate must be > 0'),
     (['--data_crop', '100,21,128,128'], 'must lie inside the 218x178'),
     (['--data_crop', '57,21,120,128'], 'data_crop 120x128 must have the aspect ratio of img_shape'),
     (['--train_images', 'some'], "train_images must be 'split' or 'all'"),
-    (['--tcvae_beta', '-1'], 'tcvae_beta must be >= 0'),
     (['--num_gen_imgs', '10'], 'grid_size 4x8 must hold num_gen_imgs = 10'),
     (['--latent_dim'], '--latent_dim needs a value'),
 ])
@@ -65,13 +64,30 @@ def test_saved_config_round_trips(tmp_path):
     ([('img_shape', '32,32,3'), ('data_crop', '0,0,32,32'), ('filters', '4,4,4,4')],
      'filters: 4 VALID 5x5 stride-2 convs shrink 32x32 to nothing'),
     ([('architecture', 'resnet')], "architecture must be one of burgess, original, got 'resnet'"),
-    ([('objective', 'vq')], "objective must be one of beta, capacity, factor, tcvae, got 'vq'"),
-    ([('objective', 'tcvae'), ('batch_size', '1')], 'batch_size must be >= 2'),
 ])
 def test_the_model_checks_its_own_settings(overrides, message):
     cfg = settings.resolve('celeba', overrides)      # fine as settings: only the model can tell
     with pytest.raises(SettingsError) as error:
         model.check_settings(cfg)
+    assert message in str(error.value) and '\n' not in str(error.value)
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ([('objective', 'vq')], "objective must be one of beta, capacity, dip_i, dip_ii, factor, tcvae, got 'vq'"),
+    ([('objective', 'tcvae'), ('batch_size', '1')], 'batch_size must be >= 2'),
+    ([('kl_weight', '-1')], 'kl_weight must be >= 0'),
+    # every objective's own settings are checked, whichever objective trains
+    ([('tcvae_beta', '-1')], 'tcvae_beta must be >= 0'),
+    ([('dip_lambda_od', '-2')], 'dip_lambda_od must be >= 0'),
+    ([('objective', 'dip_ii'), ('dip_ii_lambda_d_factor', '-1')], 'dip_ii_lambda_d_factor must be >= 0'),
+    ([('tcvae_estimator', 'exact')], "tcvae_estimator must be one of bank, minibatch, got 'exact'"),
+    ([('capacity_steps', '0')], 'capacity_steps must be >= 1'),
+    ([('likelihood', 'laplace')], "likelihood must be one of bernoulli, gaussian, got 'laplace'"),
+])
+def test_the_objectives_check_their_own_settings(overrides, message):
+    cfg = settings.resolve('celeba', overrides)
+    with pytest.raises(SettingsError) as error:
+        objectives.check_settings(cfg)
     assert message in str(error.value) and '\n' not in str(error.value)
     model.check_settings(settings.resolve('celeba', [('img_shape', '32,32,3'), ('data_crop', '0,0,32,32'),
                                                      ('filters', '4,4,4')]))   # 32 -> 14 -> 5 -> 1 still fits

@@ -1,0 +1,149 @@
+"""dSprites (Matthey et al. 2017): 64x64 binary sprites from 5 ground-truth factors, rendered in the graph
+from the factor indices, or read from DeepMind's npz file when it is present; and the fixed factor
+sample that stands in for held-out images."""
+import math
+import os
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from common import SettingsError
+from hardware import session_config
+
+tf.disable_v2_behavior()
+
+HELD_OUT_DSPRITES_SEED = 99   # seeds the fixed sample of the factor grid used as dSprites' held-out images
+
+# Factor sizes in DeepMind's order (color, shape, scale, orientation, posX, posY); posY varies fastest.
+# color has a single value (white).
+FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
+FACTOR_NAMES = ('color', 'shape', 'scale', 'orientation', 'x', 'y')
+NUM_DSPRITES = int(np.prod(FACTOR_SIZES))  # 737,280
+DSPRITE_SIZE = 64                # pixels per side
+SPRITE_HALF_SIZE = 10.0          # pixels from centre to the square's edge at scale 1
+# Centres keep this far from the border (pixels), so every shape at any scale and orientation
+# leaves the outermost pixel row and column empty.
+SPRITE_MARGIN = SPRITE_HALF_SIZE * math.sqrt(2.0) + 1.0
+
+
+def factor_values():
+    """The value of each factor at each of its indices, as in DeepMind's latents_values."""
+    return [np.array([1.0]), np.array([1.0, 2.0, 3.0]), np.linspace(0.5, 1.0, 6),
+            np.linspace(0.0, 2 * np.pi, 40), np.linspace(0.0, 1.0, 32), np.linspace(0.0, 1.0, 32)]
+
+
+def factor_classes(indices):
+    """Image indices [n] -> factor indices [n, 6] (DeepMind's latents_classes)."""
+    return np.stack(np.unravel_index(np.asarray(indices), FACTOR_SIZES), axis=1)
+
+
+def factors_to_values(classes):
+    """Factor indices [n, 6] -> factor values [n, 6] (DeepMind's latents_values)."""
+    values = factor_values()
+    return np.stack([values[f][classes[:, f]] for f in range(len(FACTOR_SIZES))], axis=1)
+
+
+def _class_tensor(index):
+    """Image indices (int64 tensor [n]) -> factor indices [n, 6]; inverse of np.ravel_multi_index."""
+    classes = []
+    for size in reversed(FACTOR_SIZES):
+        classes.append(index % size)
+        index = index // size
+    return tf.stack(classes[::-1], axis=1)
+
+
+def render_dsprites(classes):
+    """Factor indices [n, 6] (int tensor) -> binary images [n, 64, 64, 1] float32.
+
+    A pixel is on when its centre, moved into the sprite's frame (centred, unrotated, unscaled),
+    lies inside the unit shape: square |u|,|v| <= 1; ellipse with semi-axes 1 and 0.5; heart
+    (x^2 + y^2 - 1)^3 <= x^2 y^3.
+    """
+    classes = tf.cast(classes, tf.int32)
+    values = [tf.constant(v, tf.float32) for v in factor_values()]
+    shape = classes[:, 1]
+    scale, angle, pos_x, pos_y = [tf.gather(values[f], classes[:, f])[:, None, None] for f in (2, 3, 4, 5)]
+    travel = DSPRITE_SIZE - 2 * SPRITE_MARGIN
+    centre_x = SPRITE_MARGIN + pos_x * travel
+    centre_y = SPRITE_MARGIN + pos_y * travel
+    pixel = tf.range(DSPRITE_SIZE, dtype=tf.float32) + 0.5
+    dx = pixel[None, None, :] - centre_x
+    dy = pixel[None, :, None] - centre_y
+    radius = scale * SPRITE_HALF_SIZE
+    u = (tf.cos(angle) * dx + tf.sin(angle) * dy) / radius
+    v = (-tf.sin(angle) * dx + tf.cos(angle) * dy) / radius
+    square = tf.maximum(tf.abs(u), tf.abs(v)) <= 1.0
+    ellipse = tf.square(u) + tf.square(v / 0.5) <= 1.0
+    hx, hy = 1.15 * u, 0.1 - 1.15 * v      # heart coordinates, lobes up in the image
+    lobe = tf.square(hx) + tf.square(hy) - 1.0
+    heart = lobe * lobe * lobe <= tf.square(hx) * hy * hy * hy
+    which = tf.broadcast_to(shape[:, None, None], tf.shape(square))
+    inside = tf.where(tf.equal(which, 0), square, tf.where(tf.equal(which, 1), ellipse, heart))
+    return tf.cast(inside, tf.float32)[..., None]
+
+
+def load_dsprites_npz(path):
+    """DeepMind's dSprites file -> (images uint8 [n, 64, 64], factor indices [n, 6])."""
+    with np.load(path) as archive:
+        images, classes = archive['imgs'], archive['latents_classes']
+    if images.shape[1:] != (DSPRITE_SIZE, DSPRITE_SIZE) or len(images) != len(classes):
+        raise SettingsError('{} is not a dSprites file (imgs {} with {} factor rows): remove it to use '
+                            'procedural dSprites'.format(path, images.shape, len(classes)))
+    return images, classes
+
+
+class DSprites(object):
+    """dSprites images by index: DeepMind's npz when it is present, else rendered. The one place that
+    makes that choice; every pipeline and metric reads the images through it.
+
+    Index i is the image with factor indices np.unravel_index(i, FACTOR_SIZES), in either source.
+    """
+
+    def __init__(self, cfg):
+        self.npz_images = None
+        if os.path.isfile(cfg.dsprites_npz_path):
+            self.npz_images = load_dsprites_npz(cfg.dsprites_npz_path)[0]
+        self.count = NUM_DSPRITES if self.npz_images is None else len(self.npz_images)
+        self._session = None
+
+    def _npz_float(self, indices):
+        return self.npz_images[indices][..., None].astype(np.float32)
+
+    def images_tensor(self, indices):
+        """Image indices (int64 tensor [n]) -> images [n, 64, 64, 1] float32 in the graph."""
+        if self.npz_images is None:
+            return render_dsprites(_class_tensor(indices))
+        images = tf.py_func(self._npz_float, [indices], tf.float32, stateful=False)
+        images.set_shape([None, DSPRITE_SIZE, DSPRITE_SIZE, 1])
+        return images
+
+    def __call__(self, classes):
+        """Factor indices [n, 6] (numpy) -> images [n, 64, 64, 1] float32 (numpy)."""
+        indices = np.ravel_multi_index(np.asarray(classes).T, FACTOR_SIZES)
+        if self.npz_images is not None:
+            return self._npz_float(indices)
+        if self._session is None:
+            graph = tf.Graph()
+            with graph.as_default():
+                self._indices = tf.placeholder(tf.int64, [None])
+                self._images = self.images_tensor(self._indices)
+            self._session = tf.Session(graph=graph, config=session_config())
+        return self._session.run(self._images, {self._indices: indices})
+
+    def in_index_order(self, batch_size):
+        """tf.data of every image, index 0 first, in batches of batch_size (the last one smaller)."""
+        ds = tf.data.Dataset.range(self.count).batch(batch_size)
+        ds = ds.map(self.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+        return ds.prefetch(2)
+
+    def close(self):
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+def held_out_classes(eval_seed, count):
+    """Factor indices [count, 6] of dSprites' held-out images: a fixed sample of the factor grid, drawn an
+    image at a time (row-major), so a smaller count gives the first images of a larger one."""
+    rng = np.random.RandomState([eval_seed, HELD_OUT_DSPRITES_SEED])
+    return (rng.random_sample((count, len(FACTOR_SIZES))) * FACTOR_SIZES).astype(np.int64)

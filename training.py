@@ -1,0 +1,114 @@
+"""The training step: the forward pass, the objective's loss, Adam on the encoder and decoder (with
+dynamic loss scaling in float16), and the step's TensorBoard summaries."""
+import collections
+
+import tensorflow.compat.v1 as tf
+
+import model
+import objectives
+
+tf.disable_v2_behavior()
+
+TrainGraph = collections.namedtuple('TrainGraph', 'train_op global_step total reconstruction kl summaries '
+                                                 'image_summaries')
+
+
+def images_per_step(cfg):
+    """Images one training step reads: batch_size times the objective's batches per step."""
+    return cfg.batch_size * objectives.get(cfg.objective).batches_per_step
+
+
+def build_training(images, cfg, dataset_size=None):
+    """The training step on a batch of images: losses, Adam update, BN updates and summaries.
+
+    An objective that reads two batches a step (FactorVAE) gets them stacked in `images`: the model
+    trains on the first, the objective's own step uses the second. dataset_size, the number of
+    training images, weighs beta-TCVAE's estimate of q(z).
+    """
+    objective = objectives.get(cfg.objective)
+    assert images.shape.as_list()[0] in (None, images_per_step(cfg)), images.shape
+    global_step = tf.train.get_or_create_global_step()
+    images, second_batch = tf.split(images, 2) if objective.batches_per_step == 2 else (images, None)
+    z_mean, z_logvar = model.encode(images, cfg, training=True)
+    z = model.reparameterize(z_mean, z_logvar)
+    logits = model.decode(z, cfg, training=True)
+    model_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)   # before a second batch adds its own
+
+    with tf.name_scope('objective'):
+        reconstruction = objectives.reconstruction_loss(images, logits, cfg.likelihood)
+        kl_per_dim = objectives.gaussian_kl(z_mean, z_logvar)
+        forward = objectives.Forward(images, logits, z, z_mean, z_logvar, reconstruction, kl_per_dim, global_step,
+                                     dataset_size)
+        loss, terms = objective.loss(forward, cfg)
+        total = tf.identity(loss, name='total')
+        mean_reconstruction = tf.reduce_mean(reconstruction, name='reconstruction')
+        mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')
+        mean_kl = tf.reduce_mean(mean_kl_per_dim, name='kl')
+
+    model_variables = tf.trainable_variables('encoder') + tf.trainable_variables('decoder')
+    optimizer = tf.train.AdamOptimizer(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
+    with tf.control_dependencies(model_updates):
+        if cfg.precision == 'float16':
+            model_step = minimize_with_loss_scale(optimizer, total, global_step, var_list=model_variables)
+        else:
+            model_step = optimizer.minimize(total, global_step=global_step, var_list=model_variables,
+                                            name='train_op')
+    train_op, step_terms = objective.step(model_step, forward, second_batch, cfg)
+    terms.update(step_terms)
+
+    summaries = [tf.summary.scalar('loss/total', total),
+                 tf.summary.scalar('loss/reconstruction', mean_reconstruction),
+                 tf.summary.scalar('loss/kl', mean_kl),
+                 tf.summary.histogram('z_mean', z_mean),
+                 tf.summary.histogram('z_logvar', z_logvar)]
+    summaries += [tf.summary.scalar('kl_per_dim/{:02d}'.format(d), mean_kl_per_dim[d])
+                  for d in range(cfg.latent_dim)]
+    summaries += [tf.summary.scalar(tag, value) for tag, value in sorted(terms.items())]
+    image_summaries = [tf.summary.image('reals', images, max_outputs=8),
+                       tf.summary.image('reconstructions', tf.sigmoid(logits), max_outputs=8)]
+    return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
+                      image_summaries)
+
+
+# ---- float16: dynamic loss scaling (Micikevicius et al. 2018, section 3.2) ----
+
+LOSS_SCALE_INITIAL = 2.0 ** 15     # first scale of the loss before backprop
+LOSS_SCALE_GROWTH_STEPS = 2000     # finite steps in a row after which the scale doubles
+LOSS_SCALE_SCOPE = 'loss_scale'    # its state; a run resumed in float16 from another precision starts it afresh
+
+
+def next_loss_scale(scale, good_steps, finite, growth_steps):
+    """(scale, good_steps) after a step: halved (at least 1) on non-finite gradients, doubled after
+    growth_steps finite steps in a row."""
+    good_steps = tf.where(finite, good_steps + 1, tf.zeros_like(good_steps))
+    grow = good_steps >= growth_steps
+    scale = tf.where(finite, tf.where(grow, scale * 2.0, scale), tf.maximum(scale / 2.0, 1.0))
+    return scale, tf.where(grow, tf.zeros_like(good_steps), good_steps)
+
+
+def minimize_with_loss_scale(optimizer, loss, global_step, var_list=None,
+                            growth_steps=LOSS_SCALE_GROWTH_STEPS):
+    """One step on loss * scale, so small float16 gradients do not flush to zero; the gradients are
+    unscaled in float32, and a step whose gradients overflowed is skipped (the weights and Adam's
+    state stay as they were) but still counts, so the step keeps matching the data position."""
+    with tf.variable_scope(LOSS_SCALE_SCOPE):
+        scale = tf.get_variable('scale', [], initializer=tf.constant_initializer(LOSS_SCALE_INITIAL),
+                                trainable=False)
+        good_steps = tf.get_variable('good_steps', [], tf.int32, initializer=tf.zeros_initializer(),
+                                     trainable=False)
+    scaled = optimizer.compute_gradients(loss * scale, var_list=var_list)
+    grads_and_vars = [(grad / scale, var) for grad, var in scaled if grad is not None]
+    finite = tf.reduce_all([tf.reduce_all(tf.is_finite(grad)) for grad, _ in grads_and_vars])
+
+    def apply():
+        with tf.name_scope(None):   # Adam's variables get the names of a float32 run's, not cond/...
+            update = optimizer.apply_gradients(grads_and_vars)
+        with tf.control_dependencies([update]):
+            return tf.constant(True)
+
+    applied = tf.cond(finite, apply, lambda: tf.constant(False))
+    new_scale, new_good_steps = next_loss_scale(scale, good_steps, applied, growth_steps)
+    return tf.group(tf.assign(scale, new_scale), tf.assign(good_steps, new_good_steps),
+                    tf.assign_add(global_step, 1), name='train_op')
+
+
