@@ -1,6 +1,9 @@
 """Checkpoints: saving them with their settings, finding the latest complete one, restoring it."""
+import errno
 import glob
 import os
+import shutil
+import sys
 
 import numpy as np
 import tensorflow.compat.v1 as tf
@@ -23,7 +26,38 @@ MODEL_KEYS = ARCHITECTURE_KEYS + ('dataset', 'likelihood', 'epsilon', 'data_crop
 
 
 class CheckpointError(RuntimeError):
-    """No usable checkpoint; the message says what to do."""
+    """No usable checkpoint, or none could be written; the message says what to do."""
+
+
+def is_disk_full(error):
+    """Whether an OSError or a TensorFlow error says that the device (or the quota) is full."""
+    return getattr(error, 'errno', None) in (errno.ENOSPC, errno.EDQUOT) or 'No space left on device' in str(error)
+
+
+def checkpoint_bytes():
+    """About how many bytes a checkpoint of the default graph's variables takes."""
+    return sum(v.shape.num_elements() * v.dtype.base_dtype.size for v in tf.global_variables())
+
+
+def megabytes(count):
+    return '{:.2f} MB'.format(count / 1e6)
+
+
+def free_bytes(folder):
+    """Free bytes on the filesystem that holds `folder`, or would once it is made."""
+    folder = os.path.abspath(folder)
+    while not os.path.isdir(folder):
+        folder = os.path.dirname(folder)
+    return shutil.disk_usage(folder).free
+
+
+def warn_if_little_room(checkpoint_dir):
+    """Says so on stderr when checkpoint_dir has room for fewer than two checkpoints of this graph."""
+    need, free = checkpoint_bytes(), free_bytes(checkpoint_dir)
+    if free < 2 * need:
+        print('warning: {} has {} free, room for fewer than two checkpoints of about {} each: free space or set '
+              '--checkpoint_dir, or training stops at a save'.format(checkpoint_dir, megabytes(free), megabytes(need)),
+              file=sys.stderr)
 
 
 def config_path(checkpoint):
@@ -54,13 +88,40 @@ def step_of(checkpoint):
 
 
 def save(sess, saver, cfg, step):
-    """Saves a checkpoint at `step` with the settings beside it; written before the checkpoint is listed."""
-    os.makedirs(cfg.checkpoint_dir, exist_ok=True)
+    """Saves a checkpoint at `step` with the settings beside it; written before the checkpoint is listed.
+
+    A save that runs out of space removes what it had written and raises CheckpointError in one line;
+    the complete checkpoints are kept.
+    """
     prefix = os.path.join(cfg.checkpoint_dir, PREFIX)
-    settings.save(cfg, config_path('{}-{}'.format(prefix, step)))
-    saved = saver.save(sess, prefix, global_step=step, write_meta_graph=False)
+    checkpoint = '{}-{}'.format(prefix, step)
+    try:
+        os.makedirs(cfg.checkpoint_dir, exist_ok=True)
+        settings.save(cfg, config_path(checkpoint))
+        saved = saver.save(sess, prefix, global_step=step, write_meta_graph=False)
+    except (OSError, tf.errors.OpError) as error:
+        if not is_disk_full(error):
+            raise
+        remove_partial(checkpoint)
+        raise CheckpointError('no space left on device in {}: step {} could not be saved (its partial files are '
+                              'removed); the last complete checkpoint is {} (kept); a checkpoint needs about {}: free '
+                              'space there and run the same command to resume'.format(
+                                  cfg.checkpoint_dir, step, latest(cfg.checkpoint_dir) or 'none yet',
+                                  megabytes(checkpoint_bytes())))
     _drop_orphan_configs(cfg.checkpoint_dir)
     return saved
+
+
+def remove_partial(checkpoint):
+    """Removes every file a failed save of `checkpoint` may have left: its data, index and temporary
+    shards, its settings, and a half-written `checkpoint` list."""
+    folder = os.path.dirname(checkpoint)
+    for path in (glob.glob(checkpoint + '.*') + glob.glob(checkpoint + '_temp*')
+                 + glob.glob(os.path.join(folder, 'checkpoint.tmp*'))):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.remove(path)
 
 
 def _drop_orphan_configs(checkpoint_dir):

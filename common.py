@@ -23,6 +23,10 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        if error.filename is None:   # a failed write() names no file: name the one being written
+            raise OSError(error.errno, error.strerror, path)
+        raise
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

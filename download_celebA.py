@@ -11,6 +11,7 @@ an interrupted run resumes from the .part with an HTTP Range request.
 import argparse
 import collections
 import email.utils
+import errno
 import hashlib
 import os
 import re
@@ -305,13 +306,18 @@ def stream_once(session, source, part, target):
             start, total = 0, (int(length) if length and length.isdigit() else None)
         progress = Progress(os.path.basename(target), start, total)
         done = start
-        with open(part, 'ab' if start else 'wb') as f:
-            f.write(first)
-            done += len(first)
-            for chunk in chunks:
-                f.write(chunk)
-                done += len(chunk)
-                progress.update(done)
+        try:
+            with open(part, 'ab' if start else 'wb') as f:
+                f.write(first)
+                done += len(first)
+                for chunk in chunks:
+                    f.write(chunk)
+                    done += len(chunk)
+                    progress.update(done)
+        except OSError as error:
+            if error.filename is None:   # a failed write() names no file: name the .part
+                raise OSError(error.errno, error.strerror, part)
+            raise
         progress.update(done, final=True)
         return total
     finally:
@@ -452,7 +458,14 @@ def main(argv=None):
             fetch(session, url, params, os.path.join(args.dir, item.name), item.md5)
         if not args.no_extract:
             extract_images(os.path.join(args.dir, CELEBA_FILES[0].name), args.dir)
-    except (DownloadError, zipfile.BadZipFile, OSError) as error:
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            print('error: no space left on device, writing {}: what was downloaded is kept; free space and run the '
+                  'same command again to resume'.format(error.filename or args.dir), file=sys.stderr)
+        else:
+            print('error: {}'.format(error), file=sys.stderr)
+        return 1
+    except (DownloadError, zipfile.BadZipFile) as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

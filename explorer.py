@@ -298,7 +298,6 @@ def serve(restored, host, port):
         server.server_close()
         cut_off = server.drain(DRAIN_SECONDS)
         explorer.close()
-        signals.restore()
     if cut_off:
         print('{} requests did not finish within {:g} s and were cut off'.format(cut_off, DRAIN_SECONDS),
               file=sys.stderr)
@@ -307,15 +306,16 @@ def serve(restored, host, port):
 
 
 class StopFlag(object):
-    """Notes SIGINT and SIGTERM, even where the shell started the process with SIGINT ignored."""
+    """Notes SIGINT and SIGTERM, even where the shell started the process with SIGINT ignored.
+
+    It stays installed until the process exits: a second Ctrl-C or SIGTERM during the (bounded) stop
+    is noted and changes nothing, where the default handler would kill the process mid-way.
+    """
 
     def __init__(self):
         self.received = None
-        self.previous = {signum: signal.signal(signum, self._note) for signum in (signal.SIGINT, signal.SIGTERM)}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._note)
 
     def _note(self, signum, frame):
         self.received = signum
-
-    def restore(self):
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)

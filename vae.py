@@ -54,6 +54,7 @@ def train(cfg, steps=None):
         if cfg.precision != 'float32':
             print(console.describe_precision(cfg.precision, training_device()))
         graph = build_training_graph(cfg, dataset, num_images)
+        checkpoints.warn_if_little_room(cfg.checkpoint_dir)
         return run_training(cfg, graph, checkpoint, start_step, max_steps)
 
 
@@ -210,6 +211,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         print('\naborted: the latest complete checkpoint is kept', file=sys.stderr)
         return 130
+    except (OSError, tf.errors.OpError) as error:
+        if not checkpoints.is_disk_full(error):
+            raise
+        print('error: no space left on device, writing {}: free space and run the same command again (the latest '
+              'complete checkpoint is kept)'.format(getattr(error, 'filename', None) or 'an output'), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -95,7 +95,7 @@ def stop_with_a_decode_in_flight(process, host, port, signum):
 def cycle(root, signum):
     """One start/serve/stop cycle: (clean, what went wrong or '')."""
     process, host, port = start_explorer(root)
-    problem = ''
+    problem, signalled = '', False
     try:
         status, _ = http_request(host, port, 'GET', '/api/dims')
         if not status.endswith(b'200 OK'):
@@ -105,12 +105,13 @@ def cycle(root, signum):
         for thread in extra:
             thread.start()
         response = stop_with_a_decode_in_flight(process, host, port, signum)
+        signalled = True
         if not (response.startswith(b'HTTP/1.1 200') and b'image/png' in response.split(b'\r\n\r\n')[0]):
             problem = problem or 'held decode answered {!r}'.format(response[:40])
     except (OSError, RuntimeError) as error:
         problem = 'client: {}'.format(error)
     finally:
-        if process.poll() is None:
+        if not signalled and process.poll() is None:
             process.send_signal(signum)
         out, err = process.communicate(timeout=120)
     if process.returncode != 0 or not out.rstrip().endswith('explorer stopped'):

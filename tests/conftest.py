@@ -51,3 +51,38 @@ def train_from_scratch(graph, steps):
         for _ in range(steps):
             sess.run(graph.train_op)
         return first, sess.run(graph.total), sess.run(graph.global_step)
+
+
+class SmallDisk(object):
+    """A real filesystem of a few MB (tmpfs) at `path`, that fill() makes full but for a few bytes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.filler = os.path.join(path, 'filler')
+
+    def fill(self, leave_bytes):
+        """Takes all the free space but `leave_bytes`."""
+        free = os.statvfs(self.path).f_bavail * os.statvfs(self.path).f_frsize
+        with open(self.filler, 'ab') as f:
+            f.write(b'\0' * max(0, free - leave_bytes))
+
+    def free(self):
+        os.remove(self.filler)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs mounted for the test (Python's open can not fake a full disk for TensorFlow's C++
+    writers); skips, saying why, where it can not be mounted."""
+    import subprocess
+    path = str(tmp_path / 'disk')
+    os.makedirs(path)
+    if os.geteuid() != 0:
+        pytest.skip('mounting a small tmpfs to fill up needs root (CI runs as root)')
+    mounted = subprocess.call(['mount', '-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', path], stderr=subprocess.DEVNULL)
+    if mounted != 0:
+        pytest.skip('could not mount a tmpfs at {} (mount exited {})'.format(path, mounted))
+    try:
+        yield SmallDisk(path)
+    finally:
+        subprocess.call(['umount', '-l', path])

@@ -208,16 +208,31 @@ def test_explorer_stops_cleanly_with_a_decode_in_flight(trained, stop):
     try:
         assert explorer_stop.http_request(host, port, 'GET', '/api/dims')[0] == b'HTTP/1.1 200 OK'
         response = explorer_stop.stop_with_a_decode_in_flight(process, host, port, stop)
-    finally:
-        if process.poll() is None:
-            process.send_signal(stop)
-        out, err = process.communicate(timeout=60)
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    out, err = process.communicate(timeout=60)
     head, _, png = response.partition(b'\r\n\r\n')
     assert head.startswith(b'HTTP/1.1 200') and b'Content-Type: image/png' in head, (head, err)
     Image.open(io.BytesIO(png)).verify()
     assert process.returncode == 0 and out.rstrip().endswith('explorer stopped'), (process.returncode, err)
     assert 'anyone who can reach port' not in err      # 127.0.0.2 is loopback, as all of 127.0.0.0/8
     assert 'terminate called' not in err and 'FATAL' not in err, err
+
+
+def test_a_second_signal_while_stopping_changes_nothing(trained):
+    process, host, port = explorer_stop.start_explorer(str(trained))
+    try:
+        response = explorer_stop.stop_with_a_decode_in_flight(process, host, port, signal.SIGTERM)
+        process.send_signal(signal.SIGINT)      # while it closes: noted, not a second stop
+    except BaseException:
+        process.kill()
+        process.communicate()
+        raise
+    out, err = process.communicate(timeout=60)
+    assert response.startswith(b'HTTP/1.1 200')
+    assert process.returncode == 0 and out.rstrip().endswith('explorer stopped'), (process.returncode, err)
 
 
 def test_only_loopback_addresses_count_as_local():
