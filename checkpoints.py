@@ -1,8 +1,10 @@
 """Checkpoints: saving them with their settings, finding the latest complete one, restoring it."""
 import errno
+import fcntl
 import glob
 import os
 import shutil
+import socket
 import sys
 
 import numpy as np
@@ -17,6 +19,7 @@ from hardware import session_config
 tf.disable_v2_behavior()
 
 PREFIX = 'model.ckpt'
+LOCK_FILE = 'training.lock'     # held by the one process training into the folder; says its host and pid
 KEEP = 3                        # checkpoints kept; older ones are deleted
 # Settings that decide the variables' shapes; a checkpoint only restores into the same ones.
 ARCHITECTURE_KEYS = ('architecture', 'img_shape', 'latent_dim', 'filters', 'hidden_units', 'discriminator_units')
@@ -58,6 +61,42 @@ def warn_if_little_room(checkpoint_dir):
         print('warning: {} has {} free, room for fewer than two checkpoints of about {} each: free space or set '
               '--checkpoint_dir, or training stops at a save'.format(checkpoint_dir, megabytes(free), megabytes(need)),
               file=sys.stderr)
+
+
+class WriterLock(object):
+    """One training process per checkpoint folder: an exclusive flock on LOCK_FILE, held while training.
+
+    The kernel lets go of a flock when its process dies, so a lock left by kill -9 (or by a node
+    that is gone, once its lease ends on a network filesystem) never blocks the next run. The
+    file's text, `host pid`, only names the holder in the error the second process gets.
+    """
+
+    def __init__(self, checkpoint_dir):
+        self.checkpoint_dir = checkpoint_dir
+        self.file = None
+
+    def __enter__(self):
+        os.makedirs(self.checkpoint_dir, exist_ok=True)
+        handle = open(os.path.join(self.checkpoint_dir, LOCK_FILE), 'a+')
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().split()
+            handle.close()
+            raise CheckpointError('{} is being trained into by {}: wait for it or stop it, or train in another '
+                                  '--checkpoint_dir'.format(self.checkpoint_dir, 'pid {} on host {}'.format(
+                                      holder[1], holder[0]) if len(holder) == 2 else 'another process'))
+        handle.seek(0)
+        handle.truncate()
+        handle.write('{} {}\n'.format(socket.gethostname(), os.getpid()))
+        handle.flush()
+        self.file = handle
+        return self
+
+    def __exit__(self, *exc_info):
+        self.file.close()     # releases the flock
+        self.file = None
 
 
 def config_path(checkpoint):

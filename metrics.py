@@ -324,3 +324,58 @@ def rank_attributes(codes, labels, names, top=3):
             {'name': names[a], 'auc': float(corrected[dim, a]), 'sign': 1 if auc[dim, a] >= 0.5 else -1}
             for a in best]})
     return ranking
+
+
+# ---- model selection without labels: UDR (Duan et al. 2020) ----
+
+UDR_ACTIVE_KL = 0.01   # nats: latents with less mean KL are left out of UDR, as in disentanglement_lib
+
+
+def spearman_matrix(codes_a, codes_b):
+    """|Spearman correlation| of every latent of codes_a [n, Ma] with every latent of codes_b [n, Mb],
+    [Ma, Mb]; a latent that is constant on the sample correlates 0 with everything."""
+    from scipy.stats import rankdata
+    ranks = [np.stack([rankdata(column) for column in codes.T], axis=1) for codes in (codes_a, codes_b)]
+    centred = [r - r.mean(axis=0) for r in ranks]
+    norms = [np.sqrt((c ** 2).sum(axis=0)) for c in centred]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        corr = centred[0].T.dot(centred[1]) / np.outer(norms[0], norms[1])
+    return np.abs(np.nan_to_num(corr))
+
+
+def relative_strength(corr):
+    """Duan et al. 2020, eq. 3: how one-to-one a [Ma, Mb] matrix of |correlations| is. For each column
+    (and then each row) its largest entry squared over its sum, averaged; the two averages' mean.
+    1 for a permutation matrix; near 0 when every latent relates a little to many."""
+    def one_side(matrix):
+        if matrix.size == 0:
+            return 0.0
+        sums = matrix.sum(axis=0)
+        with np.errstate(invalid='ignore', divide='ignore'):
+            return float(np.mean(np.nan_to_num(matrix.max(axis=0) ** 2 / sums)))
+    return (one_side(corr) + one_side(corr.T)) / 2.0
+
+
+def udr_pair(codes_a, kl_a, codes_b, kl_b, active_kl=UDR_ACTIVE_KL):
+    """The similarity of two models' mean codes of the same images: relative_strength of their
+    Spearman matrix over the latents whose mean KL is at least active_kl in each."""
+    active_a, active_b = np.asarray(kl_a) >= active_kl, np.asarray(kl_b) >= active_kl
+    return relative_strength(spearman_matrix(codes_a[:, active_a], codes_b[:, active_b]))
+
+
+def udr(codes, kls, active_kl=UDR_ACTIVE_KL):
+    """Duan et al. 2020's UDR (the Spearman variant of disentanglement_lib's `udr`) of models that
+    differ only in their seed: codes, a list of [n, M] mean codes of the same n images, and kls,
+    each model's mean KL per latent. Returns (each model's score: the median of its similarity with
+    every other model [num_models], the pairwise similarities [num_models, num_models], 1 on the
+    diagonal)."""
+    count = len(codes)
+    if count < 2:
+        raise SettingsError('UDR compares models that differ in their seed: it needs at least 2, got {}'.format(
+            count))
+    pairwise = np.eye(count)
+    for i in range(count):
+        for j in range(i + 1, count):
+            pairwise[i, j] = pairwise[j, i] = udr_pair(codes[i], kls[i], codes[j], kls[j], active_kl)
+    scores = np.array([np.median(np.delete(pairwise[i], i)) for i in range(count)])
+    return scores, pairwise

@@ -42,7 +42,7 @@ TrainingGraph = collections.namedtuple('TrainingGraph', 'batch step fakes snapsh
 
 def train(cfg, steps=None):
     """Trains until `steps` (or num_epochs); returns the exit code: 0, or 128 + the signal that stopped it."""
-    with tf.Graph().as_default():
+    with tf.Graph().as_default(), checkpoints.WriterLock(cfg.checkpoint_dir):
         # ---- data, from exactly where the latest checkpoint left off ----
         checkpoint, start_step = checkpoints.resume_point(cfg)
         # An objective may read several batches a step; the data position stays step x images per step.

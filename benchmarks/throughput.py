@@ -77,11 +77,12 @@ def constant_batch(cfg):
     return tf.constant(np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32))
 
 
-def open_step(cfg, batch, with_summaries=False):
-    """(open session, callable running one training step) of a new graph on `batch()` (with cfg.xla_jit)."""
+def open_step(cfg, batch, with_summaries=False, dataset_size=None):
+    """(open session, callable running one training step) of a new graph on `batch()` (with cfg.xla_jit);
+    dataset_size: the number of training images, which beta-TCVAE's estimate of q(z) needs."""
     graph = tf.Graph()
     with graph.as_default():
-        step = training.build_training(batch(), cfg)
+        step = training.build_training(batch(), cfg, dataset_size=dataset_size)
         fetches = [step.train_op, step.summaries] if with_summaries else step.train_op
         sess = tf.Session(graph=graph, config=hardware.session_config(cfg.xla_jit))
         sess.run(tf.global_variables_initializer())

@@ -29,7 +29,8 @@ def test_a_save_on_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_resumes
     assert 'the last complete checkpoint is {} (kept)'.format(os.path.join(folders[1], 'model.ckpt-2')) in lines[1]
     assert 'a checkpoint needs about 0.1' in lines[1]
     assert sorted(os.listdir(folders[1])) == ['checkpoint', 'model.ckpt-2.config.json',
-                                              'model.ckpt-2.data-00000-of-00001', 'model.ckpt-2.index']
+                                              'model.ckpt-2.data-00000-of-00001', 'model.ckpt-2.index',
+                                              'training.lock']
     cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + folders))
     assert checkpoints.Restored(cfg).step == 2
 

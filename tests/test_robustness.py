@@ -2,6 +2,7 @@
 import glob
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -117,3 +118,44 @@ def test_batch_larger_than_the_dataset_is_an_error(celeba_dir, tiny_overrides, c
                                                                     '--batch_size', '64'])
     assert code == 2
     assert 'batch_size 64 is larger than the 40 usable training images' in capsys.readouterr().err
+
+
+# ---- one writer per checkpoint folder ----
+
+def hold_the_lock(folder):
+    """Another process that holds `folder`'s training lock until it is killed; returns once it holds it."""
+    holder = subprocess.Popen([sys.executable, '-c', 'import sys, time; sys.path.insert(0, sys.argv[1]); '
+                               'import checkpoints; lock = checkpoints.WriterLock(sys.argv[2]); lock.__enter__(); '
+                               'print("held", flush=True); time.sleep(600)', ROOT, folder],
+                              stdout=subprocess.PIPE, universal_newlines=True)
+    assert holder.stdout.readline().strip() == 'held'
+    return holder
+
+
+def test_a_second_trainer_of_a_held_folder_gets_a_one_line_error(tmp_path):
+    folder = str(tmp_path / 'ck')
+    holder = hold_the_lock(folder)
+    try:
+        second = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1'] + TINY_DSPRITES
+                                + ['--checkpoint_dir', folder, '--results_dir', str(tmp_path / 'res'),
+                                   '--summary_dir', str(tmp_path / 'sum')],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert second.returncode == 2
+    assert second.stderr.strip() == ('error: {} is being trained into by pid {} on host {}: wait for it or stop it, '
+                                     'or train in another --checkpoint_dir'.format(folder, holder.pid,
+                                                                                   socket.gethostname()))
+    assert not [name for name in os.listdir(folder) if name.startswith('model.ckpt')]   # it wrote nothing
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
+    folder = str(tmp_path / 'ck')
+    holder = hold_the_lock(folder)
+    holder.kill()        # SIGKILL: no chance to let go, and its pid stays in the lock file
+    holder.wait()
+    assert str(holder.pid) in open(os.path.join(folder, checkpoints.LOCK_FILE)).read()
+    assert vae.main(['--train', '--steps', '1'] + TINY_DSPRITES + ['--checkpoint_dir', folder, '--results_dir',
+                    str(tmp_path / 'res'), '--summary_dir', str(tmp_path / 'sum')]) == 0
+    assert checkpoints.step_of(checkpoints.latest(folder)) == 1
