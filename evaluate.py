@@ -57,7 +57,8 @@ def evaluate_dsprites(restored):
                                                **sizes),
         'mig': metrics.information_gap(information),
         # which latents carry each factor: {factor: [normalised mutual information of each latent]}
-        'factor_information': {dsprites.FACTOR_NAMES[k]: information[:, i].tolist() for i, k in enumerate(space.scored)},
+        'factor_information': {dsprites.FACTOR_NAMES[k]: information[:, i].tolist()
+                               for i, k in enumerate(space.scored)},
         'dci': dci['disentanglement'],
         'dci_completeness': dci['completeness'],
         'dci_informativeness': dci['informativeness'],

@@ -100,7 +100,8 @@ def test_dsprites_held_out_images_are_the_same_whatever_the_count():
 
 def _render(shape, scale, orientation, pos_x, pos_y):
     with tf.Graph().as_default():
-        return evaluate(dsprites.render_dsprites(tf.constant([[0, shape, scale, orientation, pos_x, pos_y]])))[0, ..., 0]
+        classes = tf.constant([[0, shape, scale, orientation, pos_x, pos_y]])
+        return evaluate(dsprites.render_dsprites(classes))[0, ..., 0]
 
 
 def test_square_lands_where_expected():

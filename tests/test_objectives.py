@@ -104,7 +104,7 @@ def test_both_objectives_train_on_dsprites(objective, precision):
                                         ('filters', '8,8,8,8'), ('hidden_units', '16,16'),
                                         ('discriminator_units', '32,32'), ('learning_rate', '1e-3')])
     with tf.Graph().as_default():
-        images = tf.cast(tf.random_uniform([8 * objectives.get(objective).batches_per_step, 64, 64, 1]) > 0.8, tf.float32)
+        images = tf.cast(tf.random_uniform([training.images_per_step(cfg), 64, 64, 1]) > 0.8, tf.float32)
         graph = training.build_training(images, cfg, dataset_size=737280)
         first, last, step = train_from_scratch(graph, 15)
     assert step == 15 and np.isfinite(last) and last < first
@@ -126,22 +126,29 @@ def checkpoint_values(checkpoint):
     return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
+def restores_bit_for_bit(checkpoint_dir, cfg):
+    """The latest checkpoint's values, once a new training graph of cfg has restored every one of them
+    exactly (and has no variable the checkpoint lacks)."""
+    saved = checkpoint_values(checkpoints.latest(checkpoint_dir))
+    with tf.Graph().as_default():
+        training.build_training(tf.zeros([training.images_per_step(cfg), 64, 64, 1]), cfg, dataset_size=737280)
+        with tf.Session() as sess:
+            checkpoints.restore(sess, checkpoints.latest(checkpoint_dir))
+            restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
+    assert set(restored) == set(saved)
+    for name, value in saved.items():
+        np.testing.assert_array_equal(restored[name], value, err_msg=name)
+    return saved
+
+
 @pytest.mark.parametrize('objective', ['tcvae', 'factor'])
 def test_resume_is_exact_for_both_objectives(objective, tmp_path):
     dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', objective]
     assert vae.main(['--train', '--steps', '3'] + TINY + dirs) == 0
-    saved = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
     # Every variable of the step, the discriminator's and its Adam's included, restores bit for bit.
-    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs))
-    with tf.Graph().as_default():
-        training.build_training(tf.zeros([8 * objectives.get(objective).batches_per_step, 64, 64, 1]), cfg, dataset_size=737280)
-        with tf.Session() as sess:
-            checkpoints.restore(sess, checkpoints.latest(str(tmp_path / 'ck')))
-            restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
-    assert set(restored) == set(saved)
-    for name, value in saved.items():
-        np.testing.assert_array_equal(restored[name], value, err_msg=name)
+    saved = restores_bit_for_bit(str(tmp_path / 'ck'), settings.resolve('dsprites', settings.parse_overrides(
+        TINY[2:] + dirs)))
     if objective == 'factor':
         assert any(name.startswith('discriminator/') and name.endswith('/discriminator_adam') for name in saved)
 
@@ -257,16 +264,10 @@ def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
     dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum')] + bank
     assert vae.main(['--train', '--steps', '3'] + TINY + dirs) == 0
-    saved = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
+    saved = restores_bit_for_bit(str(tmp_path / 'ck'), settings.resolve('dsprites', settings.parse_overrides(
+        TINY[2:] + dirs)))
     assert saved['tcvae_bank/filled'] == 20 and saved['tcvae_bank/position'] == 24 % 20   # 3 steps of 8 codes
     assert np.all(saved['tcvae_bank/logvars'] != 0.0)                                      # every row written
-    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs))
-    with tf.Graph().as_default():
-        training.build_training(tf.zeros([8, 64, 64, 1]), cfg, dataset_size=737280)
-        with tf.Session() as sess:
-            checkpoints.restore(sess, checkpoints.latest(str(tmp_path / 'ck')))
-            for name in ('means', 'logvars', 'position', 'filled'):
-                np.testing.assert_array_equal(sess.run('tcvae_bank/{}:0'.format(name)), saved['tcvae_bank/' + name])
 
     assert vae.main(['--train', '--steps', '4'] + TINY + dirs) == 0     # the resumed step writes rows 4-11 only
     after = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
@@ -289,16 +290,7 @@ def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path,
     assert vae.main(['--train', '--steps', '2'] + TINY + dirs) == 0
     assert objectives.get(name).describe(settings.resolve('dsprites', [('objective', name)])) in \
         capsys.readouterr().out
-    saved = checkpoint_values(checkpoints.latest(str(tmp_path / 'ck')))
-    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs))
-    with tf.Graph().as_default():
-        training.build_training(tf.zeros([training.images_per_step(cfg), 64, 64, 1]), cfg, dataset_size=737280)
-        with tf.Session() as sess:
-            checkpoints.restore(sess, checkpoints.latest(str(tmp_path / 'ck')))
-            restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
-    assert set(restored) == set(saved)
-    for variable, value in saved.items():
-        np.testing.assert_array_equal(restored[variable], value, err_msg=variable)
+    restores_bit_for_bit(str(tmp_path / 'ck'), settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs)))
 
     assert vae.main(['--train', '--evaluate', '--steps', '3'] + TINY + dirs + small_eval) == 0
     out = capsys.readouterr().out

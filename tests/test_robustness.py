@@ -136,8 +136,8 @@ def test_a_second_trainer_of_a_held_folder_gets_a_one_line_error(tmp_path):
     folder = str(tmp_path / 'ck')
     holder = hold_the_lock(folder)
     try:
-        second = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1'] + TINY_DSPRITES
-                                + ['--checkpoint_dir', folder, '--results_dir', str(tmp_path / 'res'),
+        second = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1']
+                                + TINY_DSPRITES + ['--checkpoint_dir', folder, '--results_dir', str(tmp_path / 'res'),
                                    '--summary_dir', str(tmp_path / 'sum')],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     finally:
