@@ -100,13 +100,8 @@ def _read_partitions(path):
     return partitions
 
 
-def split_celeba(data_dir, holdout_percent, train_images='split'):
-    """Lists the usable .jpg files of data_dir and splits them into training and held-out images.
-
-    train_images 'split' trains on partition 0 of list_eval_partition.txt when it is there (else on
-    all but a fixed holdout_percent); 'all' trains on every image, as the original did, and marks
-    the held-out images as seen.
-    """
+def celeba_names(data_dir):
+    """The .jpg file names of data_dir, sorted: a listing, no file is opened."""
     if not os.path.isdir(data_dir):
         raise SettingsError('CelebA folder {} does not exist: run `{}` or set data_dir_path'.format(
             data_dir, DOWNLOAD_HINT))
@@ -114,6 +109,29 @@ def split_celeba(data_dir, holdout_percent, train_images='split'):
     if not names:
         raise SettingsError('CelebA folder {} has no .jpg files: run `{}` or set data_dir_path'.format(
             data_dir, DOWNLOAD_HINT))
+    return names
+
+
+def celeba_held_out_names(data_dir, holdout_percent):
+    """The names of CelebA's held-out files, sorted: those list_eval_partition.txt puts in partitions 1
+    and 2 when it is there (read from the list: the folder is not even listed), else a fixed
+    holdout_percent of the folder's .jpg files."""
+    partition_path = beside_images(data_dir, PARTITION_FILE)
+    if os.path.isfile(partition_path):
+        if not os.path.isdir(data_dir):
+            celeba_names(data_dir)   # its one-line error
+        return sorted(name for name, partition in _read_partitions(partition_path).items() if partition != 0)
+    return [name for name in celeba_names(data_dir) if _held_out(name, holdout_percent)]
+
+
+def split_celeba(data_dir, holdout_percent, train_images='split'):
+    """Lists the usable .jpg files of data_dir and splits them into training and held-out images.
+
+    train_images 'split' trains on partition 0 of list_eval_partition.txt when it is there (a file it
+    does not list is trained on too), else on all but a fixed holdout_percent; 'all' trains on every
+    image, as the original did, and marks the held-out images as seen.
+    """
+    names = celeba_names(data_dir)
     usable, skipped = [], []
     for name in names:
         problem = celeba_image_problem(os.path.join(data_dir, name))
@@ -125,8 +143,8 @@ def split_celeba(data_dir, holdout_percent, train_images='split'):
     partitions = _read_partitions(partition_path) if os.path.isfile(partition_path) else {}
 
     def is_holdout(name):
-        if name in partitions:
-            return partitions[name] != 0
+        if partitions:
+            return partitions.get(name, 0) != 0
         return _held_out(name, holdout_percent)
 
     paths = [os.path.join(data_dir, n) for n in usable]
@@ -262,19 +280,13 @@ def inspect_image(path):
 def split_folder(data_dir, holdout_percent, train_images='split'):
     """Lists the usable JPEG and PNG files under data_dir (nested folders too) and holds out a fixed
     holdout_percent of them, chosen by a hash of the path inside data_dir."""
-    if not os.path.isdir(data_dir):
-        raise SettingsError('image folder {} does not exist: set --data_dir_path to a folder of JPEG or PNG '
-                            'files'.format(data_dir))
     usable, skipped, details = [], [], {}
-    for folder, subfolders, names in os.walk(data_dir):
-        subfolders.sort()
-        for name in sorted(names):
-            path = os.path.join(folder, name)
-            try:
-                details[path] = inspect_image(path)
-                usable.append(path)
-            except (UnusableImage, OSError) as problem:
-                skipped.append((os.path.relpath(path, data_dir), str(problem)))
+    for path in folder_paths(data_dir):
+        try:
+            details[path] = inspect_image(path)
+            usable.append(path)
+        except (UnusableImage, OSError) as problem:
+            skipped.append((os.path.relpath(path, data_dir), str(problem)))
     if not usable:
         raise SettingsError('image folder {} has no usable JPEG or PNG file ({} skipped{}): set --data_dir_path '
                             'to a folder of pictures'.format(data_dir, len(skipped), ', e.g. {} ({})'.format(
@@ -283,6 +295,18 @@ def split_folder(data_dir, holdout_percent, train_images='split'):
     held = set(holdout)
     train = usable if train_images == 'all' else [p for p in usable if p not in held]
     return Split(train, holdout, skipped, holdout_seen=train_images == 'all', details=details)
+
+
+def folder_paths(data_dir):
+    """Every file under data_dir (nested folders too), in a fixed order: a listing, no file is opened."""
+    if not os.path.isdir(data_dir):
+        raise SettingsError('image folder {} does not exist: set --data_dir_path to a folder of JPEG or PNG '
+                            'files'.format(data_dir))
+    paths = []
+    for folder, subfolders, names in os.walk(data_dir):
+        subfolders.sort()
+        paths += [os.path.join(folder, name) for name in sorted(names)]
+    return paths
 
 
 def jpeg_scale(size, img_shape):
@@ -318,6 +342,38 @@ def decode_any_image(path, is_png, jpeg_ratio, img_shape):
     image.set_shape([None, None, channels])
     image = tf.image.convert_image_dtype(centre_crop_to_aspect(image, img_shape), tf.float32)
     return resized(image, img_shape)
+
+
+def first_held_out(cfg, count):
+    """A Split whose held-out files are the first `count` usable ones of split_images(cfg)'s, found by
+    opening only as many files as that takes, not every file of the folder."""
+    data_dir = cfg.data_dir_path
+    if cfg.dataset == 'folder':
+        candidates = [path for path in folder_paths(data_dir)
+                      if _held_out(os.path.relpath(path, data_dir), cfg.holdout_percent)]
+        check = inspect_image
+    else:
+        candidates = [os.path.join(data_dir, name) for name in celeba_held_out_names(data_dir, cfg.holdout_percent)]
+        check = usable_celeba_image
+    holdout, details = [], {}
+    for path in candidates:
+        if len(holdout) == count:
+            break
+        try:
+            details[path] = check(path)
+        except (UnusableImage, OSError):   # unusable, or listed but missing
+            continue
+        holdout.append(path)
+    return Split([], holdout, holdout_seen=cfg.train_images == 'all',
+                 details=details if cfg.dataset == 'folder' else None)
+
+
+def usable_celeba_image(path):
+    """(height, width) of a usable aligned-CelebA file; UnusableImage saying why it is not one."""
+    problem = celeba_image_problem(path)
+    if problem is not None:
+        raise UnusableImage(problem)
+    return RAW_CELEBA_SHAPE
 
 
 def split_images(cfg):
@@ -378,8 +434,8 @@ def training_data(cfg, start_step=0):
 def held_out_batches(cfg, count, batch_size=256):
     """(file names or None, images) batches of the first `count` held-out images, always the same ones.
 
-    CelebA and folders: the held-out split in file order (undecodable files left out); dSprites: a
-    fixed sample of the factor grid.
+    CelebA and folders: the held-out split in file order (undecodable files left out), opening only the
+    files it takes (first_held_out); dSprites: a fixed sample of the factor grid.
     """
     if cfg.dataset == 'dsprites':
         images = dsprites.DSprites(cfg)
@@ -390,10 +446,10 @@ def held_out_batches(cfg, count, batch_size=256):
         finally:
             images.close()
         return
-    split = split_images(cfg)
+    split = first_held_out(cfg, count)
     if not split.holdout:
         raise SettingsError('no held-out images in {}: raise holdout_percent'.format(cfg.data_dir_path))
-    files = ImageFiles(split.holdout[:count], split, cfg)
+    files = ImageFiles(split.holdout, split, cfg)
     with tf.Graph().as_default():
         batch = tf.data.make_one_shot_iterator(named_batches(files, batch_size)).get_next()
         with tf.Session(config=session_config()) as sess:

@@ -47,6 +47,52 @@ def test_partition_file_decides_the_split(celeba_dir):
     assert len(split.holdout) == 10
 
 
+def counting(monkeypatch, name):
+    """Replaces data.`name` with a version that notes each path it is called with; returns the notes."""
+    calls, original = [], getattr(data, name)
+
+    def counted(path, *args):
+        calls.append(os.path.basename(path))
+        return original(path, *args)
+    monkeypatch.setattr(data, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize('with_partitions', [True, False])
+def test_held_out_images_open_only_the_files_they_use(celeba_dir, monkeypatch, with_partitions):
+    """The first held-out images are the full split's first ones, found by opening no other file; with
+    list_eval_partition.txt the folder is not even listed."""
+    if with_partitions:   # held out: 31 to 43, of which 41-43 are unusable; 44 is listed but missing
+        lines = ['{:06d}.jpg {}'.format(i, 0 if i <= 30 else 1 + i % 2) for i in range(1, 45)]
+        (celeba_dir.parent / data.PARTITION_FILE).write_text('\n'.join(lines) + '\n')
+    cfg = settings.resolve('celeba', [('data_dir_path', str(celeba_dir)), ('holdout_percent', '30')])
+    full = data.split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout
+    opened = counting(monkeypatch, 'jpeg_size')
+    listed = counting(monkeypatch, 'celeba_names')
+    count = 4
+    names = [name for batch_names, _ in data.held_out_batches(cfg, count) for name in batch_names]
+    assert names == [os.path.basename(p) for p in full[:count]]
+    assert opened == names                                  # the files it uses, no other
+    assert listed == ([] if with_partitions else [os.path.basename(cfg.data_dir_path)])
+    many = [name for batch_names, _ in data.held_out_batches(cfg, 100) for name in batch_names]
+    assert many == [os.path.basename(p) for p in full]      # all of them, the unusable and missing ones left out
+
+
+def test_held_out_images_of_a_folder_open_only_the_files_they_use(tmp_path, monkeypatch):
+    folder = tmp_path / 'photos'
+    (folder / 'nested').mkdir(parents=True)
+    for i in range(30):
+        write_jpeg(str(folder / ('nested' if i % 3 else '') / '{:03d}.jpg'.format(i)), height=60, width=80, seed=i)
+    (folder / '000.png').write_bytes(b'not a png')
+    cfg = settings.resolve('folder', [('data_dir_path', str(folder)), ('holdout_percent', '40'),
+                                      ('img_shape', '32,32,3')])
+    full = data.split_folder(cfg.data_dir_path, cfg.holdout_percent).holdout
+    opened = counting(monkeypatch, 'inspect_image')
+    images = data.held_out_images(cfg, 3)
+    assert len(images) == 3 and len(opened) == 3 + sum(1 for name in opened if name.endswith('.png'))
+    assert [name for name in opened if name.endswith('.jpg')] == [os.path.basename(p) for p in full[:3]]
+
+
 def test_missing_or_empty_folder_names_the_download_command(tmp_path):
     with pytest.raises(SettingsError, match='does not exist: run `python download_celebA.py`'):
         data.split_celeba(str(tmp_path / 'nothing'), 5.0)
