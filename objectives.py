@@ -117,15 +117,17 @@ def aggregate_log_densities(pairwise, log_weights):
     return log_qz, log_prod_marginals
 
 
-def tcvae_log_densities(z, z_mean, z_logvar, log_weights):
+def tcvae_log_densities(z, z_mean, z_logvar, log_weights, codes=None):
     """Chen et al. 2018, section 3: per image, the four log densities of the KL decomposition.
 
     Returns (log q(z|x), log q(z), log prod_j q(z_j), log p(z)), each [B], for a sample z [B, M] of
-    q(z|x) = N(z_mean, exp(z_logvar)); q(z) and its marginals are estimated on the minibatch with
-    log_weights [B, B] (stratified_log_weights).
+    q(z|x) = N(z_mean, exp(z_logvar)). q(z) and its marginals are estimated as mixtures of the K
+    posteriors `codes` = (means [K, M], log-variances [K, M]), weighted by log_weights [B, K]: by
+    default the minibatch's own, with stratified_log_weights.
     """
-    pairwise = log_normal(z[:, None, :], z_mean[None, :, :], z_logvar[None, :, :])  # [B, B, M]: log q(z_i,d | x_j)
-    log_qz, log_prod_marginals = aggregate_log_densities(pairwise, tf.constant(log_weights, tf.float32))
+    codes_mean, codes_logvar = (z_mean, z_logvar) if codes is None else codes
+    pairwise = log_normal(z[:, None, :], codes_mean[None, :, :], codes_logvar[None, :, :])  # log q(z_i,d | code_k)
+    log_qz, log_prod_marginals = aggregate_log_densities(pairwise, tf.convert_to_tensor(log_weights, tf.float32))
     log_qz_given_x = tf.reduce_sum(log_normal(z, z_mean, z_logvar), axis=1)
     log_pz = tf.reduce_sum(log_normal(z, 0.0, 0.0), axis=1)
     return log_qz_given_x, log_qz, log_prod_marginals, log_pz
@@ -363,13 +365,11 @@ class BetaTCVAE(Objective):
         z, z_mean, z_logvar = forward.z, forward.z_mean, forward.z_logvar
         if cfg.tcvae_estimator == 'bank':
             codes_mean, codes_logvar, log_weights = self._bank_codes(z_mean, z_logvar, forward.dataset_size, cfg)
+            densities = tcvae_log_densities(z, z_mean, z_logvar, log_weights, codes=(codes_mean, codes_logvar))
         else:
-            codes_mean, codes_logvar = z_mean, z_logvar
-            log_weights = tf.constant(stratified_log_weights(cfg.batch_size, forward.dataset_size), tf.float32)
-        pairwise = log_normal(z[:, None, :], codes_mean[None, :, :], codes_logvar[None, :, :])
-        log_qz, log_prod_marginals = aggregate_log_densities(pairwise, log_weights)
-        log_qz_given_x = tf.reduce_sum(log_normal(z, z_mean, z_logvar), axis=1)
-        log_pz = tf.reduce_sum(log_normal(z, 0.0, 0.0), axis=1)
+            densities = tcvae_log_densities(z, z_mean, z_logvar,
+                                            stratified_log_weights(cfg.batch_size, forward.dataset_size))
+        log_qz_given_x, log_qz, log_prod_marginals, log_pz = densities
         mi = index_code_mutual_information(log_qz_given_x, log_qz)
         tc = total_correlation(log_qz, log_prod_marginals)
         dim_kl = dimension_wise_kl(log_prod_marginals, log_pz)

@@ -228,9 +228,11 @@ def bank_estimate(z, batch_mean, batch_logvar, bank_mean, bank_logvar, filled, d
     with tf.Graph().as_default():
         codes_mean = tf.constant(np.concatenate([batch_mean, bank_mean]), tf.float32)
         codes_logvar = tf.constant(np.concatenate([batch_logvar, bank_logvar]), tf.float32)
-        pairwise = objectives.log_normal(tf.constant(z, tf.float32)[:, None, :], codes_mean[None], codes_logvar[None])
         weights = objectives.bank_log_weights(len(batch_mean), tf.constant(filled), len(bank_mean), dataset_size)
-        return run(objectives.aggregate_log_densities(pairwise, weights))
+        densities = objectives.tcvae_log_densities(
+            tf.constant(z, tf.float32), tf.constant(batch_mean, tf.float32), tf.constant(batch_logvar, tf.float32),
+            weights, codes=(codes_mean, codes_logvar))
+        return run(densities[1:3])     # log q(z), log prod_j q(z_j): what the bank changes
 
 
 def test_a_bank_of_every_other_code_gives_the_exact_mixture():
