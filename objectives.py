@@ -351,7 +351,7 @@ class BetaTCVAE(Objective):
         Objective.validate(self, cfg)
         if cfg.tcvae_estimator not in TCVAE_ESTIMATORS:
             raise SettingsError('tcvae_estimator must be one of {}, got {!r}'.format(
-                ', '.join(TCVAE_ESTIMATORS), cfg.tcvae_estimator))
+                ', '.join(sorted(TCVAE_ESTIMATORS)), cfg.tcvae_estimator))
         if cfg.tcvae_bank_size < 1:
             raise SettingsError('tcvae_bank_size must be >= 1, got {}'.format(cfg.tcvae_bank_size))
 
