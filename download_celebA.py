@@ -315,9 +315,10 @@ def stream_once(session, source, part, target):
                     done += len(chunk)
                     progress.update(done)
         except OSError as error:
-            if error.filename is None:   # a failed write() names no file: name the .part
-                raise OSError(error.errno, error.strerror, part)
-            raise
+            # requests' errors are OSErrors too: a cut connection goes on to be retried as it is
+            if isinstance(error, requests.RequestException) or error.filename is not None:
+                raise
+            raise OSError(error.errno, error.strerror, part)   # a failed write() names no file: name the .part
         progress.update(done, final=True)
         return total
     finally:
