@@ -94,6 +94,8 @@ eval_num_eval = 5000          # held-out points they are scored on
 eval_num_points = 10000       # images for MIG, KL per dim and FactorVAE's latent variances
 mig_bins = 20                 # equal-width bins per latent for MIG's mutual information
 eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
+udr_images = 1000             # images whose mean codes UDR compares across seeds (dSprites: drawn with eval_seed;
+                              # CelebA, folder: the first held-out ones), saved in results/codes.npz
 
 # ---- traversals (--traverse) ----
 traverse_from = 'prior'       # 'prior': the original's 5 seed vectors; 'data': means of 5 held-out images

@@ -14,29 +14,38 @@ METRICS_FILE = 'metrics.json'
 ATTRIBUTES_FILE = 'attributes.json'
 ENCODE_BATCH = 2048   # images per session run when encoding all of dSprites
 EVALUATION_KEYS = ('eval_seed', 'eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points',
-                   'mig_bins', 'eval_attribute_images')
+                   'mig_bins', 'eval_attribute_images', 'udr_images')
 
 
-def dsprites_codes(restored, images):
-    """The encoder's means of every dSprites image, [737280, latent_dim], index order.
+def images_drawn(cfg):
+    """How many images the dSprites metrics draw in all: BetaVAE's pairs, FactorVAE's batches and
+    variance sample, DCI's and SAP's points, UDR's."""
+    points = cfg.eval_num_train + cfg.eval_num_eval
+    return points * cfg.eval_batch_size * 3 + cfg.eval_num_points + points + cfg.udr_images
 
-    The encoder is deterministic in inference mode, so a metric's sample is a lookup into this table:
-    the same codes as encoding each sample, and each image encoded once, however often it is drawn.
+
+def dsprites_representation(restored, images):
+    """represent(classes) -> the encoder's means of those dSprites images.
+
+    The encoder is deterministic in inference mode, so when the metrics draw more images than the
+    dataset holds (the default sample sizes), each image is encoded once into a table that they look
+    up; small samples (tests, quick checks) encode just what they draw.
     """
-    return restored.encode_dataset(lambda: images.in_index_order(ENCODE_BATCH))
+    if images_drawn(restored.cfg) < images.count:
+        return lambda classes: restored.encode(images(classes))[0]
+    started = time.time()
+    table = restored.encode_dataset(lambda: images.in_index_order(ENCODE_BATCH))
+    print('encoded {} images in {:.0f} s'.format(len(table), time.time() - started))
+    return lambda classes: table[np.ravel_multi_index(np.asarray(classes).T, dsprites.FACTOR_SIZES)]
 
 
 def evaluate_dsprites(restored):
-    """BetaVAE, FactorVAE, MIG, DCI and SAP scores, KL per dim and reconstruction error on dSprites."""
+    """(the mean codes of udr_images images drawn with eval_seed, the scores: BetaVAE, FactorVAE, MIG, DCI
+    and SAP, KL per dim and reconstruction error) on dSprites."""
     cfg = restored.cfg
     images = dsprites.DSprites(cfg)
     space = metrics.FactorSpace(dsprites.FACTOR_SIZES)
-    started = time.time()
-    table = dsprites_codes(restored, images)
-    print('encoded {} images in {:.0f} s'.format(len(table), time.time() - started))
-
-    def represent(classes):
-        return table[np.ravel_multi_index(np.asarray(classes).T, dsprites.FACTOR_SIZES)]
+    represent = dsprites_representation(restored, images)
 
     def rng(metric):   # one stream per metric: each is reproducible on its own
         return np.random.RandomState([cfg.eval_seed, metric])
@@ -51,7 +60,8 @@ def evaluate_dsprites(restored):
     codes_test, factors_test = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_eval)
     dci = metrics.dci(codes_train, factors_train, codes_test, factors_test)
     information = metrics.factor_information(z_mean, classes, space.scored, cfg.mig_bins)
-    return {
+    codes = represent(space.sample(rng(4), cfg.udr_images))
+    return codes, {
         'beta_vae': metrics.beta_vae_score(represent, space, rng(1), **sizes),
         'factor_vae': metrics.factor_vae_score(represent, space, rng(2), num_variance_estimate=cfg.eval_num_points,
                                                **sizes),
@@ -69,21 +79,25 @@ def evaluate_dsprites(restored):
 
 
 def evaluate_images(restored):
-    """KL per dim on held-out images; on CelebA with list_attr_celeba.txt also the attributes each dim
-    predicts (None without the file, and for a folder of your own images)."""
+    """(the mean codes of the first udr_images held-out images, KL per dim on eval_attribute_images of them,
+    and on CelebA with list_attr_celeba.txt the attributes each dim predicts: None without the file, and
+    for a folder of your own images)."""
     cfg = restored.cfg
-    names, z_mean, z_logvar = restored.encode_held_out(cfg.eval_attribute_images)
+    count = cfg.eval_attribute_images
+    names, z_mean, z_logvar = restored.encode_held_out(max(count, cfg.udr_images))
+    codes = z_mean[:cfg.udr_images]
+    names, z_mean, z_logvar = (names or [])[:count], z_mean[:count], z_logvar[:count]
     result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
     if cfg.dataset != 'celeba':
-        return result, None
+        return codes, result, None
     attribute_path = data.beside_images(cfg.data_dir_path, data.ATTRIBUTE_FILE)
     if not os.path.isfile(attribute_path):
         print('no {}: dims are not named (run python download_celebA.py)'.format(attribute_path))
-        return result, None
+        return codes, result, None
     attribute_names, rows = data.read_attributes(attribute_path)
     labelled = [i for i, name in enumerate(names) if name in rows]
     labels = np.stack([rows[names[i]] for i in labelled])
-    return result, metrics.rank_attributes(z_mean[labelled], labels, attribute_names)
+    return codes, result, metrics.rank_attributes(z_mean[labelled], labels, attribute_names)
 
 
 def carriers(factor, information, shown=2):
@@ -108,9 +122,9 @@ def evaluate(restored):
     ranking = None
     if cfg.dataset == 'dsprites':
         metrics.sklearn()   # a missing scikit-learn is said before minutes of encoding
-        result = evaluate_dsprites(restored)
+        codes, result = evaluate_dsprites(restored)
     else:
-        result, ranking = evaluate_images(restored)
+        codes, result, ranking = evaluate_images(restored)
     # config: every setting the checkpoint was trained with (not this command's); evaluation: the sample sizes
     result.update(step=restored.step, checkpoint=restored.checkpoint, config=restored.trained_cfg.as_dict(),
                   evaluation={key: getattr(cfg, key) for key in EVALUATION_KEYS})
@@ -120,6 +134,7 @@ def evaluate(restored):
     print('{:<18}{}'.format('KL per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))
     for factor, information in result.get('factor_information', {}).items():
         print(carriers(factor, information))
+    metrics.save_codes(codes, result['kl_per_dim'], restored.step, os.path.join(cfg.results_dir, metrics.CODES_FILE))
     write_json(result, os.path.join(cfg.results_dir, METRICS_FILE))
     if ranking is not None:
         write_json({'step': restored.step, 'checkpoint': restored.checkpoint, 'dims': ranking},

@@ -5,6 +5,7 @@ its start-up chatter to the process's stderr before its own log settings apply, 
 kept out by filtering the file descriptor while it starts.
 """
 import contextlib
+import ctypes
 import os
 import re
 import sys
@@ -41,9 +42,34 @@ def stderr_without_chatter():
             sys.stderr.flush()
 
 
+# glibc's mallopt parameters (malloc.h) and the values keep_freed_memory sets.
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
+MMAP_THRESHOLD = 32 << 20      # bytes: glibc's largest; a dSprites step's tensors stay below it
+TRIM_THRESHOLD = 1 << 30       # bytes of free heap kept before any is given back
+TOP_PAD = 256 << 20            # bytes the heap grows by at once
+
+
+def keep_freed_memory():
+    """Has glibc keep the memory TensorFlow frees each step, instead of handing it back to the kernel.
+
+    By default, glibc maps each big tensor's buffer afresh and unmaps it when freed, so every step
+    faults its working set back in, page by page; on a VM whose kernel also pages cold memory out,
+    that was most of a dSprites step's time (README, Performance). A no-op without glibc.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(option, value) == 1 for option, value in (
+        (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD),
+        (M_ARENA_MAX, os.cpu_count() or 1)))
+
+
 def import_tensorflow():
     """tensorflow.compat.v1 in graph mode, imported and its devices probed without start-up chatter."""
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')   # TensorFlow's own info and warning lines
+    keep_freed_memory()
     with stderr_without_chatter():
         import tensorflow.compat.v1 as tf
         tf.logging.set_verbosity(tf.logging.ERROR)       # e.g. disable_v2_behavior's deprecation notes

@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from common import SettingsError
+from common import SettingsError, atomic_path
 
 SKLEARN_HINT = 'pip install scikit-learn'
 
@@ -331,11 +331,28 @@ def rank_attributes(codes, labels, names, top=3):
 UDR_ACTIVE_KL = 0.01   # nats: latents with less mean KL are left out of UDR, as in disentanglement_lib
 
 
+CODES_FILE = 'codes.npz'   # beside metrics.json: mean codes of images that every run of a dataset shares
+
+
+def save_codes(codes, kl_per_dim, step, path):
+    """The codes UDR compares across runs: mean codes [images, latent_dim], KL per dim, the step."""
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as f:
+            np.savez(f, codes=np.asarray(codes, np.float32), kl_per_dim=np.asarray(kl_per_dim, np.float64), step=step)
+
+
+def load_codes(path):
+    """(codes, kl_per_dim, step) as save_codes wrote them."""
+    with np.load(path) as saved:
+        return saved['codes'], saved['kl_per_dim'], int(saved['step'])
+
+
 def spearman_matrix(codes_a, codes_b):
     """|Spearman correlation| of every latent of codes_a [n, Ma] with every latent of codes_b [n, Mb],
     [Ma, Mb]; a latent that is constant on the sample correlates 0 with everything."""
     from scipy.stats import rankdata
-    ranks = [np.stack([rankdata(column) for column in codes.T], axis=1) for codes in (codes_a, codes_b)]
+    ranks = [np.stack([rankdata(column) for column in codes.T], axis=1) if codes.shape[1] else
+             np.zeros((len(codes), 0)) for codes in (codes_a, codes_b)]
     centred = [r - r.mean(axis=0) for r in ranks]
     norms = [np.sqrt((c ** 2).sum(axis=0)) for c in centred]
     with np.errstate(invalid='ignore', divide='ignore'):

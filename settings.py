@@ -105,7 +105,8 @@ def validate(cfg):
              'img_shape must be (height, width, channels), got {}'.format(cfg.img_shape))
     _require(cfg.latent_dim >= 1, 'latent_dim must be >= 1, got {}'.format(cfg.latent_dim))
     _require(cfg.batch_size >= 1, 'batch_size must be >= 1, got {}'.format(cfg.batch_size))
-    for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images'):
+    for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images',
+                 'udr_images'):
         _require(getattr(cfg, name) >= 2, '{} must be >= 2, got {}'.format(name, getattr(cfg, name)))
     _require(cfg.traverse_from in ('prior', 'data'), "traverse_from must be 'prior' or 'data', got {!r}".format(
         cfg.traverse_from))
@@ -169,3 +170,12 @@ def load(path):
     merged = dict(base)
     merged.update(values)
     return Config(merged)
+
+
+def read_runs(path):
+    """The runs a study lists for checking: [{'name', 'dataset', 'settings': [[name, text], ...]}]."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as error:
+        raise SettingsError('cannot read the runs to check from {}: {}'.format(path, error))

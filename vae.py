@@ -6,6 +6,8 @@
     python vae.py --evaluate   [--dataset ...]   # results/metrics.json (and attributes.json on CelebA)
     python vae.py --plot       [--dataset ...]   # results/losses.png from the TensorBoard event files
     python vae.py --explore    [--dataset ...] [--port 8000] [--host 127.0.0.1]   # the latent space in a browser
+    python vae.py --check      [--dataset ...] [--NAME VALUE ...]   # check the settings, run nothing
+    python vae.py --check RUNS.json       # check each run a study lists: [{"name", "dataset", "settings"}]
 
 --NAME VALUE overrides any constant of config.py for this run.
 """
@@ -170,25 +172,51 @@ def parse_args(argv):
     parser.add_argument('--evaluate', action='store_true',
                         help='disentanglement metrics (dSprites) or dims named by attributes (CelebA)')
     parser.add_argument('--explore', action='store_true', help='explore the latent space in a browser, until Ctrl-C')
+    parser.add_argument('--check', nargs='?', const='', metavar='RUNS_JSON',
+                        help='check the settings and stop; given a file, the settings of each run it lists')
     parser.add_argument('--port', type=int, default=8000, help='--explore: port to serve on (0: any free one)')
     parser.add_argument('--host', default='127.0.0.1', help='--explore: address to bind (default: loopback only)')
     parser.add_argument('--dataset', default=config.dataset, choices=sorted(config.DATASET_DEFAULTS),
                         help='dataset and its defaults (default: %(default)s)')
     parser.add_argument('--steps', type=int, help='train until the global step reaches N (default: num_epochs)')
     args, rest = parser.parse_known_args(argv)
-    if not (args.train or args.generate or args.traverse or args.evaluate or args.plot or args.explore):
-        parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot, --explore')
+    if not (args.train or args.generate or args.traverse or args.evaluate or args.plot or args.explore
+            or args.check is not None):
+        parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot, --explore, --check')
     if args.steps is not None and args.steps < 1:
         parser.error('--steps must be >= 1')
-    cfg = settings.resolve(args.dataset, settings.parse_overrides(rest))
+    return args, checked(args.dataset, settings.parse_overrides(rest))
+
+
+def checked(dataset, overrides):
+    """The run config of `dataset` with (name, text) overrides, checked by the settings, the model and the
+    objective; SettingsError otherwise."""
+    cfg = settings.resolve(dataset, overrides)
     model.check_settings(cfg)
     objectives.check_settings(cfg)
-    return args, cfg
+    return cfg
+
+
+def check_runs(path):
+    """Checks each run a study lists in `path`, before any of them trains; SettingsError names the first
+    bad one."""
+    for run in settings.read_runs(path):
+        try:
+            checked(run['dataset'], [tuple(pair) for pair in run['settings']])
+        except SettingsError as error:
+            raise SettingsError('run {}: {}'.format(run['name'], error))
+    print('settings ok')
 
 
 def main(argv=None):
     try:
         args, cfg = parse_args(sys.argv[1:] if argv is None else argv)
+        if args.check is not None:
+            if args.check:
+                check_runs(args.check)
+            else:
+                print('settings ok')
+            return 0
         if args.train:
             code = train(cfg, args.steps)
             if code:

@@ -36,7 +36,8 @@ class FactorEncoder(object):
         return np.full((len(z), 64, 64, 1), 0.5)
 
 
-def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path):
+def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: dsprites.NUM_DSPRITES)   # the table of every code
     cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_num_points', '10000'),
                                         ('eval_num_train', '400'), ('eval_num_eval', '200')])
     result = evaluate.evaluate(FactorEncoder(cfg))
@@ -76,9 +77,30 @@ def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     assert result['step'] == 3 and result['config']['objective'] == 'capacity'
     assert result['config']['batch_size'] == 8 and result['evaluation']['eval_num_train'] == 200
     cfg = settings.resolve('dsprites', settings.parse_overrides(args[2:] + SMALL_EVAL))
-    again = evaluate.evaluate_dsprites(checkpoints.Restored(cfg))    # every sample is seeded: the same scores
+    restored = checkpoints.Restored(cfg)
+    codes, again = evaluate.evaluate_dsprites(restored)    # every sample is seeded: the same scores
     for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
         assert result[key] == again[key], key
+    saved, kl, step = metrics.load_codes(str(tmp_path / 'res' / metrics.CODES_FILE))   # what UDR compares
+    assert step == 3 and saved.shape == (1000, 10) and np.array_equal(saved, codes) and list(kl) == result['kl_per_dim']
+
+
+def test_small_samples_encode_what_they_draw_and_match_the_table_of_every_image(tmp_path, monkeypatch, capsys):
+    args = ['--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16', '--checkpoint_dir',
+            str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'), '--summary_dir', str(tmp_path / 'sum')]
+    assert vae.main(['--train', '--steps', '2', '--dataset', 'dsprites'] + args) == 0
+    restored = checkpoints.Restored(settings.resolve('dsprites', settings.parse_overrides(args + SMALL_EVAL)))
+    images = dsprites.DSprites(restored.cfg)
+    images.count = 2048   # the table of the first 2,048 images stands in for all 737,280, to be quick
+    classes = np.stack(np.unravel_index(np.random.RandomState(0).randint(0, images.count, 50), dsprites.FACTOR_SIZES),
+                       axis=1)
+    monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: 50)
+    drawn = evaluate.dsprites_representation(restored, images)(classes)
+    monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: images.count)
+    looked_up = evaluate.dsprites_representation(restored, images)(classes)
+    assert np.allclose(drawn, looked_up, atol=1e-5)
+    assert capsys.readouterr().out.count('encoded 2048 images') == 1   # the table, once; drawn images not at all
+    images.close()
 
 
 def test_missing_scikit_learn_is_a_one_line_error(monkeypatch, tmp_path):

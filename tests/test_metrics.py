@@ -239,6 +239,12 @@ def test_collapsed_dims_are_left_out():
     assert metrics.udr_pair(noisy, np.ones(5), codes, ACTIVE) < 0.95   # counted, they lower the score
 
 
+def test_a_model_with_no_active_dims_scores_0():
+    codes = balanced_codes()
+    assert metrics.udr_pair(codes, np.zeros(3), codes, ACTIVE) == 0.0
+    assert metrics.udr_pair(codes, np.zeros(3), codes, np.zeros(3)) == 0.0
+
+
 def test_each_model_scores_the_median_of_its_pairs():
     codes = balanced_codes()
     rng = np.random.RandomState(2)
