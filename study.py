@@ -200,6 +200,16 @@ def claim_folders(runs):
             write_json({'name': run.name, 'settings': run.settings}, path)
 
 
+def prepare(runs, unfinished, definition, folder):
+    """Before anything trains: checks the runs' folders and settings, then saves the definition and
+    claims the folders."""
+    check_folders(runs)
+    if unfinished:
+        check(unfinished, definition)
+    write_json(definition, os.path.join(folder, DEFINITION_FILE))
+    claim_folders(runs)
+
+
 # ---- the runs ----
 
 def train_command(run, definition):
@@ -559,11 +569,7 @@ def main(argv=None):
         runs = runs_of(definition, args.folder)
         unfinished = [run for run in runs if result(run, definition) is None]
         if not args.gather:
-            check_folders(runs)
-            if unfinished:
-                check(unfinished, definition)
-            write_json(definition, os.path.join(args.folder, DEFINITION_FILE))
-            claim_folders(runs)
+            prepare(runs, unfinished, definition, args.folder)
         print('study {}: {} runs, {} unfinished'.format(args.folder, len(runs), len(unfinished)), flush=True)
         if args.list:
             for run in unfinished:

@@ -1,8 +1,6 @@
-"""beta-TCVAE and FactorVAE: each term against a known answer, training on both objectives, exact resume,
-and the disentanglement benchmark's skip-and-resume."""
+"""beta-TCVAE and FactorVAE: each term against a known answer, training on both objectives, exact resume."""
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -158,32 +156,6 @@ def test_resume_is_exact_for_both_objectives(objective, tmp_path):
     powers = sorted(float(value) for name, value in after.items() if name.startswith('beta1_power'))
     expected = [0.9 ** 6] + ([0.5 ** 6] if objective == 'factor' else [])
     np.testing.assert_allclose(powers, sorted(expected), rtol=1e-5)
-
-
-def test_benchmark_rerun_skips_finished_runs_and_resumes_unfinished_ones(tmp_path, capfd):
-    import disentanglement   # benchmarks/disentanglement.py
-    small = ['--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16', '--eval_num_train', '40',
-             '--eval_num_eval', '20', '--eval_num_points', '200', '--eval_batch_size', '8']
-    paths = ['--root', str(tmp_path / 'runs'), '--json', str(tmp_path / 'd.json'), '--figure', str(tmp_path / 'd.png')]
-    assert disentanglement.main(['--runs', 'beta:0', '--steps', '2', '--no-evaluate'] + paths + small) == 0
-    assert checkpoints.step_of(checkpoints.latest(str(tmp_path / 'runs' / 'beta_seed0' / 'checkpoints'))) == 2
-
-    assert disentanglement.main(['--runs', 'beta:0', '--steps', '3'] + paths + small) == 0
-    out = capfd.readouterr().out
-    assert '=== beta seed 0' in out and 'at step 2' in out.split('resumed from')[1]   # went on from step 2
-    result = json.loads((tmp_path / 'd.json').read_text())
-    assert [(r['objective'], r['seed'], r['steps']) for r in result['runs']] == [('beta', 0, 3)]
-    metrics_file = tmp_path / 'runs' / 'beta_seed0' / 'results' / 'metrics.json'
-    assert json.loads(metrics_file.read_text())['step'] == 3 and os.path.exists(str(tmp_path / 'd.png'))
-
-    stamp = metrics_file.stat().st_mtime
-    assert disentanglement.main(['--runs', 'beta:0', '--steps', '3'] + paths + small) == 0
-    assert '=== beta seed 0' not in capfd.readouterr().out     # finished: neither trained nor evaluated again
-    assert metrics_file.stat().st_mtime == stamp
-    listed = disentanglement.main(['--list', '--runs', 'beta:0', 'tcvae:1,2', '--steps', '3'] + paths + small)
-    lines = capfd.readouterr().out.strip().splitlines()
-    assert listed == 0 and len(lines) == 3 and all('--train --evaluate' in line and '--filters 8,8,8,8' in line
-                                                   for line in lines)
 
 
 # ---- DIP-VAE ----

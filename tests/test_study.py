@@ -183,6 +183,35 @@ def test_a_failed_run_does_not_stop_the_others_and_is_named(tmp_path):
     assert 'beta_dsprites_npz_pathmissing.npz_seed0' not in err
 
 
+def test_the_benchmark_is_a_study_that_skips_finished_runs_and_resumes_unfinished_ones(tmp_path, capfd):
+    import disentanglement   # benchmarks/disentanglement.py
+    paths = ['--root', str(tmp_path / 'runs'), '--json', str(tmp_path / 'd.json'), '--figure', str(tmp_path / 'd.png')]
+    run = tmp_path / 'runs' / 'beta_seed0'
+    stopped = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '2'] +
+                             TINY + [word for key, sub in study.PLACED for word in ('--' + key, str(run / sub))],
+                             stdout=subprocess.DEVNULL)
+    assert stopped.returncode == 0      # a run stopped at step 2 of the budget, as if by Ctrl-C
+
+    assert disentanglement.main(['--runs', 'beta:0', '--steps', '3'] + paths + TINY[2:]) == 0
+    out = capfd.readouterr().out
+    assert '=== beta_seed0 (1 of 1)' in out and 'at step 2' in out.split('resumed from')[1]   # went on from step 2
+    result = json.loads((tmp_path / 'd.json').read_text())
+    assert [(r['objective'], r['seed'], r['steps']) for r in result['runs']] == [('beta', 0, 3)]
+    metrics_file = run / 'results' / 'metrics.json'
+    assert json.loads(metrics_file.read_text())['step'] == 3 and os.path.exists(str(tmp_path / 'd.png'))
+    assert json.loads((tmp_path / 'runs' / study.DEFINITION_FILE).read_text())['grids'] == [
+        [['objective', ['beta']], ['seed', ['0']]]]   # study.py can go on with it, on Slurm too
+
+    stamp = metrics_file.stat().st_mtime
+    assert disentanglement.main(['--runs', 'beta:0', '--steps', '3'] + paths + TINY[2:]) == 0
+    assert '=== beta_seed0' not in capfd.readouterr().out     # finished: neither trained nor evaluated again
+    assert metrics_file.stat().st_mtime == stamp
+    listed = disentanglement.main(['--list', '--runs', 'beta:0', 'tcvae:1,2', '--steps', '3'] + paths + TINY[2:])
+    lines = capfd.readouterr().out.strip().splitlines()
+    assert listed == 0 and len(lines) == 2 and all('--train --evaluate' in line and '--filters 8,8,8,8' in line
+                                                   for line in lines)
+
+
 # ---- through Slurm ----
 
 @pytest.fixture(scope='module')
