@@ -1,6 +1,7 @@
 """Every input pipeline and the held-out data: cropped CelebA JPEGs, a folder of your own pictures and
 dSprites (dsprites.py) as tf.data in the graph, and the fixed held-out images that the pictures and
 metrics use."""
+import json
 import os
 import zlib
 
@@ -9,7 +10,7 @@ import tensorflow.compat.v1 as tf
 import tensorflow.compat.v2 as tf2   # only for image.resize(antialias=True), on both stacks
 
 import dsprites
-from common import RAW_CELEBA_SHAPE, SettingsError
+from common import RAW_CELEBA_SHAPE, SettingsError, write_json
 from hardware import session_config, training_device
 
 tf.disable_v2_behavior()
@@ -17,6 +18,7 @@ tf.disable_v2_behavior()
 DOWNLOAD_HINT = 'python download_celebA.py'
 PARTITION_FILE = 'list_eval_partition.txt'   # beside the image folder; partition 0 is the training split
 ATTRIBUTE_FILE = 'list_attr_celeba.txt'      # beside the image folder: 40 binary attributes per image
+CHECKS_FILE = 'image_checks.json'             # in the checkpoint folder: each training file's check, by its stat
 
 
 class Split(object):
@@ -28,6 +30,52 @@ class Split(object):
         self.skipped = list(skipped)       # (file name, reason) of files that can not be used
         self.holdout_seen = holdout_seen   # the held-out images are trained on too (train_images 'all')
         self.details = details             # folder: {path: (format, (height, width))}; CelebA: None
+
+
+class FileChecks(object):
+    """What was learnt of each image file of a folder (usable, with its format and size, or why not),
+    kept in a JSON file and reused while the file's (size, mtime, inode) stay the same.
+
+    A resumed --train on a folder of 200,000 images then costs one stat per file, not an open and two
+    reads: a file added or removed is seen in the listing, one replaced (rewritten, or another moved
+    over it) by its stat. Without a path it keeps nothing.
+    """
+
+    VERSION = 1
+
+    def __init__(self, path=None):
+        self.path = path
+        self.known, self.seen, self.changed = {}, {}, False
+        if path and os.path.isfile(path):
+            try:
+                with open(path) as f:
+                    saved = json.load(f)
+                if saved.get('version') == self.VERSION:
+                    self.known = saved['files']
+            except (OSError, ValueError, KeyError, TypeError):
+                self.known = {}   # unreadable: checked afresh, and written anew
+
+    def check(self, path, inspect):
+        """inspect(path)'s answer, or UnusableImage / OSError as it raised them; from the saved answer
+        when the file's stat is the one it was given for."""
+        stat = os.stat(path)
+        stamp = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+        entry = self.known.get(path)
+        if entry is None or entry['stamp'] != stamp:
+            try:
+                entry = {'stamp': stamp, 'result': inspect(path)}
+            except UnusableImage as problem:
+                entry = {'stamp': stamp, 'problem': str(problem)}
+            self.changed = True
+        self.seen[path] = entry
+        if 'problem' in entry:
+            raise UnusableImage(entry['problem'])
+        return entry['result']
+
+    def save(self):
+        """Writes what is known of the files checked since it was made (a removed file is forgotten)."""
+        if self.path and (self.changed or set(self.seen) != set(self.known)):
+            write_json({'version': self.VERSION, 'files': self.seen}, self.path)
 
 
 # ---- CelebA ----
@@ -124,21 +172,23 @@ def celeba_held_out_names(data_dir, holdout_percent):
     return [name for name in celeba_names(data_dir) if _held_out(name, holdout_percent)]
 
 
-def split_celeba(data_dir, holdout_percent, train_images='split'):
+def split_celeba(data_dir, holdout_percent, train_images='split', checks=None):
     """Lists the usable .jpg files of data_dir and splits them into training and held-out images.
 
     train_images 'split' trains on partition 0 of list_eval_partition.txt when it is there (a file it
     does not list is trained on too), else on all but a fixed holdout_percent; 'all' trains on every
-    image, as the original did, and marks the held-out images as seen.
+    image, as the original did, and marks the held-out images as seen. checks: a FileChecks that
+    remembers each file's check.
     """
-    names = celeba_names(data_dir)
+    checks = checks or FileChecks()
     usable, skipped = [], []
-    for name in names:
-        problem = celeba_image_problem(os.path.join(data_dir, name))
-        if problem is None:
+    for name in celeba_names(data_dir):
+        try:
+            checks.check(os.path.join(data_dir, name), usable_celeba_image)
             usable.append(name)
-        else:
-            skipped.append((name, problem))
+        except (UnusableImage, OSError) as problem:
+            skipped.append((name, str(problem)))
+    checks.save()
     partition_path = beside_images(data_dir, PARTITION_FILE)
     partitions = _read_partitions(partition_path) if os.path.isfile(partition_path) else {}
 
@@ -277,16 +327,20 @@ def inspect_image(path):
     return fmt, (jpeg_size(path) if fmt == 'jpeg' else png_size(path))
 
 
-def split_folder(data_dir, holdout_percent, train_images='split'):
+def split_folder(data_dir, holdout_percent, train_images='split', checks=None):
     """Lists the usable JPEG and PNG files under data_dir (nested folders too) and holds out a fixed
-    holdout_percent of them, chosen by a hash of the path inside data_dir."""
+    holdout_percent of them, chosen by a hash of the path inside data_dir. checks: a FileChecks that
+    remembers each file's check."""
+    checks = checks or FileChecks()
     usable, skipped, details = [], [], {}
     for path in folder_paths(data_dir):
         try:
-            details[path] = inspect_image(path)
+            fmt, size = checks.check(path, inspect_image)
+            details[path] = fmt, tuple(size)
             usable.append(path)
         except (UnusableImage, OSError) as problem:
             skipped.append((os.path.relpath(path, data_dir), str(problem)))
+    checks.save()
     if not usable:
         raise SettingsError('image folder {} has no usable JPEG or PNG file ({} skipped{}): set --data_dir_path '
                             'to a folder of pictures'.format(data_dir, len(skipped), ', e.g. {} ({})'.format(
@@ -376,11 +430,11 @@ def usable_celeba_image(path):
     return RAW_CELEBA_SHAPE
 
 
-def split_images(cfg):
+def split_images(cfg, checks=None):
     """The run's image files, training and held out: CelebA's or a folder's."""
     if cfg.dataset == 'folder':
-        return split_folder(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
-    return split_celeba(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images)
+        return split_folder(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images, checks)
+    return split_celeba(cfg.data_dir_path, cfg.holdout_percent, cfg.train_images, checks)
 
 
 # ---- one entry point for the training loop ----
@@ -416,7 +470,7 @@ def training_data(cfg, start_step=0):
         source, split = dsprites.DSprites(cfg), None
         num_images = source.count
     else:
-        split = split_images(cfg)
+        split = split_images(cfg, FileChecks(os.path.join(cfg.checkpoint_dir, CHECKS_FILE)))
         num_images = len(split.train)
     if num_images < cfg.batch_size:
         raise SettingsError('batch_size {} is larger than the {} usable training images{}: lower batch_size'.format(

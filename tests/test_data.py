@@ -58,6 +58,67 @@ def counting(monkeypatch, name):
     return calls
 
 
+def test_train_checks_each_file_once_per_state_of_the_folder(celeba_dir, tmp_path, monkeypatch):
+    """The listing and header checks are kept by each file's stat: an unchanged folder opens no file, and a
+    file added, removed or replaced (rewritten in place, or another moved over it) is seen."""
+    cfg = settings.resolve('celeba', [('data_dir_path', str(celeba_dir)), ('checkpoint_dir', str(tmp_path / 'ck'))])
+    saved = str(tmp_path / 'ck' / data.CHECKS_FILE)
+
+    def split():
+        del opened[:]
+        result = data.split_images(cfg, data.FileChecks(saved))
+        return sorted(os.path.basename(p) for p in result.train + result.holdout), dict(result.skipped)
+
+    opened = counting(monkeypatch, 'jpeg_size')
+    first = split()
+    assert len(opened) == 43 and sorted(first[1]) == ['000041.jpg', '000042.jpg', '000043.jpg']
+    assert split() == first and opened == []                       # unchanged: no file opened
+
+    write_jpeg(str(celeba_dir / '000044.jpg'), seed=44)            # added
+    (celeba_dir / '000002.jpg').unlink()                           # removed
+    good = (celeba_dir / '000003.jpg').read_bytes()
+    (celeba_dir / '000003.jpg').write_bytes(good[:100])            # replaced in place by a cut copy
+    four = bytearray((celeba_dir / '000004.jpg').read_bytes())
+    four[len(four) // 2] ^= 0xFF
+    (tmp_path / 'other.jpg').write_bytes(bytes(four))
+    os.replace(str(tmp_path / 'other.jpg'), str(celeba_dir / '000004.jpg'))   # another file moved over it, same size
+    five = celeba_dir / '000005.jpg'
+    with open(str(five), 'r+b') as f:                              # rewritten in place, same size, not usable now
+        f.write(b'\x00\x00')
+    names, skipped = split()
+    assert sorted(opened) == ['000003.jpg', '000004.jpg', '000005.jpg', '000044.jpg']
+    assert '000044.jpg' in names and '000002.jpg' not in names and '000004.jpg' in names
+    assert set(skipped) == {'000003.jpg', '000005.jpg', '000041.jpg', '000042.jpg', '000043.jpg'}
+    assert split() == (names, skipped) and opened == []
+
+
+def test_a_folder_of_your_own_is_checked_once_per_state_too(tmp_path, monkeypatch):
+    folder = tmp_path / 'photos'
+    (folder / 'nested').mkdir(parents=True)
+    for i in range(6):
+        write_jpeg(str(folder / ('nested' if i % 2 else '') / '{:03d}.jpg'.format(i)), height=60, width=80, seed=i)
+    (folder / '009.png').write_bytes(b'not a png')
+    checks = str(tmp_path / data.CHECKS_FILE)
+    opened = counting(monkeypatch, 'inspect_image')
+    first = data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks))
+    assert len(opened) == 7 and len(first.skipped) == 1
+    again = data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks))
+    assert len(opened) == 7 and (again.train, again.holdout, again.details) == (first.train, first.holdout,
+                                                                                 first.details)
+    write_jpeg(str(folder / 'nested' / '001.jpg'), height=90, width=80, seed=1)   # rewritten: another size
+    assert data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks)).details[
+        str(folder / 'nested' / '001.jpg')] == ('jpeg', (90, 80)) and opened[7:] == ['001.jpg']
+
+
+def test_resumed_train_opens_no_image_file_to_list_an_unchanged_folder(celeba_dir, tiny_overrides, monkeypatch):
+    import vae
+    args = ['--data_dir_path', str(celeba_dir)] + tiny_overrides
+    assert vae.main(['--train', '--steps', '1'] + args) == 0
+    opened = counting(monkeypatch, 'jpeg_size')
+    assert vae.main(['--train', '--steps', '2'] + args) == 0
+    assert opened == []
+
+
 @pytest.mark.parametrize('with_partitions', [True, False])
 def test_held_out_images_open_only_the_files_they_use(celeba_dir, monkeypatch, with_partitions):
     """The first held-out images are the full split's first ones, found by opening no other file; with
