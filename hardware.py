@@ -54,8 +54,11 @@ def keep_freed_memory():
 
     By default, glibc maps each big tensor's buffer afresh and unmaps it when freed, so every step
     faults its working set back in, page by page; on a VM whose kernel also pages cold memory out,
-    that was most of a dSprites step's time (README, Performance). A no-op without glibc.
+    that was most of a dSprites step's time (README, Performance). A no-op without glibc, or with
+    GLIBC_MALLOC_DEFAULTS=1 in the environment (benchmarks/page_faults.py compares the two).
     """
+    if os.environ.get('GLIBC_MALLOC_DEFAULTS') == '1':
+        return False
     try:
         libc = ctypes.CDLL(None)
         mallopt = libc.mallopt
@@ -66,11 +69,31 @@ def keep_freed_memory():
         (M_ARENA_MAX, os.cpu_count() or 1)))
 
 
+# Importing TensorFlow 2.x imports Keras, and Keras imports scikit-learn when it is installed (as it is, for
+# the metrics): about 3 of the 6.5 s of every command's start here, for libraries the graph code never
+# uses. They are hidden while TensorFlow loads (it goes on without them) and importable again after.
+HIDDEN_WHILE_IMPORTING = ('keras', 'sklearn')
+
+
+@contextlib.contextmanager
+def hidden_modules(names):
+    """Makes `import NAME` fail inside the block for each NAME not imported yet."""
+    hidden = [name for name in names if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None
+    try:
+        yield
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+
+
 def import_tensorflow():
     """tensorflow.compat.v1 in graph mode, imported and its devices probed without start-up chatter."""
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')   # TensorFlow's own info and warning lines
     keep_freed_memory()
-    with stderr_without_chatter():
+    with stderr_without_chatter(), hidden_modules(HIDDEN_WHILE_IMPORTING):
         import tensorflow.compat.v1 as tf
         tf.logging.set_verbosity(tf.logging.ERROR)       # e.g. disable_v2_behavior's deprecation notes
         tf.disable_v2_behavior()

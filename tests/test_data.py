@@ -92,12 +92,19 @@ def test_train_checks_each_file_once_per_state_of_the_folder(celeba_dir, tmp_pat
     assert split() == (names, skipped) and opened == []
 
 
-def test_a_folder_of_your_own_is_checked_once_per_state_too(tmp_path, monkeypatch):
+def photo_folder(tmp_path, count, every, bad_name):
+    """tmp_path/photos: `count` 60x80 JPEGs, every `every`-th at the top and the others nested, and a
+    broken PNG named `bad_name`."""
     folder = tmp_path / 'photos'
     (folder / 'nested').mkdir(parents=True)
-    for i in range(6):
-        write_jpeg(str(folder / ('nested' if i % 2 else '') / '{:03d}.jpg'.format(i)), height=60, width=80, seed=i)
-    (folder / '009.png').write_bytes(b'not a png')
+    for i in range(count):
+        write_jpeg(str(folder / ('nested' if i % every else '') / '{:03d}.jpg'.format(i)), height=60, width=80, seed=i)
+    (folder / bad_name).write_bytes(b'not a png')
+    return folder
+
+
+def test_a_folder_of_your_own_is_checked_once_per_state_too(tmp_path, monkeypatch):
+    folder = photo_folder(tmp_path, 6, 2, '009.png')
     checks = str(tmp_path / data.CHECKS_FILE)
     opened = counting(monkeypatch, 'inspect_image')
     first = data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks))
@@ -140,11 +147,7 @@ def test_held_out_images_open_only_the_files_they_use(celeba_dir, monkeypatch, w
 
 
 def test_held_out_images_of_a_folder_open_only_the_files_they_use(tmp_path, monkeypatch):
-    folder = tmp_path / 'photos'
-    (folder / 'nested').mkdir(parents=True)
-    for i in range(30):
-        write_jpeg(str(folder / ('nested' if i % 3 else '') / '{:03d}.jpg'.format(i)), height=60, width=80, seed=i)
-    (folder / '000.png').write_bytes(b'not a png')
+    folder = photo_folder(tmp_path, 30, 3, '000.png')
     cfg = settings.resolve('folder', [('data_dir_path', str(folder)), ('holdout_percent', '40'),
                                       ('img_shape', '32,32,3')])
     full = data.split_folder(cfg.data_dir_path, cfg.holdout_percent).holdout

@@ -1,6 +1,10 @@
 """A quiet start-up: TensorFlow's start-up chatter is filtered from stderr, real errors are not."""
+import os
+import platform
 import subprocess
 import sys
+
+import pytest
 
 from conftest import ROOT
 
@@ -29,3 +33,30 @@ def test_an_import_error_still_shows():
     run = subprocess.run([sys.executable, '-c', code], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          universal_newlines=True)
     assert run.returncode == 1 and "No module named 'no_such_module_here'" in run.stderr
+
+
+KEEPS_MEMORY = r'''
+import hardware
+print(hardware.keep_freed_memory())
+'''
+
+
+def test_glibc_is_told_to_keep_freed_memory_unless_asked_not_to():
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc':
+        pytest.skip('mallopt is glibc\'s: {} {}'.format(platform.system(), platform.libc_ver()))
+    for defaults, expected in (('0', 'True'), ('1', 'False')):
+        run = subprocess.run([sys.executable, '-c', KEEPS_MEMORY], cwd=ROOT, stdout=subprocess.PIPE,
+                             universal_newlines=True, env=dict(os.environ, GLIBC_MALLOC_DEFAULTS=defaults))
+        assert run.stdout.strip() == expected
+
+
+def test_modules_hidden_while_tensorflow_loads_are_importable_after():
+    import hardware
+    assert 'json.tool' not in sys.modules
+    with hardware.hidden_modules(['json.tool', 'os']):
+        with pytest.raises(ImportError):
+            import json.tool  # noqa: F401
+        import os as again    # already imported: never hidden
+        assert again is os
+    import json.tool  # noqa: F401,F811
+    assert sys.modules['json.tool'] is not None

@@ -1,0 +1,150 @@
+"""How long full-size CelebA commands take to start: a folder of 202,599 aligned-CelebA-sized JPEGs, warm and
+cold page cache, CelebA's layout and the same files as `--dataset folder`.
+
+    python benchmarks/startup.py [--root /tmp/startup] [--json results/startup.json]   # as root, for cold
+
+It makes the folder once (img_align_celeba/ with list_eval_partition.txt and list_attr_celeba.txt beside
+it, about 1.5 GB; re-runs reuse it), trains a --batch_size 8 checkpoint of each dataset for one step
+(the first --train, which checks every file), then times each command from its start to the moment it
+is ready: --train to the progress line of its first step, --generate and --traverse to their exit.
+"Cold" drops the page cache first (`echo 3 > /proc/sys/vm/drop_caches`, root only), as after a reboot
+or on a network filesystem: TensorFlow's own files are read again too.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import common  # noqa: E402
+
+NUM_IMAGES = 202599                       # CelebA's aligned images
+PARTITIONS = (162770, 19867, 19962)       # list_eval_partition.txt: train, validation, test
+VARIANTS = 97                             # distinct JPEGs, repeated: the file system sees 202,599 files
+TARGETS = {'celeba --generate, cold': 12.0, 'celeba --train resumed, cold': 20.0,
+           'folder --generate, cold': 12.0, 'folder --train resumed, cold': 20.0}
+
+
+def make_folder(root):
+    """root/img_align_celeba/000001.jpg ... 202599.jpg (218 x 178), and CelebA's two list files beside
+    it. Kept when already complete."""
+    from PIL import Image
+    import io
+    images = os.path.join(root, 'img_align_celeba')
+    done = os.path.join(root, 'complete')
+    if os.path.isfile(done):
+        return images
+    os.makedirs(images, exist_ok=True)
+    rng = np.random.RandomState(0)
+    variants = []
+    for _ in range(VARIANTS):
+        small = rng.randint(0, 256, (218 // 16 + 1, 178 // 16 + 1, 3)).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(small).resize((178, 218), Image.BILINEAR).save(buffer, format='JPEG', quality=90)
+        variants.append(buffer.getvalue())
+    names = ['{:06d}.jpg'.format(k + 1) for k in range(NUM_IMAGES)]
+    for k, name in enumerate(names):
+        with open(os.path.join(images, name), 'wb') as f:
+            f.write(variants[k % VARIANTS])
+    bounds = np.cumsum(PARTITIONS)
+    with open(os.path.join(root, 'list_eval_partition.txt'), 'w') as f:
+        f.writelines('{} {}\n'.format(name, int(np.searchsorted(bounds, k, side='right')))
+                     for k, name in enumerate(names))
+    attributes = ['Attribute{}'.format(a) for a in range(40)]
+    with open(os.path.join(root, 'list_attr_celeba.txt'), 'w') as f:
+        f.write('{}\n{}\n'.format(NUM_IMAGES, ' '.join(attributes)))
+        signs = rng.choice(['-1', ' 1'], size=(NUM_IMAGES, 40))
+        f.writelines('{} {}\n'.format(name, ' '.join(row)) for name, row in zip(names, signs))
+    open(done, 'w').close()
+    return images
+
+
+def drop_caches():
+    """Empties the page cache; False where that is not allowed (not root)."""
+    try:
+        subprocess.run(['sync'], check=True)
+        with open('/proc/sys/vm/drop_caches', 'w') as f:
+            f.write('3\n')
+        return True
+    except OSError:
+        return False
+
+
+def seconds_until(args, ready=None):
+    """Seconds from starting `python vae.py ARGS` until it prints a line containing `ready`, or until it
+    exits when `ready` is None; the command is always run to its end."""
+    started = time.time()
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py')] + args, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, universal_newlines=True)
+    at, output = None, []
+    for line in process.stdout:
+        output.append(line)
+        if at is None and ready is not None and ready in line:
+            at = time.time() - started
+    if process.wait() != 0:
+        raise RuntimeError('vae.py {} failed:\n{}'.format(' '.join(args), ''.join(output[-20:])))
+    return at if ready is not None else time.time() - started
+
+
+def latest_step(checkpoint_dir):
+    steps = [int(name.split('-')[1].split('.')[0]) for name in os.listdir(checkpoint_dir) if name.endswith('.index')]
+    return max(steps) if steps else 0
+
+
+def measure(dataset, images, run, cold):
+    """[(command, seconds)] of one dataset's commands, on a checkpoint this makes with the first --train."""
+    args = ['--dataset', dataset, '--data_dir_path', images, '--batch_size', '8',
+            '--checkpoint_dir', os.path.join(run, 'checkpoints'), '--results_dir', os.path.join(run, 'results'),
+            '--summary_dir', os.path.join(run, 'summaries')]
+
+    def train():
+        """Seconds until the first step of --train one step further than the latest checkpoint."""
+        checkpoints = os.path.join(run, 'checkpoints')
+        target = (latest_step(checkpoints) if os.path.isdir(checkpoints) else 0) + 1
+        return seconds_until(['--train', '--steps', str(target)] + args, 'step {}/'.format(target))
+
+    times = []
+    if not os.path.isdir(os.path.join(run, 'checkpoints')):
+        times.append(('--train, first (checks every file)', train()))
+    times += [('--train resumed, warm', train()), ('--generate, warm', seconds_until(['--generate'] + args)),
+              ('--traverse, warm', seconds_until(['--traverse'] + args))]
+    if cold:
+        drop_caches()
+        times.append(('--train resumed, cold', train()))
+        drop_caches()
+        times.append(('--generate, cold', seconds_until(['--generate'] + args)))
+    return [('{} {}'.format(dataset, label), value) for label, value in times]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--root', default=os.path.join('results', 'startup'), help='where the folder and runs go')
+    parser.add_argument('--json', default=os.path.join('results', 'startup.json'))
+    args = parser.parse_args(argv)
+    started = time.time()
+    images = make_folder(os.path.join(args.root, 'CelebA'))
+    print('folder of {} images ready in {:.0f} s'.format(NUM_IMAGES, time.time() - started), flush=True)
+    cold = drop_caches()
+    if not cold:
+        print('not root: the page cache can not be dropped, so only warm figures are measured')
+    rows = []
+    for dataset in ('celeba', 'folder'):
+        rows += measure(dataset, images, os.path.join(args.root, 'run_' + dataset), cold)
+        print('\n'.join('{:<52}{:>8.1f} s'.format(label, value) for label, value in rows if
+                        label.startswith(dataset)), flush=True)
+    print('\n{:<52}{:>10}{:>10}'.format('command', 'seconds', 'target'))
+    for label, value in rows:
+        target = TARGETS.get(label)
+        print('{:<52}{:>10.1f}{:>10}'.format(label, value, '<= {:.0f}'.format(target) if target else ''))
+    common.write_json({'images': NUM_IMAGES, 'seconds': dict(rows), 'targets': TARGETS, 'cold': cold}, args.json)
+    print('wrote {}'.format(args.json))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
