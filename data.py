@@ -254,15 +254,21 @@ class ImageFiles(object):
     def __init__(self, paths, split, cfg):
         self.paths = list(paths)
         self.cfg = cfg
-        self.details = None if split.details is None else [split.details[p] for p in self.paths]
+        self.is_png = self.jpeg_ratios = None
+        if split.details is not None:
+            # Worked out here, not in decode: tf.data traces decode with autograph, which would convert a
+            # Python loop over 200,000 files call by call (minutes at start-up).
+            details = [split.details[p] for p in self.paths]
+            self.is_png = np.array([fmt == 'png' for fmt, _ in details], dtype=bool)
+            self.jpeg_ratios = np.array([jpeg_scale(size, cfg.img_shape) for _, size in details], dtype=np.int32)
 
     def decode(self, index):
         """int64 index tensor -> (path, float32 image of img_shape in [0, 1])."""
         path = tf.gather(tf.constant(self.paths), index)
-        if self.details is None:
+        if self.is_png is None:
             return path, decode_celeba(path, self.cfg.data_crop, self.cfg.img_shape)
-        is_png = tf.gather(tf.constant([fmt == 'png' for fmt, _ in self.details]), index)
-        ratio = tf.gather(tf.constant([jpeg_scale(size, self.cfg.img_shape) for _, size in self.details]), index)
+        is_png = tf.gather(tf.constant(self.is_png), index)
+        ratio = tf.gather(tf.constant(self.jpeg_ratios), index)
         return path, decode_any_image(path, is_png, ratio, self.cfg.img_shape)
 
 
