@@ -159,7 +159,7 @@ def define(folder, grids, dataset, steps, given):
             raise SettingsError('{} was defined with the settings {!r} for every run, not {!r}: give the same, or '
                                 'none, or start another folder'.format(folder, flags(saved_given) or 'none',
                                                                       flags(given)))
-    dataset = dataset or (saved or {}).get('dataset') or 'celeba'
+    dataset = dataset or (saved or {}).get('dataset') or config.dataset
     defaults = settings.defaults(dataset)
     for name, _ in given:
         check_name(name, defaults)
