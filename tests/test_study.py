@@ -283,3 +283,17 @@ def test_a_study_with_a_failing_run_exits_non_zero_through_slurm_and_names_it(tm
     assert code != 0
     assert re.search(r'not finished: beta_dsprites_npz_path\S*broken.npz_seed0 \(log: \S+slurm.log\)', out + err), \
         (out, err)
+
+
+def test_vae_check_says_ok_or_names_the_bad_run_in_one_line(tmp_path):
+    vae = [sys.executable, os.path.join(ROOT, 'vae.py')]
+    ok = subprocess.run(vae + ['--check', '--dataset', 'dsprites', '--objective', 'tcvae'], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, universal_newlines=True)
+    assert (ok.returncode, ok.stdout.strip()) == (0, 'settings ok'), ok.stderr
+    runs = tmp_path / 'runs.json'
+    runs.write_text(json.dumps([{'name': 'good', 'dataset': 'dsprites', 'settings': [['objective', 'beta']]},
+                                {'name': 'bad', 'dataset': 'dsprites', 'settings': [['tcvae_estimator', 'exact']]}]))
+    bad = subprocess.run(vae + ['--check', str(runs)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: run bad: tcvae_estimator must be one of bank, minibatch, got 'exact'"]
