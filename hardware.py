@@ -66,7 +66,7 @@ def keep_freed_memory():
         return False
     return all(mallopt(option, value) == 1 for option, value in (
         (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD),
-        (M_ARENA_MAX, os.cpu_count() or 1)))
+        (M_ARENA_MAX, 1)))
 
 
 # Importing TensorFlow 2.x imports Keras, and Keras imports scikit-learn when it is installed (as it is, for
