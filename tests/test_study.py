@@ -285,6 +285,30 @@ def test_a_study_with_a_failing_run_exits_non_zero_through_slurm_and_names_it(tm
         (out, err)
 
 
+def test_the_overhead_benchmark_times_each_run_from_its_task_start_to_its_metrics(tmp_path, cluster):
+    import study_slurm   # benchmarks/study_slurm.py
+    folder = str(tmp_path / 'study')
+    figures = study_slurm.measure(folder, ['--grid', 'seed=0-1', '--steps', '2', '--throttle', '1'] + TINY,
+                                  cluster.environment)
+    assert figures['exit_code'] == 0
+    assert sorted(figures['run_seconds']) == ['beta_seed0', 'beta_seed1']
+    assert all(seconds > 0 for seconds in figures['run_seconds'].values())
+    # One task at a time: the runs' spans fit inside the wall time, and the rest is what Slurm added.
+    assert 0 < figures['overhead_seconds'] == pytest.approx(figures['wall_seconds'] - figures['runs_seconds'])
+    assert figures['gather_seconds'] > 0
+
+
+def test_a_task_start_is_read_from_the_runs_slurm_log_and_older_tasks_are_ignored(tmp_path):
+    import study_slurm
+    log = tmp_path / study.TASK_LOG
+    log.write_text('=== job 7_0 on node1 at 2026-11-30T10:00:00Z ===\nstep 1/2\n'
+                   '=== job 9_0 on node1 at 2026-11-30T10:05:30Z ===\ntrained to step 2\n')
+    first, second = 1796032800, 1796032800 + 330     # the two lines' times, in epoch seconds
+    assert study_slurm.task_started(str(log), first) == second
+    assert study_slurm.task_started(str(log), second + 1) is None
+    assert study_slurm.task_started(str(tmp_path / 'missing.log'), 0) is None
+
+
 def test_vae_check_says_ok_or_names_the_bad_run_in_one_line(tmp_path):
     vae = [sys.executable, os.path.join(ROOT, 'vae.py')]
     ok = subprocess.run(vae + ['--check', '--dataset', 'dsprites', '--objective', 'tcvae'], stdout=subprocess.PIPE,
