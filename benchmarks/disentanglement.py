@@ -49,6 +49,12 @@ def grid_of(spec):
     return ['objective=' + objective] + [pair for pair in given.split(',') if pair] + ['seed=' + (seeds or '0')]
 
 
+def add_runs_option(parser, default_runs):
+    """--runs: the OBJECTIVE:SEEDS@NAME=VALUE specs that grid_of reads."""
+    parser.add_argument('--runs', nargs='+', default=list(default_runs),
+                        help='OBJECTIVE:SEED,SEED,...[@NAME=VALUE,...] (default: %(default)s)')
+
+
 def label(run):
     """The run's objective and settings, without its seed: 'capacity_capacity_steps20000'."""
     return run.name.rsplit('_seed', 1)[0]
@@ -123,8 +129,7 @@ def plot(rows, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--runs', nargs='+', default=list(DEFAULT_RUNS),
-                        help='OBJECTIVE:SEED,SEED,...[@NAME=VALUE,...] (default: %(default)s)')
+    add_runs_option(parser, DEFAULT_RUNS)
     parser.add_argument('--steps', type=int, default=DEFAULT_STEPS, help='training steps per run (default: %(default)s)')
     parser.add_argument('--root', default=os.path.join('results', 'disentanglement'), help='the study\'s folder')
     parser.add_argument('--json', default=os.path.join('results', 'disentanglement.json'))

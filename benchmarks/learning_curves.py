@@ -156,8 +156,7 @@ def plot(rows, path):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--runs', nargs='+', default=list(DEFAULT_RUNS),
-                        help='OBJECTIVE:SEED,SEED,...[@NAME=VALUE,...] (default: %(default)s)')
+    disentanglement.add_runs_option(parser, DEFAULT_RUNS)
     parser.add_argument('--images', type=float, nargs='+', default=list(DEFAULT_IMAGES),
                         help='millions of images at which to evaluate (default: %(default)s)')
     parser.add_argument('--root', default=os.path.join('results', 'learning_curves'), help='the runs\' folder')
