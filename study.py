@@ -218,6 +218,16 @@ def train_command(run, definition):
             + [word for name, text in run.settings for word in ('--' + name, text)])
 
 
+def latest_step(checkpoint_dir):
+    """The step of the latest checkpoint in checkpoint_dir, read from the file names (no TensorFlow); 0 when
+    there is none yet."""
+    if not os.path.isdir(checkpoint_dir):
+        return 0
+    steps = [int(match.group(1)) for match in (re.match(r'model\.ckpt-(\d+)\.index$', name)
+                                               for name in os.listdir(checkpoint_dir)) if match]
+    return max(steps or [0])
+
+
 def result(run, definition):
     """The run's metrics.json, if it holds its scores at the step budget; else None."""
     path = os.path.join(run.folder, 'results', 'metrics.json')

@@ -16,9 +16,7 @@ scale), one line per run, the published figures as horizontal marks.
 """
 import argparse
 import collections
-import glob
 import os
-import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,12 +52,6 @@ def curve_path(run, millions):
     return os.path.join(run.folder, CURVE_DIR, 'images_{:g}M.json'.format(millions))
 
 
-def latest_step(run):
-    """The step of the run's latest checkpoint; 0 before the first."""
-    names = glob.glob(os.path.join(run.folder, 'checkpoints', 'model.ckpt-*.index'))
-    return max([int(re.search(r'model\.ckpt-(\d+)\.index$', name).group(1)) for name in names] or [0])
-
-
 def evaluate_count(run, definition, millions):
     """Trains `run` on to `millions` M images and keeps its metrics there. Returns vae.py's exit code (0
     when the count is kept); SettingsError when the run is already past it, since a curve can not go back."""
@@ -68,10 +60,11 @@ def evaluate_count(run, definition, millions):
     at_count = dict(definition, steps=steps)
     values = study.result(run, at_count)
     if values is None:
-        if latest_step(run) > steps:
+        trained = study.latest_step(dict(run.settings)['checkpoint_dir'])
+        if trained > steps:
             raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at {}): '
                                 'drop that count, or start its curve in another --root'.format(
-                                    run.name, millions, latest_step(run), steps))
+                                    run.name, millions, trained, steps))
         print('=== {}: {:g} M images (step {}) ==='.format(run.name, millions, steps), flush=True)
         code = study.run_to_the_end(study.train_command(run, at_count))
         values = study.result(run, at_count)

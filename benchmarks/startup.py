@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
+import study  # noqa: E402
 
 NUM_IMAGES = 202599                       # CelebA's aligned images
 PARTITIONS = (162770, 19867, 19962)       # list_eval_partition.txt: train, validation, test
@@ -91,11 +92,6 @@ def seconds_until(args, ready=None):
     return at if ready is not None else time.time() - started
 
 
-def latest_step(checkpoint_dir):
-    steps = [int(name.split('-')[1].split('.')[0]) for name in os.listdir(checkpoint_dir) if name.endswith('.index')]
-    return max(steps) if steps else 0
-
-
 def measure(dataset, images, run, cold):
     """[(command, seconds)] of one dataset's commands, on a checkpoint this makes with the first --train."""
     args = ['--dataset', dataset, '--data_dir_path', images, '--batch_size', '8',
@@ -105,7 +101,7 @@ def measure(dataset, images, run, cold):
     def train():
         """Seconds until the first step of --train one step further than the latest checkpoint."""
         checkpoints = os.path.join(run, 'checkpoints')
-        target = (latest_step(checkpoints) if os.path.isdir(checkpoints) else 0) + 1
+        target = study.latest_step(checkpoints) + 1
         return seconds_until(['--train', '--steps', str(target)] + args, 'step {}/'.format(target))
 
     times = []
