@@ -254,17 +254,33 @@ class ImageFiles(object):
     def __init__(self, paths, split, cfg):
         self.paths = list(paths)
         self.cfg = cfg
+        # The paths go into the graph as their common prefix and one joined string of the rest, cut by
+        # numeric offsets. The first session run's set-up grows with the graph's string bytes, and a
+        # string constant of 200,000 elements costs seconds more: this form costs a fraction of a second.
+        encoded = [os.fsencode(p) for p in self.paths]
+        self.prefix = os.path.commonprefix(encoded) if encoded else b''
+        rests = [p[len(self.prefix):] for p in encoded]
+        self.joined = b''.join(rests)
+        self.lengths = np.array([len(p) for p in rests], dtype=np.int64)
+        self.starts = np.cumsum(self.lengths) - self.lengths
         self.is_png = self.jpeg_ratios = None
         if split.details is not None:
             # Worked out here, not in decode: tf.data traces decode with autograph, which would convert a
             # Python loop over 200,000 files call by call (minutes at start-up).
             details = [split.details[p] for p in self.paths]
             self.is_png = np.array([fmt == 'png' for fmt, _ in details], dtype=bool)
-            self.jpeg_ratios = np.array([jpeg_scale(size, cfg.img_shape) for _, size in details], dtype=np.int32)
+            self.jpeg_ratios = jpeg_scales(np.array([size for _, size in details], dtype=np.int64).reshape(-1, 2),
+                                           cfg.img_shape)
+
+    def path(self, index):
+        """int64 index tensor -> the index-th path, a string tensor."""
+        rest = tf.strings.substr(tf.constant(self.joined), tf.gather(tf.constant(self.starts), index),
+                                 tf.gather(tf.constant(self.lengths), index))
+        return tf.strings.join([tf.constant(self.prefix), rest])
 
     def decode(self, index):
         """int64 index tensor -> (path, float32 image of img_shape in [0, 1])."""
-        path = tf.gather(tf.constant(self.paths), index)
+        path = self.path(index)
         if self.is_png is None:
             return path, decode_celeba(path, self.cfg.data_crop, self.cfg.img_shape)
         is_png = tf.gather(tf.constant(self.is_png), index)
@@ -340,44 +356,53 @@ def split_folder(data_dir, holdout_percent, train_images='split', checks=None):
     holdout_percent of them, chosen by a hash of the path inside data_dir. checks: a FileChecks that
     remembers each file's check."""
     checks = checks or FileChecks()
-    usable, skipped, details = [], [], {}
-    for path in folder_paths(data_dir):
+    base = os.path.join(data_dir, '')
+    usable, holdout, skipped, details = [], [], [], {}
+    for name in folder_names(data_dir):
+        path = base + name
         try:
             fmt, size = checks.check(path, inspect_image)
-            details[path] = fmt, tuple(size)
-            usable.append(path)
         except (UnusableImage, OSError) as problem:
-            skipped.append((os.path.relpath(path, data_dir), str(problem)))
+            skipped.append((name, str(problem)))
+            continue
+        details[path] = fmt, tuple(size)
+        usable.append(path)
+        if _held_out(name, holdout_percent):
+            holdout.append(path)
     checks.save()
     if not usable:
         raise SettingsError('image folder {} has no usable JPEG or PNG file ({} skipped{}): set --data_dir_path '
                             'to a folder of pictures'.format(data_dir, len(skipped), ', e.g. {} ({})'.format(
                                 *skipped[0]) if skipped else ''))
-    holdout = [p for p in usable if _held_out(os.path.relpath(p, data_dir), holdout_percent)]
     held = set(holdout)
     train = usable if train_images == 'all' else [p for p in usable if p not in held]
     return Split(train, holdout, skipped, holdout_seen=train_images == 'all', details=details)
 
 
-def folder_paths(data_dir):
-    """Every file under data_dir (nested folders too), in a fixed order: a listing, no file is opened."""
+def folder_names(data_dir):
+    """Every file under data_dir (nested folders too), as its path inside data_dir, in a fixed order: a
+    listing, no file is opened. The names are built once per folder, not with a relpath per file,
+    which would cost seconds on 200,000 files."""
     if not os.path.isdir(data_dir):
         raise SettingsError('image folder {} does not exist: set --data_dir_path to a folder of JPEG or PNG '
                             'files'.format(data_dir))
-    paths = []
+    found = []
     for folder, subfolders, names in os.walk(data_dir):
         subfolders.sort()
-        paths += [os.path.join(folder, name) for name in sorted(names)]
-    return paths
+        inside = os.path.relpath(folder, data_dir)
+        prefix = '' if inside == os.curdir else inside + os.sep
+        found += [prefix + name for name in sorted(names)]
+    return found
 
 
-def jpeg_scale(size, img_shape):
-    """The DCT downscaling (1, 2, 4 or 8) that still leaves the centre crop twice img_shape's side."""
-    side = min(size)
-    for scale in JPEG_SCALES:
-        if side // scale >= 2 * max(img_shape[:2]):
-            return scale
-    return 1
+def jpeg_scales(sizes, img_shape):
+    """[N] int32: for each (height, width) of `sizes` [N, 2], the DCT downscaling (1, 2, 4 or 8) that
+    still leaves the centre crop twice img_shape's side."""
+    sides = np.min(sizes, axis=1) if len(sizes) else np.zeros([0], np.int64)
+    scales = np.ones(len(sides), dtype=np.int32)
+    for scale in reversed(JPEG_SCALES):   # 2, then 4, then 8: the largest that fits wins
+        scales[sides // scale >= 2 * max(img_shape[:2])] = scale
+    return scales
 
 
 def centre_crop_to_aspect(image, img_shape):
@@ -411,8 +436,8 @@ def first_held_out(cfg, count):
     opening only as many files as that takes, not every file of the folder."""
     data_dir = cfg.data_dir_path
     if cfg.dataset == 'folder':
-        candidates = [path for path in folder_paths(data_dir)
-                      if _held_out(os.path.relpath(path, data_dir), cfg.holdout_percent)]
+        base = os.path.join(data_dir, '')
+        candidates = [base + name for name in folder_names(data_dir) if _held_out(name, cfg.holdout_percent)]
         check = inspect_image
     else:
         candidates = [os.path.join(data_dir, name) for name in celeba_held_out_names(data_dir, cfg.holdout_percent)]

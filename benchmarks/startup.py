@@ -6,7 +6,9 @@ cold page cache, CelebA's layout and the same files as `--dataset folder`.
 It makes the folder once (img_align_celeba/ with list_eval_partition.txt and list_attr_celeba.txt beside
 it, about 1.5 GB; re-runs reuse it), trains a --batch_size 8 checkpoint of each dataset for one step
 (the first --train, which checks every file), then times each command from its start to the moment it
-is ready: --train to the progress line of its first step, --generate and --traverse to their exit.
+is ready: --train to the progress line of its first step, --generate and --traverse to their exit. Each is
+timed --repeat times (3) and the median reported, with the range: on a shared VM one cold start can be
+seconds off the next.
 "Cold" drops the page cache first (`echo 3 > /proc/sys/vm/drop_caches`, root only), as after a reboot
 or on a network filesystem: TensorFlow's own files are read again too.
 """
@@ -92,37 +94,45 @@ def seconds_until(args, ready=None):
     return at if ready is not None else time.time() - started
 
 
-def measure(dataset, images, run, cold):
-    """[(command, seconds)] of one dataset's commands, on a checkpoint this makes with the first --train."""
+def measure(dataset, images, run, cold, repeat):
+    """{command: [seconds, ...]} of one dataset's commands, each timed `repeat` times (--traverse once), on
+    a checkpoint this makes with the first --train."""
     args = ['--dataset', dataset, '--data_dir_path', images, '--batch_size', '8',
             '--checkpoint_dir', os.path.join(run, 'checkpoints'), '--results_dir', os.path.join(run, 'results'),
             '--summary_dir', os.path.join(run, 'summaries')]
 
     def train():
-        """Seconds until the first step of --train one step further than the latest checkpoint."""
-        checkpoints = os.path.join(run, 'checkpoints')
-        target = study.latest_step(checkpoints) + 1
-        return seconds_until(['--train', '--steps', str(target)] + args, 'step {}/'.format(target))
+        """Seconds until --train, resumed from the latest checkpoint, has done its first step. It is run
+        to two steps, so that its first is an ordinary step, not the last one with its end-of-run pictures."""
+        first = study.latest_step(os.path.join(run, 'checkpoints')) + 1
+        return seconds_until(['--train', '--steps', str(first + 1)] + args, 'step {}/'.format(first))
 
-    times = []
+    def generate():
+        return seconds_until(['--generate'] + args)
+
+    def cold_run(command):
+        drop_caches()
+        return command()
+
+    times = {}
     if not os.path.isdir(os.path.join(run, 'checkpoints')):
-        times.append(('--train, first (checks every file)', train()))
+        times['--train, first (checks every file)'] = [train()]
     else:
         train()   # untimed: it reads what the warm figures below find in the page cache
-    times += [('--train resumed, warm', train()), ('--generate, warm', seconds_until(['--generate'] + args)),
-              ('--traverse, warm', seconds_until(['--traverse'] + args))]
+    times['--train resumed, warm'] = [train() for _ in range(repeat)]
+    times['--generate, warm'] = [generate() for _ in range(repeat)]
+    times['--traverse, warm'] = [seconds_until(['--traverse'] + args)]
     if cold:
-        drop_caches()
-        times.append(('--train resumed, cold', train()))
-        drop_caches()
-        times.append(('--generate, cold', seconds_until(['--generate'] + args)))
-    return [('{} {}'.format(dataset, label), value) for label, value in times]
+        times['--train resumed, cold'] = [cold_run(train) for _ in range(repeat)]
+        times['--generate, cold'] = [cold_run(generate) for _ in range(repeat)]
+    return {'{} {}'.format(dataset, label): values for label, values in times.items()}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--root', default=os.path.join('results', 'startup'), help='where the folder and runs go')
     parser.add_argument('--json', default=os.path.join('results', 'startup.json'))
+    parser.add_argument('--repeat', type=int, default=3, help='timings of each command; the median is reported')
     args = parser.parse_args(argv)
     started = time.time()
     images = make_folder(os.path.join(args.root, 'CelebA'))
@@ -130,16 +140,17 @@ def main(argv=None):
     cold = os.access('/proc/sys/vm/drop_caches', os.W_OK)
     if not cold:
         print('not root: the page cache can not be dropped, so only warm figures are measured')
-    rows = []
+    runs = {}
     for dataset in ('celeba', 'folder'):
-        rows += measure(dataset, images, os.path.join(args.root, 'run_' + dataset), cold)
-        print('\n'.join('{:<52}{:>8.1f} s'.format(label, value) for label, value in rows if
-                        label.startswith(dataset)), flush=True)
-    print('\n{:<52}{:>10}{:>10}'.format('command', 'seconds', 'target'))
-    for label, value in rows:
+        runs.update(measure(dataset, images, os.path.join(args.root, 'run_' + dataset), cold, args.repeat))
+    medians = {label: float(np.median(values)) for label, values in runs.items()}
+    print('\n{:<52}{:>10}{:>16}{:>10}'.format('command', 'median s', 'range', 'target'))
+    for label, values in runs.items():
         target = TARGETS.get(label)
-        print('{:<52}{:>10.1f}{:>10}'.format(label, value, '<= {:.0f}'.format(target) if target else ''))
-    common.write_json({'images': NUM_IMAGES, 'seconds': dict(rows), 'targets': TARGETS, 'cold': cold}, args.json)
+        print('{:<52}{:>10.1f}{:>16}{:>10}'.format(label, medians[label], '{:.1f}-{:.1f}'.format(min(values), max(values)),
+                                                  '<= {:.0f}'.format(target) if target else ''))
+    common.write_json({'images': NUM_IMAGES, 'seconds': medians, 'runs': runs, 'targets': TARGETS, 'cold': cold,
+                       'repeat': args.repeat}, args.json)
     print('wrote {}'.format(args.json))
     return 0
 

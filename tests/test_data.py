@@ -117,6 +117,24 @@ def test_a_folder_of_your_own_is_checked_once_per_state_too(tmp_path, monkeypatc
         str(folder / 'nested' / '001.jpg')] == ('jpeg', (90, 80)) and opened[7:] == ['001.jpg']
 
 
+def test_a_folder_holds_out_the_same_files_however_its_path_is_spelt(tmp_path, monkeypatch):
+    """The held-out files are chosen by the crc32 of their path inside the folder: a known answer, the
+    same for a trailing slash or a relative path, so a run resumes on the files it held out before."""
+    for inside in ['', 'sub', os.path.join('sub', 'deeper')]:
+        (tmp_path / 'photos' / inside).mkdir(parents=True, exist_ok=True)
+        for i in range(6):
+            write_jpeg(str(tmp_path / 'photos' / inside / '{:02d}.jpg'.format(i)), height=20, width=20, seed=i)
+    held_out = ['02.jpg', '03.jpg', '05.jpg', 'sub/00.jpg', 'sub/01.jpg', 'sub/02.jpg', 'sub/deeper/02.jpg',
+                'sub/deeper/05.jpg']
+    monkeypatch.chdir(tmp_path)
+    for spelt in [str(tmp_path / 'photos'), str(tmp_path / 'photos') + os.sep, 'photos', os.path.join('.', 'photos')]:
+        split = data.split_folder(spelt, 40.0)
+        assert [os.path.relpath(p, spelt).replace(os.sep, '/') for p in split.holdout] == held_out
+        assert all(os.path.isfile(p) for p in split.train + split.holdout) and len(split.train) == 10
+        assert data.first_held_out(settings.resolve('folder', [('data_dir_path', spelt), ('holdout_percent', '40'),
+                                                               ('img_shape', '16,16,3')]), 3).holdout == split.holdout[:3]
+
+
 def test_resumed_train_opens_no_image_file_to_list_an_unchanged_folder(celeba_dir, tiny_overrides, monkeypatch):
     import vae
     args = ['--data_dir_path', str(celeba_dir)] + tiny_overrides

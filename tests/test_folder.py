@@ -100,13 +100,34 @@ def test_the_same_picture_at_two_sizes_gives_the_same_tensor(tmp_path):
     big.resize((400, 300), Image.LANCZOS).save(str(tmp_path / 'small.png'))
     split = data.split_folder(str(tmp_path), 0.0)
     cfg = settings.resolve('folder', [('img_shape', '64,64,3')])
-    assert data.jpeg_scale(split.details[str(tmp_path / 'big.jpg')][1], cfg.img_shape) == 8   # DCT-scaled decode
+    assert data.jpeg_scales(np.array([split.details[str(tmp_path / 'big.jpg')][1]]), cfg.img_shape)[0] == 8   # DCT
     with tf.Graph().as_default():
         batch = tf.data.make_one_shot_iterator(data.named_batches(data.ImageFiles(
             split.train, split, cfg), 2)).get_next()
         with tf.Session() as sess:
             _, (first, second) = sess.run(batch)
     assert np.abs(first - second).mean() < 0.01          # within resampling (and JPEG) error
+
+
+def test_jpeg_scales_keep_twice_the_side_of_the_image():
+    sizes = np.array([[1200, 1600], [1023, 5000], [512, 512], [511, 300], [255, 4000], [100, 100]])
+    assert data.jpeg_scales(sizes, (64, 64, 3)).tolist() == [8, 4, 4, 2, 1, 1]
+    assert data.jpeg_scales(np.zeros([0, 2], np.int64), (64, 64, 3)).tolist() == []
+
+
+def test_image_files_give_each_path_back_from_the_graph(tmp_path):
+    """The paths live in the graph as a common prefix, one joined string and offsets: every one, of any
+    length and alphabet, comes back whole, a lone path too."""
+    names = ['a.jpg', 'été/ß.png', 'x' * 200 + '.jpg', '日本.jpeg', 'a.jpg.png', os.fsdecode(b'caf\xe9.jpg')]
+    paths = [str(tmp_path / name) for name in names]
+    for chosen in [paths, paths[1:2]]:
+        files = data.ImageFiles(chosen, data.Split(chosen, []), settings.resolve('folder', []))
+        with tf.Graph().as_default():
+            index = tf.placeholder(tf.int64, [])
+            path = files.path(index)
+            with tf.Session() as sess:
+                order = list(reversed(range(len(chosen))))
+                assert [sess.run(path, {index: i}) for i in order] == [os.fsencode(chosen[i]) for i in order]
 
 
 def test_a_resumed_folder_run_reads_exactly_the_images_it_would_have(mixed_folder):
