@@ -7,7 +7,7 @@ import zlib
 
 import numpy as np
 import tensorflow.compat.v1 as tf
-import tensorflow.compat.v2 as tf2   # only for image.resize(antialias=True), on both stacks
+import tensorflow.compat.v2 as tf2   # for image.resize(antialias=True), on both stacks, and do_not_convert
 
 import dsprites
 from common import RAW_CELEBA_SHAPE, SettingsError, atomic_path
@@ -288,17 +288,26 @@ class ImageFiles(object):
         return path, decode_any_image(path, is_png, ratio, self.cfg.img_shape)
 
 
+def traced_as_written(function):
+    """`function` for tf.data to trace without autograph, where TensorFlow has the switch (2.x). The
+    decodes branch with tf.case, not Python control flow, so autograph's conversion would change
+    nothing and costs about half a second of every command's start."""
+    do_not_convert = getattr(tf2.autograph.experimental, 'do_not_convert', None)
+    return function if do_not_convert is None else do_not_convert(function)
+
+
 def image_batches(files, cfg, *, start=0, shuffle=True):
     """Batches of images from `start` images into the epoch stream; undecodable files are dropped."""
     ds = _index_dataset(len(files.paths), cfg, start, shuffle).flat_map(tf.data.Dataset.from_tensor_slices)
-    ds = ds.map(lambda i: files.decode(i)[1], num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    ds = ds.map(traced_as_written(lambda i: files.decode(i)[1]), num_parallel_calls=tf.data.experimental.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.ignore_errors())
     return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
 
 
 def named_batches(files, batch_size):
     """(file paths, images) batches of the files in order, for evaluation; one pass, bad files dropped."""
-    ds = tf.data.Dataset.range(len(files.paths)).map(files.decode, num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    ds = tf.data.Dataset.range(len(files.paths)).map(traced_as_written(files.decode),
+                                                     num_parallel_calls=tf.data.experimental.AUTOTUNE)
     return ds.apply(tf.data.experimental.ignore_errors()).batch(batch_size).prefetch(2)
 
 
