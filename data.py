@@ -407,7 +407,7 @@ def folder_names(data_dir):
 def jpeg_scales(sizes, img_shape):
     """[N] int32: for each (height, width) of `sizes` [N, 2], the DCT downscaling (1, 2, 4 or 8) that
     still leaves the centre crop twice img_shape's side."""
-    sides = np.min(sizes, axis=1) if len(sizes) else np.zeros([0], np.int64)
+    sides = np.min(sizes, axis=1)
     scales = np.ones(len(sides), dtype=np.int32)
     for scale in reversed(JPEG_SCALES):   # 2, then 4, then 8: the largest that fits wins
         scales[sides // scale >= 2 * max(img_shape[:2])] = scale
