@@ -366,7 +366,7 @@ def split_folder(data_dir, holdout_percent, train_images='split', checks=None):
     remembers each file's check."""
     checks = checks or FileChecks()
     base = os.path.join(data_dir, '')
-    usable, holdout, skipped, details = [], [], [], {}
+    usable, holdout, kept_in, skipped, details = [], [], [], [], {}
     for name in folder_names(data_dir):
         path = base + name
         try:
@@ -376,15 +376,13 @@ def split_folder(data_dir, holdout_percent, train_images='split', checks=None):
             continue
         details[path] = fmt, tuple(size)
         usable.append(path)
-        if _held_out(name, holdout_percent):
-            holdout.append(path)
+        (holdout if _held_out(name, holdout_percent) else kept_in).append(path)
     checks.save()
     if not usable:
         raise SettingsError('image folder {} has no usable JPEG or PNG file ({} skipped{}): set --data_dir_path '
                             'to a folder of pictures'.format(data_dir, len(skipped), ', e.g. {} ({})'.format(
                                 *skipped[0]) if skipped else ''))
-    held = set(holdout)
-    train = usable if train_images == 'all' else [p for p in usable if p not in held]
+    train = usable if train_images == 'all' else kept_in
     return Split(train, holdout, skipped, holdout_seen=train_images == 'all', details=details)
 
 
