@@ -134,6 +134,8 @@ def main(argv=None):
     parser.add_argument('--json', default=os.path.join('results', 'startup.json'))
     parser.add_argument('--repeat', type=int, default=3, help='timings of each command; the median is reported')
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error('--repeat {} is not a number of timings: give 1 or more'.format(args.repeat))
     started = time.time()
     images = make_folder(os.path.join(args.root, 'CelebA'))
     print('folder of {} images ready in {:.0f} s'.format(NUM_IMAGES, time.time() - started), flush=True)
