@@ -12,7 +12,9 @@ ROOT/RUN/curve/images_{COUNT}M.json. Counts go in turns (every run's first count
 the last checkpoint at the same data position, so stopping (Ctrl-C lets the step save) and running the same
 command again continues exactly. --NAME VALUE goes to every run, as in disentanglement.py.
 Writes results/learning_curves.json and results/learning_curves.png: each metric against images (log
-scale), one line per run, the published figures as horizontal marks.
+scale), one line per run, the published figures as horizontal marks. It also prints, for each run and
+published figure, the count at which the curve first reaches it and, where it has not, the curve's
+log-linear trend at the published budget.
 """
 import argparse
 import collections
@@ -33,6 +35,7 @@ METRICS = study.SUPERVISED
 DEFAULT_RUNS = ('factor:0,1', 'tcvae:0,1')
 DEFAULT_IMAGES = (0.25, 0.5, 1, 2, 4, 8, 16)     # millions of images
 CURVE_DIR = 'curve'                               # in each run's folder: one JSON per evaluated count
+TREND_COUNTS = 3                                  # the fewest counts a trend is fitted to: two only draw a line
 
 # Published dSprites figures at about 19.2-19.9 M images (batch 64, about 300k steps), drawn as marks:
 # FactorVAE from Lin et al. 2020, Table 1 (gamma 40, the nearest to this project's 35); beta-TCVAE from
@@ -41,6 +44,7 @@ PUBLISHED = {
     'factor': {'mig': 0.43, 'factor_vae': 0.82},
     'tcvae': {'mig': 0.240, 'dci': 0.353, 'factor_vae': 0.792},
 }
+PUBLISHED_IMAGES = {'factor': 19.9e6, 'tcvae': 19.2e6}   # the images behind each published figure: steps x 64
 
 
 def steps_at(millions, batch_size):
@@ -93,7 +97,8 @@ def run_curves(runs, definition, counts):
 
 
 def points(runs, counts):
-    """Every kept count of every run: its label, seed, images, step and metrics."""
+    """Every kept count of every run: its label (objective and settings), objective, seed, images, step and
+    metrics."""
     rows = []
     for run in runs:
         for millions in counts:
@@ -101,7 +106,8 @@ def points(runs, counts):
             if os.path.isfile(path):
                 values = study.read_json(path)
                 rows.append(dict({key: values[key] for key in METRICS + ('reconstruction', 'step', 'images')},
-                                 run=run.name, objective=disentanglement.label(run), seed=values['config']['seed']))
+                                 run=run.name, label=disentanglement.label(run), seed=values['config']['seed'],
+                                 objective=values['config']['objective']))
     return rows
 
 
@@ -115,31 +121,83 @@ def table(rows):
     return '\n'.join(lines)
 
 
+def curves_of(rows):
+    """Each run's points, in the order the runs come, sorted by images seen."""
+    curves = collections.OrderedDict()
+    for r in rows:
+        curves.setdefault(r['run'], []).append(r)
+    return collections.OrderedDict((name, sorted(line, key=lambda r: r['images'])) for name, line in curves.items())
+
+
+def reached_at(line, key, target):
+    """The fewest images at which a curve (points sorted by images) scores `target` or more; None if never."""
+    return next((r['images'] for r in line if r[key] >= target), None)
+
+
+def trend_at(line, key, images):
+    """The curve's least-squares line in log10(images), read at `images`, and its slope per decade of
+    images: what the curve suggests where it has not been measured. None with fewer than TREND_COUNTS."""
+    if len(line) < TREND_COUNTS:
+        return None
+    import numpy as np
+    slope, intercept = np.polyfit(np.log10([r['images'] for r in line]), [r[key] for r in line], 1)
+    return float(intercept + slope * np.log10(images)), float(slope)
+
+
+def against_published(rows):
+    """For each run and each published figure of its objective: the best score so far and where, the count
+    at which the curve first reaches the figure, and its log-linear trend at the published budget."""
+    comparisons = []
+    for name, line in curves_of(rows).items():
+        objective = line[0]['objective']
+        for key, target in sorted(PUBLISHED.get(objective, {}).items()):
+            best = max(line, key=lambda r: r[key])
+            trend = trend_at(line, key, PUBLISHED_IMAGES[objective])
+            comparisons.append({
+                'run': name, 'metric': key, 'published': target, 'published_images': PUBLISHED_IMAGES[objective],
+                'last_images': line[-1]['images'], 'best': best[key], 'best_images': best['images'],
+                'reached_images': reached_at(line, key, target),
+                'trend': None if trend is None else trend[0], 'slope_per_decade': None if trend is None else trend[1]})
+    return comparisons
+
+
+def comparison_table(comparisons):
+    lines = ['{:<22}{:>11}{:>11}{:>17}{:>12}{:>25}'.format(
+        'run', 'metric', 'published', 'best (M images)', 'reached at', 'trend at budget (/dec)')]
+    for c in comparisons:
+        reached = 'not yet' if c['reached_images'] is None else '{:.3g} M'.format(c['reached_images'] / 1e6)
+        trend = '' if c['trend'] is None else '{:.3f} ({:+.3f})'.format(c['trend'], c['slope_per_decade'])
+        lines.append('{:<22}{:>11}{:>11.3f}{:>17}{:>12}{:>25}'.format(
+            c['run'], c['metric'], c['published'], '{:.3f} ({:.3g})'.format(c['best'], c['best_images'] / 1e6),
+            reached, trend))
+    return '\n'.join(lines)
+
+
 def plot(rows, path):
     """One panel per metric: the metric against images seen (log scale), one line per run (colour: its
-    objective and settings; line style: its seed), and each objective's published figure as a dashed mark."""
+    objective and settings; line style: its seed), and its objective's published figure as a dashed mark,
+    starred at the images it took."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    labels = list(collections.OrderedDict((r['objective'], None) for r in rows))
+    import matplotlib.ticker
+    labels = collections.OrderedDict((r['label'], r['objective']) for r in rows)
     colours = dict(zip(labels, plt.rcParams['axes.prop_cycle'].by_key()['color']))
     styles = ['-', '--', ':', '-.']
     figure, axes = plt.subplots(1, len(METRICS), figsize=(3.4 * len(METRICS), 3.4), sharex=True)
-    by_run = collections.OrderedDict()
-    for r in rows:
-        by_run.setdefault(r['run'], []).append(r)
     for ax, key in zip(axes, METRICS):
-        for name, line in by_run.items():
-            line = sorted(line, key=lambda r: r['images'])
+        for name, line in curves_of(rows).items():
             ax.plot([r['images'] for r in line], [r[key] for r in line], marker='o', markersize=3,
-                    color=colours[line[0]['objective']], linestyle=styles[line[0]['seed'] % len(styles)], label=name)
-        for label in labels:
-            published = PUBLISHED.get(label, {}).get(key)
+                    color=colours[line[0]['label']], linestyle=styles[line[0]['seed'] % len(styles)], label=name)
+        for label, objective in labels.items():
+            published = PUBLISHED.get(objective, {}).get(key)
             if published is not None:
                 ax.axhline(published, color=colours[label], linestyle=(0, (4, 4)), linewidth=0.9, alpha=0.7)
+                ax.plot([PUBLISHED_IMAGES[objective]], [published], marker='*', markersize=9, color=colours[label])
         ax.set_xscale('log')
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: '{:g}'.format(x / 1e6)))
         ax.set_title(key)
-        ax.set_xlabel('images seen')
+        ax.set_xlabel('M images seen')
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -179,8 +237,12 @@ def main(argv=None):
     if not rows:
         print('no count is evaluated yet')
         return code or 1
+    comparisons = against_published(rows)
     print(table(rows))
-    common.write_json({'images_millions': counts, 'points': rows, 'published': PUBLISHED}, args.json)
+    print()
+    print(comparison_table(comparisons))
+    common.write_json({'images_millions': counts, 'points': rows, 'published': PUBLISHED,
+                       'published_images': PUBLISHED_IMAGES, 'against_published': comparisons}, args.json)
     plot(rows, args.figure)
     print('wrote {} and {}'.format(args.json, args.figure))
     return code

@@ -46,6 +46,8 @@ def test_each_count_is_evaluated_once_and_a_run_stopped_between_counts_resumes(t
     points = json.loads((tmp_path / 'curves.json').read_text())['points']
     assert [(p['run'], p['step']) for p in points] == [('beta_seed0', 2), ('beta_seed0', 4)]
     assert points[1]['mig'] == second['mig']
+    assert points[1]['objective'] == 'beta' and points[1]['label'] == 'beta'
+    assert json.loads((tmp_path / 'curves.json').read_text())['against_published'] == []   # no figure for beta
     assert (tmp_path / 'curves.png').stat().st_size > 0
 
 
@@ -56,3 +58,40 @@ def test_a_count_the_run_is_already_past_is_a_one_line_error(tmp_path, capfd):
     err = capfd.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert err.startswith('error: beta_seed0 is trained past 1.6e-05 M images (its checkpoint is at step 4')
+
+
+def point(millions, objective='factor', run='factor_seed0', **scores):
+    return dict(scores, images=int(millions * 1e6), run=run, label=objective, objective=objective)
+
+
+def test_reached_at_is_the_first_count_at_or_above_the_figure():
+    line = [point(0.25, mig=0.1), point(0.5, mig=0.3), point(1, mig=0.2), point(2, mig=0.5)]
+    assert learning_curves.reached_at(line, 'mig', 0.3) == 500000
+    assert learning_curves.reached_at(line, 'mig', 0.45) == 2000000
+    assert learning_curves.reached_at(line, 'mig', 0.6) is None
+
+
+def test_the_trend_is_the_least_squares_line_in_log_images():
+    # On 0.1 log10(images) - 0.4 exactly: 0.2, 0.3 and 0.4 at 1, 10 and 100 M images, so 0.5 at 1,000 M.
+    line = [point(1, mig=0.2), point(10, mig=0.3), point(100, mig=0.4)]
+    value, slope = learning_curves.trend_at(line, 'mig', 1e9)
+    assert abs(value - 0.5) < 1e-9 and abs(slope - 0.1) < 1e-9
+    # Off the line, least squares: residuals +0.1, -0.2, +0.1 around the same line.
+    bent = [point(1, mig=0.3), point(10, mig=0.1), point(100, mig=0.5)]
+    value, slope = learning_curves.trend_at(bent, 'mig', 1e9)
+    assert abs(slope - 0.1) < 1e-9 and abs(value - 0.5) < 1e-9
+    # Two counts only draw a line through them: no trend.
+    assert learning_curves.trend_at(line[:2], 'mig', 1e9) is None
+
+
+def test_each_run_is_held_against_its_own_objectives_published_figures():
+    rows = [point(4, mig=0.35, factor_vae=0.85), point(1, mig=0.2, factor_vae=0.7), point(2, mig=0.3, factor_vae=0.8),
+            point(1, objective='beta', run='beta_seed0', mig=0.5, factor_vae=0.9)]
+    comparisons = {c['metric']: c for c in learning_curves.against_published(rows)}
+    assert sorted(comparisons) == ['factor_vae', 'mig']          # and none for beta, which has no figure
+    mig = comparisons['mig']
+    assert (mig['run'], mig['published'], mig['published_images']) == ('factor_seed0', 0.43, 19.9e6)
+    assert (mig['best'], mig['best_images'], mig['last_images'], mig['reached_images']) == (0.35, 4e6, 4e6, None)
+    assert mig['slope_per_decade'] > 0 and mig['trend'] > 0.35
+    assert comparisons['factor_vae']['reached_images'] == 4e6
+    assert 'not yet' in learning_curves.comparison_table(list(comparisons.values()))
