@@ -7,14 +7,10 @@ import shutil
 import socket
 import sys
 
-import numpy as np
 import tensorflow.compat.v1 as tf
 
-import data
-import model
 import settings
 import training
-from hardware import session_config
 
 tf.disable_v2_behavior()
 
@@ -222,76 +218,3 @@ def latest_or_error(cfg):
         raise CheckpointError('no checkpoint in {}: train one first with `python vae.py --train --dataset {}` '
                               'or set --checkpoint_dir'.format(cfg.checkpoint_dir, cfg.dataset))
     return checkpoint
-
-
-def for_inference(cfg, trained):
-    """This run's settings with the model settings of `trained`, the settings a checkpoint was trained with."""
-    return cfg.replace(**{key: getattr(trained, key) for key in MODEL_KEYS})
-
-
-class Restored(object):
-    """The latest checkpoint's encoder and decoder, rebuilt from its saved settings (batch norm on its
-    moving averages); encodes and decodes numpy batches."""
-
-    def __init__(self, cfg):
-        self.checkpoint = latest_or_error(cfg)
-        self.trained_cfg = saved_config(self.checkpoint)   # every setting as trained, for the record
-        self.cfg = for_inference(cfg, self.trained_cfg)
-        self.step = step_of(self.checkpoint)
-        self.graph = tf.Graph()
-        with self.graph.as_default():
-            self.images = tf.placeholder(tf.float32, [None] + list(self.cfg.img_shape), name='images')
-            self.z_mean, self.z_logvar = model.encode(self.images, self.cfg, training=False)
-            self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
-            self.samples = model.build_sampler(self.z, self.cfg)
-        self.sess = tf.Session(graph=self.graph, config=session_config())
-        with self.graph.as_default():
-            restore(self.sess, self.checkpoint)
-        print('restored {}'.format(self.checkpoint))
-
-    def close(self):
-        """Closes the session; the model can not be used after this."""
-        self.sess.close()
-
-    def decode(self, z):
-        """Latents [n, latent_dim] -> images [n, H, W, C] in [0, 1], in one session run."""
-        return self.sess.run(self.samples, {self.z: z})
-
-    def encode_dataset(self, make_dataset):
-        """z_mean [n, latent_dim] of every image of the tf.data dataset of image batches that
-        make_dataset() builds; the images never leave the graph."""
-        with self.graph.as_default():
-            batch = tf.data.make_one_shot_iterator(make_dataset()).get_next()
-            z_mean, _ = model.encode(batch, self.cfg, training=False)
-        parts = []
-        while True:
-            try:
-                parts.append(self.sess.run(z_mean))
-            except tf.errors.OutOfRangeError:
-                return np.concatenate(parts)
-
-    def encode(self, images, batch_size=512):
-        """Images [n, H, W, C] -> (z_mean, z_logvar), each [n, latent_dim]."""
-        parts = [self.sess.run([self.z_mean, self.z_logvar], {self.images: images[i:i + batch_size]})
-                 for i in range(0, len(images), batch_size)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-    def encode_held_out(self, count):
-        """(file names or None, z_mean, z_logvar) of the first `count` held-out images."""
-        names, z_mean, z_logvar, _ = self.encode_held_out_keeping_images(count, 0)
-        return names, z_mean, z_logvar
-
-    def encode_held_out_keeping_images(self, count, keep):
-        """encode_held_out's three, and the first `keep` of those images themselves [<= keep, H, W, C],
-        from one pass over the held-out data."""
-        names, means, logvars, kept = [], [], [], []
-        num_kept = 0
-        for batch_names, images in data.held_out_batches(self.cfg, count):
-            z_mean, z_logvar = self.encode(images)
-            names += batch_names or []
-            means.append(z_mean)
-            logvars.append(z_logvar)
-            kept.append(images[:max(0, keep - num_kept)])
-            num_kept += len(kept[-1])
-        images = np.concatenate(kept) if kept else np.zeros([0] + list(self.cfg.img_shape), np.float32)
-        return names or None, np.concatenate(means), np.concatenate(logvars), images

@@ -147,3 +147,18 @@ DATASET_DEFAULTS = {
         'summary_dir': 'summaries/dsprites/',
     },
 }
+
+# ---- studies (study.py) ----
+# The studies the project reports, by name: `study.py FOLDER --preset NAME` starts one (its grids, dataset
+# and budget; each grid is NAME=VALUES words, as --grid takes them).
+STUDY_PRESETS = {
+    # Which objective disentangles dSprites best at a fixed budget: 24,000 steps x 64 images, about two
+    # passes. The capacity objective reaches its final KL target at 5/6 of it.
+    'disentanglement': {'dataset': 'dsprites', 'steps': 24000, 'grids': [
+        ['objective=tcvae', 'seed=0-2'], ['objective=factor', 'seed=0-2'], ['objective=beta', 'seed=0'],
+        ['objective=capacity', 'capacity_steps=20000', 'seed=0'], ['objective=dip_i', 'seed=0-2'],
+        ['objective=dip_ii', 'seed=0-2']]},
+    # How the scores grow with the images seen, up to near the published runs' ~19 M images.
+    'learning_curves': {'dataset': 'dsprites', 'images': [0.25, 0.5, 1, 2, 4, 8, 16], 'grids': [
+        ['objective=factor', 'seed=0-1'], ['objective=tcvae', 'seed=0-1']]},
+}

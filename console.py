@@ -60,19 +60,27 @@ class Progress(object):
 
 
 class StopSignals(object):
-    """SIGINT and SIGTERM ask the training loop to checkpoint and stop after the current step.
+    """SIGINT and SIGTERM ask a long-running command to stop in order: `received` says which came first.
+    Installed even where the shell started the process with SIGINT ignored (a background job).
 
-    A second signal aborts at once (KeyboardInterrupt), losing only the steps since the last checkpoint.
+    For the training loop (abort_on_second), which checkpoints and stops after the current step, a
+    second signal aborts at once (KeyboardInterrupt), losing only the steps since the last checkpoint.
+    Otherwise (the explorer's bounded stop) a second signal is noted and changes nothing, where the
+    default handler would kill the process mid-way.
     """
 
-    def __init__(self):
+    def __init__(self, abort_on_second=True):
         self.received = None
+        self.abort_on_second = abort_on_second
         self._previous = {}
 
-    def __enter__(self):
+    def install(self):
         for signum in (signal.SIGINT, signal.SIGTERM):
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
+
+    def __enter__(self):
+        return self.install()
 
     def __exit__(self, *exc_info):
         for signum, handler in self._previous.items():
@@ -80,8 +88,12 @@ class StopSignals(object):
 
     def _handle(self, signum, frame):
         if self.received is not None:
-            raise KeyboardInterrupt
+            if self.abort_on_second:
+                raise KeyboardInterrupt
+            return
         self.received = signum
+        if not self.abort_on_second:
+            return
         sys.stderr.write('\n{} received: saving a checkpoint after this step (send it again to abort)\n'.format(
             signal.Signals(signum).name))
         sys.stderr.flush()

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-import data
+import imagefiles
 import dsprites
 import metrics
 from common import write_json
@@ -90,11 +90,11 @@ def evaluate_images(restored):
     result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
     if cfg.dataset != 'celeba':
         return codes, result, None
-    attribute_path = data.beside_images(cfg.data_dir_path, data.ATTRIBUTE_FILE)
+    attribute_path = imagefiles.beside_images(cfg.data_dir_path, imagefiles.ATTRIBUTE_FILE)
     if not os.path.isfile(attribute_path):
         print('no {}: dims are not named (run python download_celebA.py)'.format(attribute_path))
         return codes, result, None
-    attribute_names, rows = data.read_attributes(attribute_path)
+    attribute_names, rows = imagefiles.read_attributes(attribute_path)
     labelled = [i for i, name in enumerate(names) if name in rows]
     labels = np.stack([rows[names[i]] for i in labelled])
     return codes, result, metrics.rank_attributes(z_mean[labelled], labels, attribute_names)

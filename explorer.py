@@ -14,7 +14,6 @@ import ipaddress
 import json
 import math
 import os
-import signal
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 from PIL import Image
 
+import console
 import evaluate
 import figures
 import images
@@ -287,7 +287,8 @@ def serve(restored, host, port):
     # The signal only sets a flag. Raised as an exception in the accept loop instead, it could land
     # while a new connection is handed to its thread, and socketserver would then shut that
     # connection down under the running request.
-    signals = StopFlag()
+    # Installed until the process exits: a second signal during the bounded stop changes nothing.
+    signals = console.StopSignals(abort_on_second=False).install()
     loop = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), name='accept', daemon=True)
     loop.start()
     try:
@@ -303,19 +304,3 @@ def serve(restored, host, port):
               file=sys.stderr)
     print('explorer stopped', flush=True)
     return 0
-
-
-class StopFlag(object):
-    """Notes SIGINT and SIGTERM, even where the shell started the process with SIGINT ignored.
-
-    It stays installed until the process exits: a second Ctrl-C or SIGTERM during the (bounded) stop
-    is noted and changes nothing, where the default handler would kill the process mid-way.
-    """
-
-    def __init__(self):
-        self.received = None
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, self._note)
-
-    def _note(self, signum, frame):
-        self.received = signum

@@ -1,4 +1,5 @@
-"""The machine as TensorFlow sees it: a quiet import, the training device, fast bfloat16, session threads.
+"""The machine as TensorFlow sees it: a quiet import, the training device, fast bfloat16, session threads;
+and the record of the machine and commit that every result file carries.
 
 Import TensorFlow through `import_tensorflow()` first thing in an entry point: TensorFlow 2.x writes
 its start-up chatter to the process's stderr before its own log settings apply, so it can only be
@@ -6,8 +7,11 @@ kept out by filtering the file descriptor while it starts.
 """
 import contextlib
 import ctypes
+import datetime
 import os
+import platform
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -111,11 +115,7 @@ def fast_cpu_bfloat16():
     """Whether oneDNN's bfloat16 kernels can run here: TensorFlow >= 2.9 on a CPU with BF16 instructions."""
     import tensorflow.compat.v1 as tf
     major, minor = (int(part) for part in tf.VERSION.split('.')[:2])
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = f.read()
-    except OSError:
-        flags = ''
+    flags = cpu()[1]
     return (major, minor) >= (2, 9) and ('avx512_bf16' in flags or 'amx_bf16' in flags)
 
 
@@ -131,3 +131,63 @@ def session_config(xla_jit=False):
         os.environ['TF_XLA_FLAGS'] = (os.environ.get('TF_XLA_FLAGS', '') + ' --tf_xla_cpu_global_jit').strip()
         proto.graph_options.optimizer_options.global_jit_level = tf.OptimizerOptions.ON_1
     return proto
+
+
+# ---- where a result comes from ----
+
+# CPU flags that decide which kernels TensorFlow runs, recorded with every result.
+CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_bf16', 'amx_tile')
+
+
+def commit():
+    """The checked-out commit, with '+changes' when the work tree differs from it; None outside git."""
+    def git(*args):
+        return subprocess.run(['git'] + list(args), cwd=os.path.dirname(os.path.abspath(__file__)),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
+    head = git('rev-parse', '--short=10', 'HEAD')
+    if head.returncode:
+        return None
+    dirty = git('status', '--porcelain', '--untracked-files=no').stdout.strip()
+    return head.stdout.strip() + ('+changes' if dirty else '')
+
+
+def cpu():
+    """(model name, [flags of CPU_FLAGS it has]) from /proc/cpuinfo; the platform's words elsewhere."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            info = f.read()
+    except OSError:
+        return platform.processor() or platform.machine(), []
+    fields = dict(line.split(':', 1) for line in info.splitlines() if ':' in line)
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    name = fields.get('model name') or fields.get('Model') or platform.machine()
+    flags = set(fields.get('flags', fields.get('Features', '')).split())
+    return name, [flag for flag in CPU_FLAGS if flag in flags]
+
+
+def tensorflow_version():
+    """The installed TensorFlow's version, without importing it where it is not imported yet."""
+    if 'tensorflow' in sys.modules:
+        return sys.modules['tensorflow'].__version__
+    try:
+        from importlib import metadata
+    except ImportError:   # Python 3.7
+        import pkg_resources
+        try:
+            return pkg_resources.get_distribution('tensorflow').version
+        except pkg_resources.DistributionNotFound:
+            return None
+    try:
+        return metadata.version('tensorflow')
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def result_header(command):
+    """Where a measurement comes from, written at the top of every result file: the command, the commit,
+    the date, the CPU (model, core count, the flags that decide TensorFlow's kernels), Python and
+    TensorFlow."""
+    name, flags = cpu()
+    return {'command': command, 'commit': commit(), 'date': datetime.datetime.utcnow().strftime('%Y-%m-%d'),
+            'cpu': name, 'cpu_flags': flags, 'cores': os.cpu_count(), 'python': platform.python_version(),
+            'tensorflow': tensorflow_version()}

@@ -193,7 +193,42 @@ def check_settings(cfg):
         if getattr(cfg, name) not in known:
             raise SettingsError('{} must be one of {}, got {!r}'.format(name, ', '.join(sorted(known)),
                                                                         getattr(cfg, name)))
+    if cfg.likelihood not in PIXEL_LOSSES:
+        raise SettingsError('likelihood must be one of {}, got {!r}'.format(', '.join(sorted(PIXEL_LOSSES)),
+                                                                             cfg.likelihood))
     check_geometry(cfg)
+
+
+# ---- the likelihood p(x|z) and the KL to the prior p(z) = N(0, I): the ELBO's terms (Kingma & Welling 2014) ----
+
+def gaussian_kl(z_mean, z_logvar):
+    """KL(N(mean, exp(logvar)) || N(0, 1)) per image and latent dim, [B, M].
+
+    Kingma & Welling 2014, Appendix B: -0.5 * (1 + logvar - mean^2 - exp(logvar)).
+    """
+    return 0.5 * (tf.square(z_mean) + tf.exp(z_logvar) - z_logvar - 1.0)
+
+
+def squared_error(images, logits):
+    """Gaussian likelihood up to constants: (x - sigmoid(logits))^2 per pixel."""
+    return tf.squared_difference(images, tf.sigmoid(logits))
+
+
+def bernoulli_nll(images, logits):
+    """Bernoulli negative log-likelihood per pixel: cross-entropy of the logits with x."""
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=images, logits=logits)
+
+
+PIXEL_LOSSES = {'gaussian': squared_error, 'bernoulli': bernoulli_nll}
+
+
+def reconstruction_loss(images, logits, likelihood):
+    """Mean over pixels and channels of the per-pixel error, [B]."""
+    return tf.reduce_mean(PIXEL_LOSSES[likelihood](images, logits), axis=[1, 2, 3])
+
+
+def num_pixels(img_shape):
+    return img_shape[0] * img_shape[1] * img_shape[2]
 
 
 # precision: the dtype the convolutions and matmuls compute in (all but the heads, see in_float32);

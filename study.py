@@ -1,19 +1,15 @@
-"""Studies: grids of settings x seeds, trained here, listed for any scheduler, or run as a Slurm job array;
-then gathered into one table, with UDR choosing a model per setting without labels.
+"""Studies: grids of settings x seeds, trained here, listed for any scheduler, or run as a Slurm job array,
+each run evaluated at its step budget or at counts of images seen (learning curves); then gathered.
 
     python study.py FOLDER --grid objective=tcvae tcvae_beta=1,2,4,6 seed=0-2 --dataset dsprites --steps 6000
-    python study.py FOLDER --grid objective=factor factor_gamma=10,20,40 seed=0-2    # adds runs to the study
     python study.py FOLDER                      # continues it: the definition is FOLDER/study.json
     python study.py FOLDER --list               # one vae.py command line per unfinished run, for any scheduler
-    python study.py FOLDER --slurm --throttle 4 --sbatch='--partition=gpu --gres=gpu:1 --time=4:00:00' --wait
-    python study.py FOLDER --gather             # only the table, figures and UDR of the finished runs
+    python study.py FOLDER --slurm --throttle 4 --sbatch='--partition=gpu --time=4:00:00' --wait
+    python study.py results/disentanglement --preset disentanglement     # a study the project reports
 
-A grid is NAME=VALUES for any config.py setting: VALUES comma-separated (a list setting's values separated
-by ';', as filters=32,32,64,64;64,64,128,128), integers also as ranges (seed=0-4). Each run trains
-`vae.py --train --evaluate` in FOLDER/RUN/{checkpoints,results,summaries}, RUN named from its settings
-(tcvae_tcvae_beta6_seed0); --NAME VALUE outside the grid applies to every run. Finished runs (metrics.json at
-the step budget) are skipped, unfinished ones resume from their latest checkpoint, exactly.
-This runs vae.py as processes and imports no model.
+Each run trains `vae.py --train --evaluate` in FOLDER/RUN/{checkpoints,results,summaries}, RUN named from
+its grid values; finished runs are skipped and unfinished ones resume exactly. Runs vae.py as processes and
+imports no model. docs/studies.md is the guide.
 """
 import argparse
 import collections
@@ -28,10 +24,9 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 import config
-import metrics
+import gather
+import hardware
 import settings
 from common import SettingsError, write_json
 
@@ -40,15 +35,10 @@ VAE = os.path.join(ROOT, 'vae.py')
 
 DEFINITION_FILE = 'study.json'    # the study: dataset, steps, settings of every run, grids
 RUN_FILE = 'run.json'             # in each run's folder: its settings; the folder never trains others
-TABLE_FILE = 'results.md'
-RESULTS_FILE = 'results.json'
-METRICS_FIGURE = 'metrics.png'    # each metric against the swept settings, one column per objective
-UDR_FIGURE = 'udr_mig.png'        # UDR against MIG, each run a point (dSprites)
 SLURM_SCRIPT = 'study.sbatch'
 TASK_LOG = 'slurm.log'            # in each run's folder: what its Slurm tasks printed
 GATHER_LOG = 'gather.log'
 
-SUPERVISED = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')   # dSprites' metrics, by their labels
 # Each run's outputs, in its own folder: the study sets these, a grid may not.
 PLACED = (('checkpoint_dir', 'checkpoints'), ('results_dir', 'results'), ('summary_dir', 'summaries'))
 STOPPED = (130, 143)              # vae.py's exit after SIGINT or SIGTERM: it saved, and the study stops too
@@ -141,9 +131,9 @@ def flags(pairs):
     return ' '.join('--{} {}'.format(name, text) for name, text in pairs)
 
 
-def define(folder, grids, dataset, steps, given):
+def define(folder, grids, dataset, steps, given, images=None):
     """The study in `folder`: its saved definition with these grids added (a new study when there is
-    none). dataset, steps and given (settings outside the grid) default to the saved ones; given
+    none). dataset, steps, images and given (settings outside the grid) default to the saved ones; given
     settings that differ from the saved ones are an error, since runs' folders do not name them."""
     path = os.path.join(folder, DEFINITION_FILE)
     saved = read_json(path) if os.path.isfile(path) else None
@@ -172,8 +162,13 @@ def define(folder, grids, dataset, steps, given):
                     name, name))
     all_grids = [[(name, list(values)) for name, values in grid] for grid in (saved or {}).get('grids', [])]
     all_grids += [grid for grid in parsed if grid not in all_grids]
-    return {'dataset': dataset, 'steps': steps or (saved or {}).get('steps'), 'settings': given,
-            'grids': all_grids}
+    images = sorted(set(images or (saved or {}).get('images') or [])) or None
+    if images and images[0] <= 0:
+        raise SettingsError('--images takes counts in millions above 0, not {:g}'.format(images[0]))
+    if images and steps:
+        raise SettingsError('--images and --steps both set where training stops: give one')
+    return {'dataset': dataset, 'steps': None if images else steps or (saved or {}).get('steps'),
+            'settings': given, 'grids': all_grids, 'images': images}
 
 
 def read_json(path):
@@ -236,7 +231,7 @@ def result(run, definition):
     values = read_json(path)
     if definition['steps'] and values.get('step') != definition['steps']:
         return None
-    if definition['dataset'] == 'dsprites' and any(values.get(key) is None for key in SUPERVISED):
+    if definition['dataset'] == 'dsprites' and any(values.get(key) is None for key in gather.SUPERVISED):
         return None
     return values
 
@@ -277,6 +272,67 @@ def run_here(runs, definition):
             print('{} was stopped; the same command resumes it'.format(run.name))
             return code
     return 0
+
+
+# ---- learning curves: a study evaluated at image counts ----
+
+def steps_at(millions, batch_size):
+    """The step at which a run of batch_size has trained on `millions` M images."""
+    return max(1, int(round(millions * 1e6 / batch_size)))
+
+
+def curve_path(run, millions):
+    return os.path.join(run.folder, gather.CURVE_DIR, 'images_{:g}M.json'.format(millions))
+
+
+def at_count(run, definition, millions):
+    """The run's definition when it trains to `millions` M images: the step budget of that count."""
+    batch_size = settings.resolve(definition['dataset'], run.settings).batch_size
+    return dict(definition, steps=steps_at(millions, batch_size), batch_size=batch_size)
+
+
+def keep_counts(runs, definition):
+    """Keeps each count whose scores a run has written (its metrics.json at that count's step) as the
+    count's own file; returns {run name: the first count not kept yet, or None}."""
+    following = {}
+    for run in runs:
+        following[run.name] = None
+        for millions in definition['images']:
+            if os.path.isfile(curve_path(run, millions)):
+                continue
+            budget = at_count(run, definition, millions)
+            values = result(run, budget)
+            if values is None:
+                following[run.name] = millions
+                break
+            write_json(dict(values, images=budget['steps'] * budget['batch_size']), curve_path(run, millions))
+    return following
+
+
+def run_curves(runs, definition):
+    """Evaluates every count of every run, in turns (each run's first count, then each run's second...),
+    so a stop leaves the curves equally long; a failed run stops its own curve, not the others. Returns
+    0, 1 if a run failed, or the exit code of a stop signal."""
+    failed = set()
+    for millions in definition['images']:
+        for run in runs:
+            if run.name in failed or os.path.isfile(curve_path(run, millions)):
+                continue
+            budget = at_count(run, definition, millions)
+            trained = latest_step(dict(run.settings)['checkpoint_dir'])
+            if trained > budget['steps']:
+                raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at '
+                                    '{}): drop that count, or start its curve in another folder'.format(
+                                        run.name, millions, trained, budget['steps']))
+            print('=== {}: {:g} M images (step {}) ==='.format(run.name, millions, budget['steps']), flush=True)
+            code = run_to_the_end(train_command(run, budget))
+            if code in STOPPED:
+                print('stopped: the same command continues from {} at {:g} M images'.format(run.name, millions))
+                return code
+            if code or keep_counts([run], definition)[run.name] == millions:
+                print('{} failed at {:g} M images; its curve stops there (log above)'.format(run.name, millions))
+                failed.add(run.name)
+    return 1 if failed else 0
 
 
 # ---- Slurm ----
@@ -339,199 +395,6 @@ def submit(runs, definition, folder, throttle, options, wait):
     return code
 
 
-# ---- gather ----
-
-def training_minutes(summary_dir):
-    """Minutes the run spent training, from its event files' wall times: the span of each file (one
-    per resumed segment), summed; time before a segment's first event is not counted."""
-    from hardware import import_tensorflow
-    import figures
-    import_tensorflow()   # quietly: the event files are read through it
-    total = 0.0
-    for path in figures.event_files(summary_dir):
-        times = [event.wall_time for event in figures.read_events(path) if event.HasField('summary')]
-        if times:
-            total += max(times) - min(times)
-    return total / 60.0
-
-
-def row(run, values):
-    """One run's line of the study: its settings, scores and cost."""
-    line = {'run': run.name, 'grid': dict(run.grid), 'step': values['step'], 'udr': None,
-           'objective': values['config']['objective'], 'seed': values['config']['seed'],
-           'active_dims': sum(kl >= values['config']['inactive_kl'] for kl in values['kl_per_dim']),
-           'train_minutes': training_minutes(os.path.join(run.folder, 'summaries'))}
-    for key in SUPERVISED + ('reconstruction',):
-        if key in values:
-            line[key] = values[key]
-    return line
-
-
-def setting_of(run):
-    """The run's grid values but its seed: runs that share it differ only in their seed."""
-    return tuple(pair for pair in run.grid if pair[0] != 'seed')
-
-
-def score_udr(runs, rows):
-    """Sets each row's UDR against the finished runs of its setting (at least two, else None), and
-    returns {setting label: the name of its run with the highest UDR}."""
-    by_setting = collections.OrderedDict()
-    for run in runs:
-        if run.name in rows and os.path.isfile(os.path.join(run.folder, 'results', metrics.CODES_FILE)):
-            by_setting.setdefault(setting_of(run), []).append(run)
-    selected = collections.OrderedDict()
-    for setting, group in by_setting.items():
-        if len(group) < 2:
-            continue
-        saved = [metrics.load_codes(os.path.join(run.folder, 'results', metrics.CODES_FILE)) for run in group]
-        scores, _ = metrics.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
-        for run, score in zip(group, scores):
-            rows[run.name]['udr'] = float(score)
-        selected[label(setting)] = group[int(np.argmax(scores))].name
-    return selected
-
-
-def label(setting):
-    return ' '.join('{}={}'.format(name, text) for name, text in setting) or 'defaults'
-
-
-def by_objective(rows):
-    """{objective: the name of its run with the highest UDR}."""
-    best = {}
-    for r in rows:
-        if r['udr'] is not None and (r['objective'] not in best or r['udr'] > best[r['objective']]['udr']):
-            best[r['objective']] = r
-    return {objective: r['run'] for objective, r in best.items()}
-
-
-def rank_correlations(rows):
-    """{metric: Spearman's rank correlation of UDR with it across the runs that have a UDR}."""
-    from scipy.stats import spearmanr
-    scored = [r for r in rows if r['udr'] is not None]
-    correlations = {}
-    for key in SUPERVISED:
-        if len(scored) >= 3 and all(key in r for r in scored):
-            rho = spearmanr([r['udr'] for r in scored], [r[key] for r in scored])[0]
-            correlations[key] = None if np.isnan(rho) else float(rho)
-    return correlations
-
-
-def selected_against_median(rows, selected):
-    """{metric: {'median': over every run, 'selected': mean of the runs UDR selected per setting}}."""
-    chosen = [r for r in rows if r['run'] in set(selected.values())]
-    return {key: {'median': float(np.median([r[key] for r in rows])),
-                  'selected': float(np.mean([r[key] for r in chosen])) if chosen else None}
-            for key in SUPERVISED + ('reconstruction',) if rows and all(key in r for r in rows)}
-
-
-def markdown(rows, selected, summary):
-    """The study's table, and what UDR chose."""
-    keys = [key for key in SUPERVISED + ('reconstruction',) if rows and all(key in r for r in rows)]
-    lines = ['| run | step | train min | ' + ' | '.join(keys) + ' | active dims | UDR | selected |',
-             '|---' * (len(keys) + 6) + '|']
-    picked = set(selected.values())
-    for r in rows:
-        lines.append('| {} | {} | {:.1f} | {} | {} | {} | {} |'.format(
-            r['run'], r['step'], r['train_minutes'], ' | '.join('{:.3f}'.format(r[key]) for key in keys),
-            r['active_dims'], '-' if r['udr'] is None else '{:.3f}'.format(r['udr']), 'yes' if r['run'] in picked else ''))
-    if summary['rank_correlations']:
-        lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
-            '{} {}'.format(key, '-' if rho is None else '{:.2f}'.format(rho))
-            for key, rho in summary['rank_correlations'].items())]
-    if selected:
-        lines += ['', 'UDR-selected runs (mean) against the median run:', '',
-                  '| metric | median run | UDR-selected |', '|---|---|---|']
-        for key, pair in summary['selected_against_median'].items():
-            lines.append('| {} | {:.3f} | {} |'.format(key, pair['median'], '-' if pair['selected'] is None
-                                                         else '{:.3f}'.format(pair['selected'])))
-    return '\n'.join(lines) + '\n'
-
-
-def plot_metrics(rows, path):
-    """Locatello et al.'s view: each metric (a row of panels) against the swept settings, one column per
-    objective, each seed a point and each setting's median a bar."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import figures
-    keys = [key for key in SUPERVISED + ('udr',) if rows and all(r.get(key) is not None for r in rows)] or ['udr']
-    objectives = list(collections.OrderedDict((r['objective'], None) for r in rows))
-    figure, axes = plt.subplots(len(keys), len(objectives), squeeze=False,
-                                figsize=(3.2 * len(objectives) + 1, 2.2 * len(keys) + 0.6))
-    for column, objective in enumerate(objectives):
-        mine = [r for r in rows if r['objective'] == objective]
-        settings_of = list(collections.OrderedDict((setting_label(r), None) for r in mine))
-        for line, key in enumerate(keys):
-            ax = axes[line][column]
-            for x, setting in enumerate(settings_of):
-                values = [r[key] for r in mine if setting_label(r) == setting and r.get(key) is not None]
-                if values:
-                    ax.scatter(x + np.linspace(-0.12, 0.12, len(values)), values, s=14, color='C{}'.format(column))
-                    ax.plot([x - 0.25, x + 0.25], [np.median(values)] * 2, color='k', linewidth=1)
-            ax.set_xticks(range(len(settings_of)))
-            ax.set_xticklabels(settings_of if line == len(keys) - 1 else [], rotation=30, fontsize=7, ha='right')
-            ax.grid(axis='y', alpha=0.3)
-            if column == 0:
-                ax.set_ylabel(key, fontsize=8)
-            if line == 0:
-                ax.set_title(objective, fontsize=9)
-    figure.tight_layout()
-    figures.save_figure(figure, path)
-
-
-def setting_label(r):
-    return ' '.join('{}={}'.format(name, text) for name, text in sorted(r['grid'].items())
-                    if name not in ('objective', 'seed')) or r['objective']
-
-
-def plot_udr_against_mig(rows, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    import figures
-    figure, ax = plt.subplots(figsize=(4.5, 3.6))
-    for k, objective in enumerate(collections.OrderedDict((r['objective'], None) for r in rows)):
-        mine = [r for r in rows if r['objective'] == objective and r['udr'] is not None]
-        ax.scatter([r['udr'] for r in mine], [r['mig'] for r in mine], s=16, color='C{}'.format(k), label=objective)
-    ax.set_xlabel('UDR (no labels)')
-    ax.set_ylabel('MIG (labels)')
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    figure.tight_layout()
-    figures.save_figure(figure, path)
-
-
-def gather(runs, definition, folder):
-    """Writes the study's table, JSON and figures from its finished runs, into `folder`; prints the
-    table. Returns the runs that are not finished."""
-    finished = collections.OrderedDict()
-    missing = []
-    for run in runs:
-        values = result(run, definition)
-        if values is None:
-            missing.append(run)
-        else:
-            finished[run.name] = row(run, values)
-    selected = score_udr(runs, finished)
-    rows = list(finished.values())
-    summary = {'dataset': definition['dataset'], 'steps': definition['steps'], 'runs': rows,
-               'selected_per_setting': selected, 'selected_per_objective': by_objective(rows),
-               'rank_correlations': rank_correlations(rows) if definition['dataset'] == 'dsprites' else {},
-               'selected_against_median': selected_against_median(rows, selected),
-               'not_finished': [run.name for run in missing]}
-    write_json(summary, os.path.join(folder, RESULTS_FILE))
-    table = markdown(rows, selected, summary)
-    with open(os.path.join(folder, TABLE_FILE), 'w') as f:
-        f.write(table)
-    if rows:
-        plot_metrics(rows, os.path.join(folder, METRICS_FIGURE))
-        if definition['dataset'] == 'dsprites' and any(r['udr'] is not None for r in rows):
-            plot_udr_against_mig(rows, os.path.join(folder, UDR_FIGURE))
-    print(table)
-    print('wrote {} and {} in {}'.format(TABLE_FILE, RESULTS_FILE, folder))
-    return missing
-
-
 def describe_missing(runs):
     return ', '.join('{} (log: {})'.format(run.name, os.path.join(run.folder, TASK_LOG)
                                            if os.path.isfile(os.path.join(run.folder, TASK_LOG)) else 'none')
@@ -546,58 +409,86 @@ def parse_args(argv):
     parser.add_argument('folder', help='the study\'s folder: its definition, runs and gathered results')
     parser.add_argument('--grid', nargs='+', action='append', default=[], metavar='NAME=VALUES',
                         help='one grid: a product over the settings given (repeat --grid for more)')
+    parser.add_argument('--preset', choices=sorted(config.STUDY_PRESETS), help='a study the project reports: its grids, '
+                        'dataset and budget, where --grid, --dataset, --steps and --images do not say otherwise')
     parser.add_argument('--dataset', choices=sorted(config.DATASET_DEFAULTS),
                         help='dataset of every run (default: the study\'s, or config.py\'s for a new one)')
     parser.add_argument('--steps', type=int, help='training steps of every run (default: the study\'s; num_epochs)')
+    parser.add_argument('--images', type=float, nargs='+', metavar='MILLIONS',
+                        help='evaluate each run at these counts of images seen: learning curves')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--list', action='store_true', help='print one vae.py command line per unfinished run')
     mode.add_argument('--slurm', action='store_true', help='submit the unfinished runs as a Slurm job array')
     mode.add_argument('--gather', action='store_true', help='only gather the finished runs; train nothing')
     parser.add_argument('--throttle', type=int, default=DEFAULT_THROTTLE,
                         help='--slurm: array tasks running at once (%%K; default %(default)s)')
-    parser.add_argument('--sbatch', default='', metavar='OPTIONS',
-                        help='--slurm: sbatch options for every job, one string after = '
-                             '(--sbatch=\'--partition=gpu --time=4:00:00\')')
+    parser.add_argument('--sbatch', default='', metavar='OPTIONS', help='--slurm: sbatch options for every job, '
+                        'one string after = (--sbatch=\'--partition=gpu --time=4:00:00\')')
     parser.add_argument('--wait', action='store_true',
                         help='--slurm: wait until the study is gathered; non-zero if a run failed')
     args, rest = parser.parse_known_args(argv)
-    if args.steps is not None and args.steps < 1:
-        parser.error('--steps must be >= 1')
-    if args.throttle < 1:
-        parser.error('--throttle must be >= 1')
+    for name in ('steps', 'throttle'):
+        if (getattr(args, name) or 1) < 1:
+            parser.error('--{} must be >= 1'.format(name))
     if (args.wait or args.sbatch) and not args.slurm:
         parser.error('--wait and --sbatch go with --slurm')
+    preset = config.STUDY_PRESETS.get(args.preset, {})
+    args.grid = args.grid or preset.get('grids', [])
+    args.dataset = args.dataset or preset.get('dataset')
+    if args.steps is None and args.images is None:
+        args.steps, args.images = preset.get('steps'), preset.get('images')
     return args, settings.parse_overrides(rest)
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args, given = parse_args(sys.argv[1:] if argv is None else argv)
+        args, given = parse_args(argv)
         if args.slurm:
             sbatch_path()
-        definition = define(args.folder, args.grid, args.dataset, args.steps, given)
+        definition = define(args.folder, args.grid, args.dataset, args.steps, given, args.images)
+        if args.slurm and definition['images']:
+            raise SettingsError('a study with image counts trains each run count after count: run it here, or '
+                                'through --list (its next counts) on any scheduler')
         runs = runs_of(definition, args.folder)
-        unfinished = [run for run in runs if result(run, definition) is None]
+        following = keep_counts(runs, definition) if definition['images'] else {}
+        unfinished = ([run for run in runs if following[run.name] is not None] if definition['images']
+                      else [run for run in runs if result(run, definition) is None])
         if not args.gather:
             prepare(runs, unfinished, definition, args.folder)
         print('study {}: {} runs, {} unfinished'.format(args.folder, len(runs), len(unfinished)), flush=True)
         if args.list:
             for run in unfinished:
-                print(' '.join(shlex.quote(word) for word in train_command(run, definition)))
+                budget = at_count(run, definition, following[run.name]) if definition['images'] else definition
+                print(' '.join(shlex.quote(word) for word in train_command(run, budget)))
             return 0
         if args.slurm and unfinished:
             return submit(unfinished, definition, args.folder, args.throttle, shlex.split(args.sbatch), args.wait)
-        code = 0 if args.gather else run_here(unfinished, definition)
-        if code:
-            return code
-        missing = gather(runs, definition, args.folder)
-        if missing:
-            print('not finished: {}'.format(describe_missing(missing)), file=sys.stderr)
-            return 1
-        return 0
+        header = hardware.result_header(' '.join(['python study.py'] + [shlex.quote(word) for word in argv]))
+        return train_and_gather(args.gather, runs, unfinished, definition, args.folder, header)
     except SettingsError as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 2
+
+
+def train_and_gather(gather_only, runs, unfinished, definition, folder, header):
+    """Trains the unfinished runs here (unless gather_only), then gathers; the exit code."""
+    train = run_curves if definition['images'] else run_here
+    code = 0 if gather_only else train(unfinished, definition)
+    if code in STOPPED or (code and not definition['images']):
+        return code
+    if definition['images']:
+        points = gather.curve_points(runs)
+        gather.gather_curves(points, definition, folder, header)
+        return code or (0 if points else 1)
+    finished = [(run, result(run, definition)) for run in runs]
+    missing = [run for run, values in finished if values is None]
+    gather.gather([pair for pair in finished if pair[1] is not None], [run.name for run in missing], definition,
+                  folder, header)
+    if missing:
+        print('not finished: {}'.format(describe_missing(missing)), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == '__main__':

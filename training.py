@@ -9,7 +9,7 @@ import objectives
 
 tf.disable_v2_behavior()
 
-TrainGraph = collections.namedtuple('TrainGraph', 'train_op global_step total reconstruction kl summaries '
+TrainingStep = collections.namedtuple('TrainingStep', 'train_op global_step total reconstruction kl summaries '
                                                  'image_summaries')
 
 
@@ -35,8 +35,8 @@ def build_training(images, cfg, dataset_size=None):
     model_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)   # before a second batch adds its own
 
     with tf.name_scope('objective'):
-        reconstruction = objectives.reconstruction_loss(images, logits, cfg.likelihood)
-        kl_per_dim = objectives.gaussian_kl(z_mean, z_logvar)
+        reconstruction = model.reconstruction_loss(images, logits, cfg.likelihood)
+        kl_per_dim = model.gaussian_kl(z_mean, z_logvar)
         forward = objectives.Forward(images, logits, z, z_mean, z_logvar, reconstruction, kl_per_dim, global_step,
                                      dataset_size)
         loss, terms = objective.loss(forward, cfg)
@@ -66,7 +66,7 @@ def build_training(images, cfg, dataset_size=None):
     summaries += [tf.summary.scalar(tag, value) for tag, value in sorted(terms.items())]
     image_summaries = [tf.summary.image('reals', images, max_outputs=8),
                        tf.summary.image('reconstructions', tf.sigmoid(logits), max_outputs=8)]
-    return TrainGraph(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
+    return TrainingStep(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
                       image_summaries)
 
 

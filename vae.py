@@ -32,6 +32,7 @@ import evaluate  # noqa: E402
 import explorer  # noqa: E402
 import figures  # noqa: E402
 import images  # noqa: E402
+import inference  # noqa: E402
 import model  # noqa: E402
 import objectives  # noqa: E402
 import pictures  # noqa: E402
@@ -224,7 +225,7 @@ def main(argv=None):
         if args.plot:
             pictures.plot(cfg)
         if args.generate or args.traverse or args.evaluate or args.explore:
-            restored = checkpoints.Restored(cfg)
+            restored = inference.Restored(cfg)
             if args.evaluate:
                 evaluate.evaluate(restored)
             if args.generate:

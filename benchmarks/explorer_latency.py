@@ -1,6 +1,6 @@
 """How fast does --explore answer? Decode latency with concurrent clients, for each model.
 
-    python benchmarks/explorer_latency.py [--clients 4] [--requests 100] [--json results/explorer_latency.json]
+    python -m benchmarks.explorer_latency [--clients 4] [--requests 100] [--json results/explorer_latency.json]
 
 For the dSprites and the CelebA model (freshly initialised: a decode costs the same whatever the
 weights), and the CelebA model in bfloat16 where this CPU has fast kernels for it, serves the explorer on 127.0.0.1 and has `--clients` threads each send `--requests` decode
@@ -15,17 +15,20 @@ import tempfile
 import threading
 import time
 
-import throughput  # beside this file; importing it puts the project on sys.path for the imports below
-import checkpoints
-import common
-import explorer
-import hardware
-import training
-import numpy as np
-import settings
-import tensorflow.compat.v1 as tf
+from hardware import import_tensorflow
 
-tf.disable_v2_behavior()
+tf = import_tensorflow()
+
+import numpy as np  # noqa: E402
+
+import checkpoints  # noqa: E402
+import inference  # noqa: E402
+import explorer  # noqa: E402
+import hardware  # noqa: E402
+import settings  # noqa: E402
+import training  # noqa: E402
+from benchmarks import harness  # noqa: E402
+
 
 TARGETS_MS = {'dsprites': 100.0, 'celeba': 250.0}   # p95 the explorer should stay within on a 2-core CPU
 
@@ -71,7 +74,7 @@ def latencies(port, latent_dim, clients, requests):
 
 def measure(name, clients, requests, folder, precision='float32'):
     cfg = fresh_checkpoint(name, os.path.join(folder, name + precision), precision)
-    restored = checkpoints.Restored(cfg)
+    restored = inference.Restored(cfg)
     server = explorer.make_server(explorer.Explorer(restored, 0), '127.0.0.1', 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -90,9 +93,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--clients', type=int, default=4)
     parser.add_argument('--requests', type=int, default=100, help='requests per client')
-    parser.add_argument('--json', default=os.path.join('results', 'explorer_latency.json'))
+    parser.add_argument('--json', default=harness.default_path('explorer_latency'))
     args = parser.parse_args(argv)
-    report = {'tensorflow': tf.__version__, 'cores': os.cpu_count(), 'models': {}}
+    report = {'models': {}}
     with tempfile.TemporaryDirectory() as folder:
         for name in ('dsprites', 'celeba'):
             report['models'][name] = measure(name, args.clients, args.requests, folder)
@@ -104,8 +107,7 @@ def main(argv=None):
         print('{:<17}{:>9}{:>10.1f}{:>10.1f}{:>12.1f}{:>11.0f} ms {}'.format(
             name, row['clients'], row['p50_ms'], row['p95_ms'], row['requests_per_s'], row['target_p95_ms'],
             'met' if row['p95_ms'] <= row['target_p95_ms'] else 'MISSED'))
-    common.write_json(report, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result(report, args.json)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Does `vae.py --explore` stop cleanly every time? Start, serve, stop with decodes in flight, many times.
 
-    python benchmarks/explorer_stop.py                      # 200 cycles, both cores loaded by 2 busy processes
-    python benchmarks/explorer_stop.py --cycles 20 --no-load
+    python -m benchmarks.explorer_stop                      # 200 cycles, both cores loaded by 2 busy processes
+    python -m benchmarks.explorer_stop --cycles 20 --no-load
 
 Each cycle starts the explorer on a tiny dSprites checkpoint (trained once, 1 step), waits until it
 serves, asks for the dims, opens one decode whose handler is reading its body (`Expect: 100-continue`)
@@ -20,11 +20,8 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import common  # noqa: E402
-from hardware import import_tensorflow  # noqa: E402
+from benchmarks import harness
+from hardware import import_tensorflow
 
 TINY = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
         '--traverse_kl_images', '50', '--explore_images', '6']
@@ -40,8 +37,8 @@ def folders(root):
 def start_explorer(root, host='127.0.0.2'):
     """`vae.py --explore` on `host`, started as a shell's background job would be: SIGINT ignored
     (Ctrl-C must still stop it). (process, host, port) once it serves."""
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py'), '--explore', '--port', '0',
-                                '--host', host] + TINY + folders(root), cwd=ROOT, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, harness.VAE, '--explore', '--port', '0',
+                                '--host', host] + TINY + folders(root), cwd=harness.ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, universal_newlines=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     line = ''
@@ -128,12 +125,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--cycles', type=int, default=200)
     parser.add_argument('--no-load', dest='load', action='store_false', help='do not load the cores meanwhile')
-    parser.add_argument('--json', default=os.path.join('results', 'explorer_stop.json'))
+    parser.add_argument('--json', default=harness.default_path('explorer_stop'))
     args = parser.parse_args(argv)
-    version = import_tensorflow().VERSION   # for the record
+    version = import_tensorflow().VERSION
     root = tempfile.mkdtemp(prefix='explorer_stop_')
-    subprocess.check_call([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1'] + TINY
-                          + folders(root), cwd=ROOT, stdout=subprocess.DEVNULL)
+    subprocess.check_call([sys.executable, harness.VAE, '--train', '--steps', '1'] + TINY
+                          + folders(root), cwd=harness.ROOT, stdout=subprocess.DEVNULL)
     load = busy_cores(os.cpu_count() or 1) if args.load else []
     failures, started = [], time.time()
     try:
@@ -150,10 +147,8 @@ def main(argv=None):
     print('{:<12}{:>8}{:>8}{:>10}{:>10}'.format('tensorflow', 'cycles', 'clean', 'load', 'minutes'))
     print('{:<12}{:>8}{:>8}{:>10}{:>10.1f}'.format(version, args.cycles,
                                                    args.cycles - len(failures), len(load), minutes))
-    common.write_json({'tensorflow': version, 'python': sys.version.split()[0],
-                       'cycles': args.cycles, 'clean': args.cycles - len(failures), 'busy_processes': len(load),
-                       'minutes': minutes, 'failures': failures}, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result({'cycles': args.cycles, 'clean': args.cycles - len(failures), 'busy_processes': len(load),
+                          'minutes': minutes, 'failures': failures}, args.json)
     return 1 if failures else 0
 
 

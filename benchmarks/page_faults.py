@@ -1,7 +1,7 @@
 """What glibc's handling of freed memory costs a dSprites training step: hardware.keep_freed_memory against
 glibc's defaults (GLIBC_MALLOC_DEFAULTS=1), alternating, with the machine's page faults counted.
 
-    python benchmarks/page_faults.py [--steps 600] [--rounds 2] [--json results/page_faults.json]
+    python -m benchmarks.page_faults [--steps 600] [--rounds 2] [--json results/page_faults.json]
 
 Each round trains a fresh float32 dSprites run with each setting and reads its images/s off the last
 progress line; /proc/vmstat's pgfault over the run counts the page faults (of the whole machine, so
@@ -16,10 +16,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import common  # noqa: E402
+from benchmarks import harness
 
 VARIANTS = (('keep_freed_memory', '0'), ('glibc defaults', '1'))
 
@@ -35,7 +32,7 @@ def train(steps, defaults):
     try:
         env = dict(os.environ, GLIBC_MALLOC_DEFAULTS=defaults)
         before, started = page_faults(), time.time()
-        out = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--dataset', 'dsprites',
+        out = subprocess.run([sys.executable, harness.VAE, '--train', '--dataset', 'dsprites',
                               '--steps', str(steps), '--checkpoint_dir', os.path.join(folder, 'ck'),
                               '--results_dir', os.path.join(folder, 'res'), '--summary_dir', os.path.join(folder, 'sum')],
                              stdout=subprocess.PIPE, universal_newlines=True, env=env, check=True).stdout
@@ -50,21 +47,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--steps', type=int, default=600)
     parser.add_argument('--rounds', type=int, default=2)
-    parser.add_argument('--json', default=os.path.join('results', 'page_faults.json'))
+    parser.add_argument('--json', default=harness.default_path('page_faults'))
     args = parser.parse_args(argv)
-    results = {name: [] for name, _ in VARIANTS}
-    for round_number in range(args.rounds):
-        for name, defaults in VARIANTS if round_number % 2 == 0 else VARIANTS[::-1]:
-            rate, faults, seconds = train(args.steps, defaults)
-            results[name].append({'images_per_second': rate, 'page_faults': faults, 'seconds': seconds})
-            print('round {} {:<18} {:>7.1f} img/s {:>12,} page faults ({:,.0f}/s)'.format(
-                round_number + 1, name, rate, faults, faults / seconds), flush=True)
+    def measure(name):
+        rate, faults, seconds = train(args.steps, dict(VARIANTS)[name])
+        print('{:<18} {:>7.1f} img/s {:>12,} page faults ({:,.0f}/s)'.format(name, rate, faults, faults / seconds),
+              flush=True)
+        return {'images_per_second': rate, 'page_faults': faults, 'seconds': seconds}
+
+    results = harness.alternate([name for name, _ in VARIANTS], args.rounds, measure, reverse_odd=True)
     print('\n{:<18}{:>12}{:>20}'.format('', 'img/s (best)', 'page faults / s'))
     for name, runs in results.items():
         best = max(runs, key=lambda r: r['images_per_second'])
         print('{:<18}{:>12.1f}{:>20,.0f}'.format(name, best['images_per_second'], best['page_faults'] / best['seconds']))
-    common.write_json({'steps': args.steps, 'runs': results}, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result({'steps': args.steps, 'runs': results}, args.json)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Does reduced precision keep the dSprites loss within the noise of float32?
 
-    python benchmarks/precision.py [--precision bfloat16] [--seeds 3] [--steps 1500] [--json ...]
+    python -m benchmarks.precision [--precision bfloat16] [--seeds 3] [--steps 1500] [--json ...]
 
 Trains the dSprites model once per seed in float32 and once per seed in the reduced precision
 (each seed its own initial weights and data order), takes each run's mean loss over its last third,
@@ -12,16 +12,17 @@ import os
 import shutil
 import tempfile
 
-import numpy as np
+from hardware import import_tensorflow
 
-import throughput  # beside this file; importing it puts the project on sys.path for the imports below
-import common
-import figures
-import settings
-import vae
-import tensorflow.compat.v1 as tf
+tf = import_tensorflow()
 
-tf.disable_v2_behavior()
+import numpy as np  # noqa: E402
+
+
+import figures  # noqa: E402
+import settings  # noqa: E402
+import vae  # noqa: E402
+from benchmarks import harness  # noqa: E402
 
 
 def final_loss(cfg, steps):
@@ -45,7 +46,7 @@ def main():
     parser.add_argument('--precision', default='bfloat16', choices=['bfloat16', 'float16'])
     parser.add_argument('--seeds', type=int, default=3, help='runs per precision (>= 2)')
     parser.add_argument('--steps', type=int, default=1500, help='training steps per run (a multiple of 50)')
-    parser.add_argument('--json', default=os.path.join(throughput.ROOT, 'results', 'precision.json'))
+    parser.add_argument('--json', default=harness.default_path('precision'))
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='beta_vae_precision_')
     losses = {'float32': [], args.precision: []}
@@ -65,9 +66,8 @@ def main():
             precision, ' '.join('{:.5f}'.format(v) for v in values), np.mean(values), np.std(values, ddof=1)))
     print('{} - float32 = {:+.5f} ± {:.5f} (standard error): {}'.format(
         args.precision, difference, standard_error, 'within noise' if ok else 'NOT within noise (> 2 s.e.)'))
-    common.write_json({'steps': args.steps, 'tensorflow': tf.__version__, 'losses': losses,
-                         'difference': difference, 'standard_error': standard_error, 'within_noise': ok}, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result({'steps': args.steps, 'losses': losses, 'difference': difference,
+                          'standard_error': standard_error, 'within_noise': ok}, args.json)
 
 
 if __name__ == '__main__':

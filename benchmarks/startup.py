@@ -1,7 +1,7 @@
 """How long full-size CelebA commands take to start: a folder of 202,599 aligned-CelebA-sized JPEGs, warm and
 cold page cache, CelebA's layout and the same files as `--dataset folder`.
 
-    python benchmarks/startup.py [--root /tmp/startup] [--json results/startup.json]   # as root, for cold
+    python -m benchmarks.startup [--root /tmp/startup] [--json results/startup.json]   # as root, for cold
 
 It makes the folder once (img_align_celeba/ with list_eval_partition.txt and list_attr_celeba.txt beside
 it, about 1.5 GB; re-runs reuse it), trains a --batch_size 8 checkpoint of each dataset for one step
@@ -20,11 +20,8 @@ import time
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-import common  # noqa: E402
-import study  # noqa: E402
+import study
+from benchmarks import harness
 
 NUM_IMAGES = 202599                       # CelebA's aligned images
 PARTITIONS = (162770, 19867, 19962)       # list_eval_partition.txt: train, validation, test
@@ -36,32 +33,19 @@ TARGETS = {'celeba --generate, cold': 12.0, 'celeba --train resumed, cold': 20.0
 def make_folder(root):
     """root/img_align_celeba/000001.jpg ... 202599.jpg (218 x 178), and CelebA's two list files beside
     it. Kept when already complete."""
-    from PIL import Image
-    import io
     images = os.path.join(root, 'img_align_celeba')
     done = os.path.join(root, 'complete')
     if os.path.isfile(done):
         return images
-    os.makedirs(images, exist_ok=True)
-    rng = np.random.RandomState(0)
-    variants = []
-    for _ in range(VARIANTS):
-        small = rng.randint(0, 256, (218 // 16 + 1, 178 // 16 + 1, 3)).astype(np.uint8)
-        buffer = io.BytesIO()
-        Image.fromarray(small).resize((178, 218), Image.BILINEAR).save(buffer, format='JPEG', quality=90)
-        variants.append(buffer.getvalue())
-    names = ['{:06d}.jpg'.format(k + 1) for k in range(NUM_IMAGES)]
-    for k, name in enumerate(names):
-        with open(os.path.join(images, name), 'wb') as f:
-            f.write(variants[k % VARIANTS])
+    names = harness.write_celeba_folder(images, NUM_IMAGES, distinct=VARIANTS)
     bounds = np.cumsum(PARTITIONS)
     with open(os.path.join(root, 'list_eval_partition.txt'), 'w') as f:
         f.writelines('{} {}\n'.format(name, int(np.searchsorted(bounds, k, side='right')))
                      for k, name in enumerate(names))
     attributes = ['Attribute{}'.format(a) for a in range(40)]
+    signs = np.random.RandomState(0).choice(['-1', ' 1'], size=(NUM_IMAGES, 40))
     with open(os.path.join(root, 'list_attr_celeba.txt'), 'w') as f:
         f.write('{}\n{}\n'.format(NUM_IMAGES, ' '.join(attributes)))
-        signs = rng.choice(['-1', ' 1'], size=(NUM_IMAGES, 40))
         f.writelines('{} {}\n'.format(name, ' '.join(row)) for name, row in zip(names, signs))
     open(done, 'w').close()
     return images
@@ -82,7 +66,7 @@ def seconds_until(args, ready=None):
     """Seconds from starting `python vae.py ARGS` until it prints a line containing `ready`, or until it
     exits when `ready` is None; the command is always run to its end."""
     started = time.time()
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py')] + args, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, harness.VAE] + args, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, universal_newlines=True)
     at, output = None, []
     for line in process.stdout:
@@ -131,7 +115,7 @@ def measure(dataset, images, run, cold, repeat):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--root', default=os.path.join('results', 'startup'), help='where the folder and runs go')
-    parser.add_argument('--json', default=os.path.join('results', 'startup.json'))
+    parser.add_argument('--json', default=harness.default_path('startup'))
     parser.add_argument('--repeat', type=int, default=3, help='timings of each command; the median is reported')
     args = parser.parse_args(argv)
     if args.repeat < 1:
@@ -151,9 +135,8 @@ def main(argv=None):
         target = TARGETS.get(label)
         print('{:<52}{:>10.1f}{:>16}{:>10}'.format(label, medians[label], '{:.1f}-{:.1f}'.format(min(values), max(values)),
                                                   '<= {:.0f}'.format(target) if target else ''))
-    common.write_json({'images': NUM_IMAGES, 'seconds': medians, 'runs': runs, 'targets': TARGETS, 'cold': cold,
-                       'repeat': args.repeat}, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result({'images': NUM_IMAGES, 'seconds': medians, 'runs': runs, 'targets': TARGETS, 'cold': cold,
+                          'repeat': args.repeat}, args.json)
     return 0
 
 

@@ -1,6 +1,6 @@
 """What Slurm adds to a study: the wall time of `study.py --slurm --wait` against its runs' own time.
 
-    python benchmarks/study_slurm.py results/study_tcvae --dataset dsprites --steps 6000 \
+    python -m benchmarks.study_slurm results/study_tcvae --dataset dsprites --steps 6000 \
         --grid objective=tcvae tcvae_beta=1,2,6,10 seed=0-2 --throttle 1 [--json results/study_slurm.json]
 
 Every argument but --json goes to study.py, which is run with --slurm --wait. Without SLURM_CONF in the
@@ -12,39 +12,16 @@ added. Runs finished before this submission are not counted; re-running it resum
 times only what it submits.
 """
 import argparse
-import calendar
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, 'tests'))
-
-import common  # noqa: E402
-import study  # noqa: E402
-from slurm_cluster import SlurmCluster, Unavailable  # noqa: E402
-
-TASK_START = re.compile(r'^=== job \S+ on \S+ at (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) ===$')
-
-
-def task_started(log, after):
-    """When the run's last task that began after `after` (epoch seconds) started, from its slurm.log;
-    None if none did."""
-    if not os.path.isfile(log):
-        return None
-    starts = []
-    with open(log) as f:
-        for line in f:
-            match = TASK_START.match(line.strip())
-            if match:
-                starts.append(calendar.timegm(time.strptime(match.group(1), '%Y-%m-%dT%H:%M:%SZ')))
-    starts = [t for t in starts if t >= int(after)]
-    return starts[-1] if starts else None
-
+import gather
+import study
+from benchmarks import harness
+from slurm_cluster import SlurmCluster, Unavailable
 
 def run_spans(folder, after):
     """{run: seconds from its task's start to its metrics.json} for the runs this submission finished."""
@@ -52,7 +29,7 @@ def run_spans(folder, after):
     spans = {}
     for run in study.runs_of(definition, folder):
         done = os.path.join(run.folder, 'results', 'metrics.json')
-        started = task_started(os.path.join(run.folder, study.TASK_LOG), after)
+        started = gather.task_started(os.path.join(run.folder, study.TASK_LOG), after)
         if started is not None and os.path.isfile(done) and study.result(run, definition) is not None:
             spans[run.name] = os.path.getmtime(done) - started
     return spans
@@ -60,7 +37,7 @@ def run_spans(folder, after):
 
 def timed(args, environment):
     started = time.time()
-    code = subprocess.call([sys.executable, os.path.join(ROOT, 'study.py')] + args, env=environment)
+    code = subprocess.call([sys.executable, os.path.join(harness.ROOT, 'study.py')] + args, env=environment)
     return code, time.time() - started
 
 
@@ -78,7 +55,7 @@ def measure(folder, study_args, environment):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('folder', help='the study\'s folder')
-    parser.add_argument('--json', default=os.path.join('results', 'study_slurm.json'))
+    parser.add_argument('--json', default=harness.default_path('study_slurm'))
     args, study_args = parser.parse_known_args(argv)
     if os.environ.get('SLURM_CONF'):
         figures = measure(args.folder, study_args, dict(os.environ))
@@ -99,8 +76,7 @@ def main(argv=None):
                       ('gather_seconds', 'the gather alone, min')):
         print('{:<36}{:>12.2f}'.format(name, figures[key] / 60.0))
     print('{:<36}{:>12.1f}'.format('added per run, s', figures['overhead_per_run_seconds']))
-    common.write_json(figures, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result(figures, args.json)
     return figures['exit_code']
 
 

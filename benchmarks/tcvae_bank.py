@@ -1,20 +1,22 @@
 """What does beta-TCVAE's bank estimate of q(z) cost? dSprites training steps, minibatch against bank sizes.
 
-    python benchmarks/tcvae_bank.py                        # bank sizes 4096, 16384 (the default), 65536
-    python benchmarks/tcvae_bank.py --sizes 16384 --seconds 20
+    python -m benchmarks.tcvae_bank                        # bank sizes 4096, 16384 (the default), 65536
+    python -m benchmarks.tcvae_bank --sizes 16384 --seconds 20
 
 Each variant's training step runs on a constant in-memory batch (no input pipeline), in turns
 (minibatch, then each bank size, round after round), so load from elsewhere falls on all of them
 alike. Prints ms per step and the ratio to the minibatch estimate; writes results/tcvae_bank.json.
 """
 import argparse
-import os
 import sys
 
-import throughput  # beside this file; importing it puts the project on sys.path for the imports below
-import common
-import dsprites
-import settings
+from hardware import import_tensorflow
+
+tf = import_tensorflow()
+
+import dsprites  # noqa: E402
+import settings  # noqa: E402
+from benchmarks import harness, throughput  # noqa: E402
 
 
 def main(argv=None):
@@ -22,7 +24,7 @@ def main(argv=None):
     parser.add_argument('--sizes', type=int, nargs='+', default=[4096, 16384, 65536], help='bank sizes K')
     parser.add_argument('--seconds', type=float, default=10.0, help='timing per variant and round')
     parser.add_argument('--rounds', type=int, default=3)
-    parser.add_argument('--json', default=os.path.join('results', 'tcvae_bank.json'))
+    parser.add_argument('--json', default=harness.default_path('tcvae_bank'))
     args = parser.parse_args(argv)
     variants = [('minibatch', [('tcvae_estimator', 'minibatch')])]
     variants += [('bank {}'.format(k), [('tcvae_estimator', 'bank'), ('tcvae_bank_size', str(k))]) for k in args.sizes]
@@ -31,17 +33,14 @@ def main(argv=None):
         cfg = settings.resolve('dsprites', [('objective', 'tcvae')] + overrides)
         steps[name] = throughput.open_step(cfg, lambda: throughput.constant_batch(cfg),
                                            dataset_size=dsprites.NUM_DSPRITES)[1]
-    seconds = {name: [] for name, _ in variants}
-    for _ in range(args.rounds):
-        for name, _ in variants:
-            seconds[name].append(throughput.timed(steps[name], args.seconds))
+    seconds = harness.alternate([name for name, _ in variants], args.rounds,
+                                lambda name: harness.timed(steps[name], args.seconds))
     best = {name: min(times) for name, times in seconds.items()}     # the least disturbed round
     print('{:<14}{:>12}{:>14}'.format('estimator', 'ms / step', 'x minibatch'))
     for name, _ in variants:
         print('{:<14}{:>12.1f}{:>14.2f}'.format(name, 1000 * best[name], best[name] / best['minibatch']))
-    common.write_json({'batch_size': cfg.batch_size, 'latent_dim': cfg.latent_dim, 'seconds_per_step': seconds,
-                       'best_ms_per_step': {name: 1000 * value for name, value in best.items()}}, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result({'batch_size': cfg.batch_size, 'latent_dim': cfg.latent_dim, 'seconds_per_step': seconds,
+                          'best_ms_per_step': {name: 1000 * value for name, value in best.items()}}, args.json)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Throughput on this machine: matmul peak, training images/s and MFU, input pipelines, generate/traverse.
 
-    python benchmarks/throughput.py [--json results/benchmark.json]
+    python -m benchmarks.throughput [--json results/throughput.json]
 
 Prints a table and writes the figures as JSON. Takes about 5 minutes on a 2-core CPU; every
 figure comes from the same run on the same machine.
@@ -8,38 +8,26 @@ figure comes from the same run on the same machine.
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from hardware import import_tensorflow  # noqa: E402
+from hardware import import_tensorflow
 
 tf = import_tensorflow()
 
 import numpy as np  # noqa: E402
 
-import common  # noqa: E402
 import data  # noqa: E402
 import figures  # noqa: E402
 import hardware  # noqa: E402
+import imagefiles  # noqa: E402
 import model  # noqa: E402
 import settings  # noqa: E402
 import training  # noqa: E402
 import vae  # noqa: E402
-
-
-def timed(function, seconds):
-    """Seconds per call of function(), over at least `seconds` (and 2 calls) after one warm-up call."""
-    function()
-    start, calls = time.time(), 0
-    while calls < 2 or time.time() - start < seconds:
-        function()
-        calls += 1
-    return (time.time() - start) / calls
+from benchmarks import harness  # noqa: E402
+from benchmarks.harness import timed  # noqa: E402
 
 
 def matmul_peak_gflops(dtype='float32', size=4096, seconds=5.0):
@@ -123,17 +111,6 @@ def pipeline_rate(dataset, batch_size, seconds=5.0):
     return batch_size / per_batch
 
 
-def write_celeba_folder(folder, count):
-    from PIL import Image
-    os.makedirs(folder)
-    rng = np.random.RandomState(0)
-    for i in range(count):
-        small = rng.randint(0, 256, (15, 12, 3)).astype(np.uint8)
-        noise = rng.randint(0, 40, (218, 178, 3)).astype(np.uint8)
-        face = np.asarray(Image.fromarray(small).resize((178, 218), Image.BILINEAR)) // 2 + noise
-        Image.fromarray(face).save(os.path.join(folder, '{:06d}.jpg'.format(i + 1)), quality=90)
-
-
 def write_photo_folder(folder, count, seed=0):
     """`count` photos of mixed sizes (300 to 2000 px on the long side) and kinds, as a user's folder holds:
     mostly JPEG, every fifth a PNG, every seventh grayscale, in two nested folders."""
@@ -164,13 +141,6 @@ def pil_rate(paths, crop):
         with Image.open(path) as image:
             np.asarray(image.convert('RGB').crop((left, top, left + width, top + height)), np.float32) / 255.0
     return len(paths) / (time.time() - start)
-
-
-def command_seconds(*args):
-    start = time.time()
-    subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py')] + list(args), check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.time() - start
 
 
 def low_precision():
@@ -207,7 +177,7 @@ def measure_model(cfg, peak_gflops, bare_seconds, loop=None):
 
 def run(work):
     folder = os.path.join(work, 'CelebA', 'img_align_celeba')
-    write_celeba_folder(folder, 512)
+    harness.write_celeba_folder(folder, 512)
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
 
     def resolved(name, precision, *extra):
@@ -220,9 +190,8 @@ def run(work):
     celeba, dsprites = resolved('celeba', 'float32', *celeba_data), resolved('dsprites', 'float32')
     low = low_precision()
     peaks = {'float32': matmul_peak_gflops()}
-    report = {'matmul_peak_gflops': peaks, 'tensorflow': tf.__version__, 'python': sys.version.split()[0],
-              'cores': os.cpu_count(), 'device': hardware.training_device() or 'cpu', 'models': {}, 'pipelines': {},
-              'commands_seconds': {}}
+    report = {'matmul_peak_gflops': peaks, 'device': hardware.training_device() or 'cpu', 'models': {},
+              'pipelines': {}, 'commands_seconds': {}}
 
     report['models']['celeba float32'] = measure_model(celeba, peaks['float32'], 15, loop=(20, 2))
     report['models']['dsprites float32'] = measure_model(dsprites, peaks['float32'], 15, loop=(40, 100))
@@ -240,16 +209,16 @@ def run(work):
     report['models']['celeba64 float32'] = measure_model(resolved('celeba', 'float32', *celeba_data + [
         ('img_shape', '64,64,3')]), peaks['float32'], 15)
 
-    split = data.split_celeba(folder, 0.0)
-    celeba_files = data.ImageFiles(split.train, split, celeba)
+    split = imagefiles.split_celeba(folder, 0.0)
+    celeba_files = data.FileList(split.train, split, celeba)
     report['pipelines']['celeba_decode_crop'] = pipeline_rate(
         lambda: data.on_host_cores(data.image_batches(celeba_files, celeba)), celeba.batch_size)
     photos = os.path.join(work, 'photos')
     write_photo_folder(photos, 96)
     folder_cfg = resolved('folder', 'float32', ('data_dir_path', photos))
-    photo_split = data.split_folder(photos, 0.0)
+    photo_split = imagefiles.split_folder(photos, 0.0)
     report['pipelines']['folder_mixed_photos'] = pipeline_rate(
-        lambda: data.on_host_cores(data.image_batches(data.ImageFiles(photo_split.train, photo_split, folder_cfg),
+        lambda: data.on_host_cores(data.image_batches(data.FileList(photo_split.train, photo_split, folder_cfg),
                                                       folder_cfg)), folder_cfg.batch_size)
     report['pipelines']['celeba_pil_loop'] = pil_rate(paths, celeba.data_crop)
     report['pipelines']['dsprites_render'] = pipeline_rate(
@@ -258,8 +227,8 @@ def run(work):
     for name, cfg in (('celeba', celeba), ('dsprites', dsprites)):
         args = ['--dataset', name, '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,
                 '--data_dir_path', folder, '--holdout_percent', '10']
-        report['commands_seconds'][name + ' --generate'] = command_seconds('--generate', *args)
-    report['commands_seconds']['dsprites --traverse'] = command_seconds(
+        report['commands_seconds'][name + ' --generate'] = harness.vae_seconds('--generate', *args)
+    report['commands_seconds']['dsprites --traverse'] = harness.vae_seconds(
         '--traverse', '--dataset', 'dsprites', '--checkpoint_dir', dsprites.checkpoint_dir,
         '--results_dir', dsprites.results_dir)
     return report
@@ -269,7 +238,7 @@ def print_table(report):
     peaks = ', '.join('{} {:.1f} GFLOP/s'.format(dtype, gflops)
                       for dtype, gflops in sorted(report['matmul_peak_gflops'].items()))
     print('TensorFlow {}, Python {}, {} cores, training on {}; matmul peak {}'.format(
-        report['tensorflow'], report['python'], report['cores'], report['device'], peaks))
+        tf.__version__, sys.version.split()[0], os.cpu_count(), report['device'], peaks))
     print('{:<18}{:>6}{:>11}{:>12}{:>10}{:>12}{:>10}{:>11}{:>16}'.format(
         'model', 'batch', 'GFLOP/img', 'bare img/s', 'bare MFU', 'loop img/s', 'loop MFU', 'loop/bare',
         'fakes snapshot'))
@@ -294,7 +263,7 @@ def print_table(report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--json', default=os.path.join(ROOT, 'results', 'benchmark.json'))
+    parser.add_argument('--json', default=harness.default_path('throughput'))
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix='beta_vae_bench_')
     try:
@@ -302,8 +271,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
-    common.write_json(report, args.json)
-    print('wrote {}'.format(args.json))
+    harness.write_result(report, args.json)
 
 
 if __name__ == '__main__':

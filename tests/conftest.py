@@ -7,7 +7,9 @@ import pytest
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, 'benchmarks'))   # the benchmarks' pure helpers are tested too
+
+# The tiny dSprites model every test that trains one uses: a step takes milliseconds.
+TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16']
 
 
 def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):
@@ -43,7 +45,7 @@ def tiny_overrides(tmp_path):
 
 
 def train_from_scratch(graph, steps):
-    """(loss before, loss after, global step) of `steps` training steps of a training.TrainGraph from fresh weights."""
+    """(loss before, loss after, global step) of `steps` training steps of a training.TrainingStep from fresh weights."""
     import tensorflow.compat.v1 as tf
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())

@@ -18,10 +18,10 @@ DECODE = '''
 import sys
 import numpy as np
 sys.path.insert(0, {root!r})
-import checkpoints, settings
+import inference, settings
 cfg = settings.resolve('celeba', [('checkpoint_dir', {ck!r})])
 z = np.random.RandomState(7).standard_normal((6, 3))
-np.save({out!r}, checkpoints.Restored(cfg).decode(z))
+np.save({out!r}, inference.Restored(cfg).decode(z))
 '''
 
 

@@ -7,6 +7,7 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 import data
+import imagefiles
 import dsprites
 import settings
 from conftest import write_jpeg
@@ -21,40 +22,40 @@ def evaluate(tensor):
 
 
 def test_jpeg_size_reads_the_header_and_spots_bad_files(celeba_dir):
-    assert data.jpeg_size(str(celeba_dir / '000001.jpg')) == (218, 178)
+    assert imagefiles.jpeg_size(str(celeba_dir / '000001.jpg')) == (218, 178)
     for name, reason in (('000041.jpg', 'truncated JPEG'), ('000042.jpg', 'not a JPEG'), ('000043.jpg', 'empty file')):
-        with pytest.raises(data.UnusableImage, match=reason):
-            data.jpeg_size(str(celeba_dir / name))
-    assert data.celeba_image_problem(str(celeba_dir / '000001.jpg')) is None
-    assert data.celeba_image_problem(str(celeba_dir / '000043.jpg')) == 'empty file'
+        with pytest.raises(imagefiles.UnusableImage, match=reason):
+            imagefiles.jpeg_size(str(celeba_dir / name))
+    assert imagefiles.celeba_image_problem(str(celeba_dir / '000001.jpg')) is None
+    assert imagefiles.celeba_image_problem(str(celeba_dir / '000043.jpg')) == 'empty file'
 
 
 def test_split_skips_bad_files_and_holds_out_a_fixed_share(celeba_dir):
     write_jpeg(str(celeba_dir / 'small.jpg'), height=100, width=100)
-    split = data.split_celeba(str(celeba_dir), 20.0)
+    split = imagefiles.split_celeba(str(celeba_dir), 20.0)
     assert sorted(name for name, _ in split.skipped) == ['000041.jpg', '000042.jpg', '000043.jpg', 'small.jpg']
     assert len(split.train) + len(split.holdout) == 40
     assert 0 < len(split.holdout) < 20
-    again = data.split_celeba(str(celeba_dir), 20.0)
+    again = imagefiles.split_celeba(str(celeba_dir), 20.0)
     assert again.holdout == split.holdout
 
 
 def test_partition_file_decides_the_split(celeba_dir):
     lines = ['{:06d}.jpg {}'.format(i + 1, 0 if i < 30 else 1 + i % 2) for i in range(40)]
-    (celeba_dir.parent / data.PARTITION_FILE).write_text('\n'.join(lines) + '\n')
-    split = data.split_celeba(str(celeba_dir), 5.0)
+    (celeba_dir.parent / imagefiles.PARTITION_FILE).write_text('\n'.join(lines) + '\n')
+    split = imagefiles.split_celeba(str(celeba_dir), 5.0)
     assert [os.path.basename(p) for p in split.train] == ['{:06d}.jpg'.format(i + 1) for i in range(30)]
     assert len(split.holdout) == 10
 
 
 def counting(monkeypatch, name):
-    """Replaces data.`name` with a version that notes each path it is called with; returns the notes."""
-    calls, original = [], getattr(data, name)
+    """Replaces imagefiles.`name` with a version that notes each path it is called with; returns the notes."""
+    calls, original = [], getattr(imagefiles, name)
 
     def counted(path, *args):
         calls.append(os.path.basename(path))
         return original(path, *args)
-    monkeypatch.setattr(data, name, counted)
+    monkeypatch.setattr(imagefiles, name, counted)
     return calls
 
 
@@ -62,11 +63,11 @@ def test_train_checks_each_file_once_per_state_of_the_folder(celeba_dir, tmp_pat
     """The listing and header checks are kept by each file's stat: an unchanged folder opens no file, and a
     file added, removed or replaced (rewritten in place, or another moved over it) is seen."""
     cfg = settings.resolve('celeba', [('data_dir_path', str(celeba_dir)), ('checkpoint_dir', str(tmp_path / 'ck'))])
-    saved = str(tmp_path / 'ck' / data.CHECKS_FILE)
+    saved = str(tmp_path / 'ck' / imagefiles.CHECKS_FILE)
 
     def split():
         del opened[:]
-        result = data.split_images(cfg, data.FileChecks(saved))
+        result = imagefiles.split_images(cfg, imagefiles.FileChecks(saved))
         return sorted(os.path.basename(p) for p in result.train + result.holdout), dict(result.skipped)
 
     opened = counting(monkeypatch, 'jpeg_size')
@@ -105,15 +106,15 @@ def photo_folder(tmp_path, count, every, bad_name):
 
 def test_a_folder_of_your_own_is_checked_once_per_state_too(tmp_path, monkeypatch):
     folder = photo_folder(tmp_path, 6, 2, '009.png')
-    checks = str(tmp_path / data.CHECKS_FILE)
+    checks = str(tmp_path / imagefiles.CHECKS_FILE)
     opened = counting(monkeypatch, 'inspect_image')
-    first = data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks))
+    first = imagefiles.split_folder(str(folder), 30.0, checks=imagefiles.FileChecks(checks))
     assert len(opened) == 7 and len(first.skipped) == 1
-    again = data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks))
+    again = imagefiles.split_folder(str(folder), 30.0, checks=imagefiles.FileChecks(checks))
     assert len(opened) == 7 and (again.train, again.holdout, again.details) == (first.train, first.holdout,
                                                                                  first.details)
     write_jpeg(str(folder / 'nested' / '001.jpg'), height=90, width=80, seed=1)   # rewritten: another size
-    assert data.split_folder(str(folder), 30.0, checks=data.FileChecks(checks)).details[
+    assert imagefiles.split_folder(str(folder), 30.0, checks=imagefiles.FileChecks(checks)).details[
         str(folder / 'nested' / '001.jpg')] == ('jpeg', (90, 80)) and opened[7:] == ['001.jpg']
 
 
@@ -128,10 +129,10 @@ def test_a_folder_holds_out_the_same_files_however_its_path_is_spelt(tmp_path, m
                 'sub/deeper/05.jpg']
     monkeypatch.chdir(tmp_path)
     for spelt in [str(tmp_path / 'photos'), str(tmp_path / 'photos') + os.sep, 'photos', os.path.join('.', 'photos')]:
-        split = data.split_folder(spelt, 40.0)
+        split = imagefiles.split_folder(spelt, 40.0)
         assert [os.path.relpath(p, spelt).replace(os.sep, '/') for p in split.holdout] == held_out
         assert all(os.path.isfile(p) for p in split.train + split.holdout) and len(split.train) == 10
-        assert data.first_held_out(settings.resolve('folder', [('data_dir_path', spelt), ('holdout_percent', '40'),
+        assert imagefiles.first_held_out(settings.resolve('folder', [('data_dir_path', spelt), ('holdout_percent', '40'),
                                                                ('img_shape', '16,16,3')]), 3).holdout == split.holdout[:3]
 
 
@@ -150,9 +151,9 @@ def test_held_out_images_open_only_the_files_they_use(celeba_dir, monkeypatch, w
     list_eval_partition.txt the folder is not even listed."""
     if with_partitions:   # held out: 31 to 43, of which 41-43 are unusable; 44 is listed but missing
         lines = ['{:06d}.jpg {}'.format(i, 0 if i <= 30 else 1 + i % 2) for i in range(1, 45)]
-        (celeba_dir.parent / data.PARTITION_FILE).write_text('\n'.join(lines) + '\n')
+        (celeba_dir.parent / imagefiles.PARTITION_FILE).write_text('\n'.join(lines) + '\n')
     cfg = settings.resolve('celeba', [('data_dir_path', str(celeba_dir)), ('holdout_percent', '30')])
-    full = data.split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout
+    full = imagefiles.split_celeba(cfg.data_dir_path, cfg.holdout_percent).holdout
     opened = counting(monkeypatch, 'jpeg_size')
     listed = counting(monkeypatch, 'celeba_names')
     count = 4
@@ -168,7 +169,7 @@ def test_held_out_images_of_a_folder_open_only_the_files_they_use(tmp_path, monk
     folder = photo_folder(tmp_path, 30, 3, '000.png')
     cfg = settings.resolve('folder', [('data_dir_path', str(folder)), ('holdout_percent', '40'),
                                       ('img_shape', '32,32,3')])
-    full = data.split_folder(cfg.data_dir_path, cfg.holdout_percent).holdout
+    full = imagefiles.split_folder(cfg.data_dir_path, cfg.holdout_percent).holdout
     opened = counting(monkeypatch, 'inspect_image')
     images = data.held_out_images(cfg, 3)
     assert len(images) == 3 and len(opened) == 3 + sum(1 for name in opened if name.endswith('.png'))
@@ -177,9 +178,9 @@ def test_held_out_images_of_a_folder_open_only_the_files_they_use(tmp_path, monk
 
 def test_missing_or_empty_folder_names_the_download_command(tmp_path):
     with pytest.raises(SettingsError, match='does not exist: run `python download_celebA.py`'):
-        data.split_celeba(str(tmp_path / 'nothing'), 5.0)
+        imagefiles.split_celeba(str(tmp_path / 'nothing'), 5.0)
     with pytest.raises(SettingsError, match='has no .jpg files'):
-        data.split_celeba(str(tmp_path), 5.0)
+        imagefiles.split_celeba(str(tmp_path), 5.0)
 
 
 def test_crop_is_folded_into_the_decode_at_the_right_place(tmp_path):
@@ -200,9 +201,9 @@ def test_crop_is_folded_into_the_decode_at_the_right_place(tmp_path):
 def test_celeba_batches_decode_grayscale_as_rgb(celeba_dir):
     write_jpeg(str(celeba_dir / '000044.jpg'), seed=3, mode='L')
     cfg = settings.resolve('celeba', [('batch_size', '8')])
-    split = data.split_celeba(str(celeba_dir), 0.0)
+    split = imagefiles.split_celeba(str(celeba_dir), 0.0)
     with tf.Graph().as_default():
-        files = data.ImageFiles(split.train, split, cfg)
+        files = data.FileList(split.train, split, cfg)
         batch = evaluate(tf.data.make_one_shot_iterator(data.image_batches(files, cfg)).get_next())
     assert batch.shape == (8, 128, 128, 3)
     assert 0.0 <= batch.min() and batch.max() <= 1.0

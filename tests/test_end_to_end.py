@@ -6,7 +6,7 @@ import sys
 
 from PIL import Image
 
-import checkpoints
+import inference
 import figures
 import metrics
 import settings
@@ -60,7 +60,7 @@ def test_celeba_train_generate_traverse(celeba_dir, tiny_overrides, tmp_path, ca
     # when any dim falls short: count them from the checkpoint's own encoding of the held-out images.
     cfg = settings.resolve('celeba', settings.parse_overrides(
         outputs + ['--data_dir_path', str(celeba_dir), '--holdout_percent', '50']))
-    _, z_mean, z_logvar = checkpoints.Restored(cfg).encode_held_out(cfg.traverse_kl_images)
+    _, z_mean, z_logvar = inference.Restored(cfg).encode_held_out(cfg.traverse_kl_images)
     active = int((metrics.kl_per_dim(z_mean, z_logvar) >= cfg.inactive_kl).sum())
     width, height = image_size(str(res / 'traverse_overview.png'))
     assert width == figures.LABEL_WIDTH + 10 * 128

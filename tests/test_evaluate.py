@@ -6,19 +6,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import checkpoints
+import inference
 import dsprites
 import evaluate
 import metrics
 import settings
 import vae
 from test_metrics import binning_bound
+from conftest import TINY_DSPRITES
 
-SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '300', '--eval_batch_size', '8']
+SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '100', '--eval_batch_size', '8']
 
 
 class FactorEncoder(object):
-    """Stands in for checkpoints.Restored: its code is dSprites' own scored factors, scaled to [0, 1],
+    """Stands in for inference.Restored: its code is dSprites' own scored factors, scaled to [0, 1],
     then 5 constant dims; it decodes every z to grey (p = 0.5)."""
 
     def __init__(self, cfg):
@@ -67,8 +68,7 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monke
 
 
 def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
-    args = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-            '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+    args = TINY_DSPRITES + ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', 'capacity']
     assert vae.main(['--train', '--steps', '3'] + args) == 0
     # evaluated without the training's --objective and --batch_size: the record still says how it was trained
@@ -77,7 +77,7 @@ def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     assert result['step'] == 3 and result['config']['objective'] == 'capacity'
     assert result['config']['batch_size'] == 8 and result['evaluation']['eval_num_train'] == 200
     cfg = settings.resolve('dsprites', settings.parse_overrides(args[2:] + SMALL_EVAL))
-    restored = checkpoints.Restored(cfg)
+    restored = inference.Restored(cfg)
     codes, again = evaluate.evaluate_dsprites(restored)    # every sample is seeded: the same scores
     for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
         assert result[key] == again[key], key
@@ -89,7 +89,7 @@ def test_small_samples_encode_what_they_draw_and_match_the_table_of_every_image(
     args = ['--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16', '--checkpoint_dir',
             str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'), '--summary_dir', str(tmp_path / 'sum')]
     assert vae.main(['--train', '--steps', '2', '--dataset', 'dsprites'] + args) == 0
-    restored = checkpoints.Restored(settings.resolve('dsprites', settings.parse_overrides(args + SMALL_EVAL)))
+    restored = inference.Restored(settings.resolve('dsprites', settings.parse_overrides(args + SMALL_EVAL)))
     images = dsprites.DSprites(restored.cfg)
     images.count = 2048   # the table of the first 2,048 images stands in for all 737,280, to be quick
     classes = np.stack(np.unravel_index(np.random.RandomState(0).randint(0, images.count, 50), dsprites.FACTOR_SIZES),
@@ -131,7 +131,7 @@ def test_celeba_evaluate_names_dims_and_traverse_shows_them(celeba_dir, tiny_ove
     assert vae.main(['--train', '--steps', '2'] + args) == 0
     # 'Smiling' is exactly "dim 1 above its median" on the held-out images, 'Bald' a coin flip:
     cfg = settings.resolve('celeba', settings.parse_overrides(args))
-    names, z_mean, _ = checkpoints.Restored(cfg).encode_held_out(1000)
+    names, z_mean, _ = inference.Restored(cfg).encode_held_out(1000)
     smiling = z_mean[:, 1] > np.median(z_mean[:, 1])
     bald = np.arange(len(names)) % 2 == 0
     write_attributes(celeba_dir, list(zip(names, zip(bald, smiling))))
@@ -144,6 +144,6 @@ def test_celeba_evaluate_names_dims_and_traverse_shows_them(celeba_dir, tiny_ove
     assert ranking['dims'][1]['attributes'][0] == {'name': 'Smiling', 'auc': 1.0, 'sign': 1}
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
     assert 'mig' not in result and result['kl_per_dim'] == pytest.approx(
-        metrics.kl_per_dim(*checkpoints.Restored(cfg).encode_held_out(cfg.eval_attribute_images)[1:]).tolist())
+        metrics.kl_per_dim(*inference.Restored(cfg).encode_held_out(cfg.eval_attribute_images)[1:]).tolist())
     with Image.open(str(tmp_path / 'res' / 'traverse_latentdim1.jpg')) as grid:
         assert grid.size == (10 * 128, 5 * 128 + 14)    # the caption strip names the dim

@@ -12,19 +12,21 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 import checkpoints
+import inference
 import data
-import explorer_stop   # benchmarks/explorer_stop.py: the stop cycle's client
+import explorer_client
 import explorer
 import images
 import pictures
 import settings
 import vae
 from devtools import Browser, find_chromium
+from conftest import TINY_DSPRITES
 
 tf.disable_v2_behavior()
 
-TINY = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-        '--traverse_kl_images', '50', '--explore_images', '6']
+TINY = TINY_DSPRITES + ['--traverse_kl_images', '50', '--explore_images', '6']
+LATENT_DIM = 10   # dSprites' default, which TINY keeps
 # The KL each dim of the hand-set checkpoint has: z_mean is the bias, log-variance 0, so KL = mean^2 / 2.
 SET_MEANS = np.array([0.0, 2.0, 0.5, 3.0, 0.0, 1.0, 0.0, 0.0, 1.5, 0.0], np.float32)
 
@@ -37,7 +39,7 @@ def dirs(folder):
 def set_means_and_save(cfg):
     """A new checkpoint of the latest one whose encoder outputs z_mean = SET_MEANS and log-variance 0
     for every image: the last layer's kernel zeroed, its bias set."""
-    restored = checkpoints.Restored(cfg)
+    restored = inference.Restored(cfg)
     with restored.graph.as_default():
         kernel = [v for v in tf.global_variables() if v.op.name == 'encoder/z_params/kernel'][0]
         bias = [v for v in tf.global_variables() if v.op.name == 'encoder/z_params/bias'][0]
@@ -55,7 +57,7 @@ def server(tmp_path_factory):
     assert vae.main(['--train', '--steps', '2'] + TINY + dirs(folder)) == 0
     cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs(folder)))
     set_means_and_save(cfg)
-    restored = checkpoints.Restored(cfg)
+    restored = inference.Restored(cfg)
     assert restored.step == 3
     httpd = explorer.make_server(explorer.Explorer(restored, cfg.explore_images), '127.0.0.1', 0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -146,7 +148,7 @@ def test_held_out_start_points_carry_their_code_and_image(server):
         assert picture.size == (64, 64)
 
 
-class PixelMeanEncoder(checkpoints.Restored):
+class PixelMeanEncoder(inference.Restored):
     """A stand-in for Restored: z_mean is each image's mean pixel in every dim, z_logvar its negative."""
 
     def __init__(self, cfg):   # no checkpoint: the held-out readers are the ones Restored inherits
@@ -201,13 +203,16 @@ def trained(tmp_path_factory):
 
 
 # Each case is a new process: the abort this guards against came at interpreter exit, in 1 stop of 6 under
-# load. benchmarks/explorer_stop.py runs the same cycle 200 times.
+# load. The explorer stop benchmark runs such cycles 200 times.
 @pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM] * 3)
 def test_explorer_stops_cleanly_with_a_decode_in_flight(trained, stop):
-    process, host, port = explorer_stop.start_explorer(str(trained))
+    process, host, port = explorer_client.start(TINY + dirs(trained))
     try:
-        assert explorer_stop.http_request(host, port, 'GET', '/api/dims')[0] == b'HTTP/1.1 200 OK'
-        response = explorer_stop.stop_with_a_decode_in_flight(process, host, port, stop)
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.request('GET', '/api/dims')
+        assert connection.getresponse().status == 200
+        connection.close()
+        response = explorer_client.stop_while_decoding(process, host, port, stop, LATENT_DIM)
     except BaseException:
         process.kill()
         process.communicate()
@@ -222,9 +227,9 @@ def test_explorer_stops_cleanly_with_a_decode_in_flight(trained, stop):
 
 
 def test_a_second_signal_while_stopping_changes_nothing(trained):
-    process, host, port = explorer_stop.start_explorer(str(trained))
+    process, host, port = explorer_client.start(TINY + dirs(trained))
     try:
-        response = explorer_stop.stop_with_a_decode_in_flight(process, host, port, signal.SIGTERM)
+        response = explorer_client.stop_while_decoding(process, host, port, signal.SIGTERM, LATENT_DIM)
         process.send_signal(signal.SIGINT)      # while it closes: noted, not a second stop
     except BaseException:
         process.kill()

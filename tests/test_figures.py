@@ -4,11 +4,13 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 import checkpoints
+import inference
 import figures
 import training
 import pictures
 import settings
 import vae
+from conftest import TINY_DSPRITES
 
 tf.disable_v2_behavior()
 
@@ -38,7 +40,7 @@ def write_known_kl_checkpoint(cfg):
 def test_overview_ranks_dims_by_held_out_kl(tmp_path):
     cfg = dsprites_cfg(tmp_path, ('traverse_kl_images', '64'))
     write_known_kl_checkpoint(cfg)
-    active = pictures.traverse(checkpoints.Restored(cfg))
+    active = pictures.traverse(inference.Restored(cfg))
     kl = MEANS ** 2 / 2
     assert active == [5, 1, 8, 4, 2]                       # KL 4.5, 2, 1.125, 0.5, 0.125; the rest < 0.05
     assert [kl[d] for d in active] == sorted(kl[kl >= 0.05], reverse=True)
@@ -49,7 +51,7 @@ def test_overview_ranks_dims_by_held_out_kl(tmp_path):
 def test_traverse_from_data_sweeps_around_held_out_means(tmp_path):
     cfg = dsprites_cfg(tmp_path, ('traverse_from', 'data'), ('traverse_kl_images', '16'))
     write_known_kl_checkpoint(cfg)
-    restored = checkpoints.Restored(cfg)
+    restored = inference.Restored(cfg)
     seeds = pictures.traversal_seeds(restored)
     np.testing.assert_allclose(seeds, np.tile(MEANS, (5, 1)), atol=1e-5)   # this encoder maps every image to MEANS
     pictures.traverse(restored)
@@ -75,8 +77,7 @@ def test_read_scalars_drops_steps_a_killed_run_left_behind(tmp_path):
 
 def test_plot_reads_the_run_and_writes_losses_png(tmp_path):
     cfg = dsprites_cfg(tmp_path)
-    args = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-            '--summary_freq', '1', '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,
+    args = TINY_DSPRITES + ['--summary_freq', '1', '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,
             '--summary_dir', cfg.summary_dir]
     assert vae.main(['--train', '--steps', '4'] + args) == 0
     steps, _ = figures.read_scalars(cfg.summary_dir)['kl_per_dim/09']

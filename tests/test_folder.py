@@ -10,6 +10,7 @@ import tensorflow.compat.v1 as tf
 from PIL import Image
 
 import data
+import imagefiles
 import settings
 import vae
 from common import SettingsError
@@ -57,7 +58,7 @@ def folder_args(tmp_path, folder, *extra):
 
 
 def test_a_mixed_folder_skips_and_counts_bad_files_and_trains_in_every_mode(mixed_folder, tmp_path, capsys):
-    split = data.split_folder(str(mixed_folder), 25.0)
+    split = imagefiles.split_folder(str(mixed_folder), 25.0)
     assert len(split.train) + len(split.holdout) == 12
     assert sorted(split.skipped) == [
         (os.path.join('holiday', 'cut.jpg'), 'truncated JPEG (no end-of-image marker)'),
@@ -81,9 +82,9 @@ def test_a_mixed_folder_skips_and_counts_bad_files_and_trains_in_every_mode(mixe
 
 
 def test_every_kind_of_picture_becomes_an_img_shape_tensor(mixed_folder):
-    split = data.split_folder(str(mixed_folder), 0.0)
+    split = imagefiles.split_folder(str(mixed_folder), 0.0)
     cfg = settings.resolve('folder', [('img_shape', '48,32,3')])
-    files = data.ImageFiles(split.train, split, cfg)
+    files = data.FileList(split.train, split, cfg)
     with tf.Graph().as_default():
         batch = tf.data.make_one_shot_iterator(data.named_batches(files, 64)).get_next()
         with tf.Session() as sess:
@@ -98,11 +99,11 @@ def test_the_same_picture_at_two_sizes_gives_the_same_tensor(tmp_path):
     big = smooth_picture(1600, 1200, seed=3)
     big.save(str(tmp_path / 'big.jpg'), quality=95)
     big.resize((400, 300), Image.LANCZOS).save(str(tmp_path / 'small.png'))
-    split = data.split_folder(str(tmp_path), 0.0)
+    split = imagefiles.split_folder(str(tmp_path), 0.0)
     cfg = settings.resolve('folder', [('img_shape', '64,64,3')])
-    assert data.jpeg_scales(np.array([split.details[str(tmp_path / 'big.jpg')][1]]), cfg.img_shape)[0] == 8   # DCT
+    assert imagefiles.jpeg_scales(np.array([split.details[str(tmp_path / 'big.jpg')][1]]), cfg.img_shape)[0] == 8   # DCT
     with tf.Graph().as_default():
-        batch = tf.data.make_one_shot_iterator(data.named_batches(data.ImageFiles(
+        batch = tf.data.make_one_shot_iterator(data.named_batches(data.FileList(
             split.train, split, cfg), 2)).get_next()
         with tf.Session() as sess:
             _, (first, second) = sess.run(batch)
@@ -111,8 +112,8 @@ def test_the_same_picture_at_two_sizes_gives_the_same_tensor(tmp_path):
 
 def test_jpeg_scales_keep_twice_the_side_of_the_image():
     sizes = np.array([[1200, 1600], [1023, 5000], [512, 512], [511, 300], [255, 4000], [100, 100]])
-    assert data.jpeg_scales(sizes, (64, 64, 3)).tolist() == [8, 4, 4, 2, 1, 1]
-    assert data.jpeg_scales(np.zeros([0, 2], np.int64), (64, 64, 3)).tolist() == []
+    assert imagefiles.jpeg_scales(sizes, (64, 64, 3)).tolist() == [8, 4, 4, 2, 1, 1]
+    assert imagefiles.jpeg_scales(np.zeros([0, 2], np.int64), (64, 64, 3)).tolist() == []
 
 
 def test_image_files_give_each_path_back_from_the_graph(tmp_path):
@@ -121,7 +122,7 @@ def test_image_files_give_each_path_back_from_the_graph(tmp_path):
     names = ['a.jpg', 'été/ß.png', 'x' * 200 + '.jpg', '日本.jpeg', 'a.jpg.png', os.fsdecode(b'caf\xe9.jpg')]
     paths = [str(tmp_path / name) for name in names]
     for chosen in [paths, paths[1:2]]:
-        files = data.ImageFiles(chosen, data.Split(chosen, []), settings.resolve('folder', []))
+        files = data.FileList(chosen, imagefiles.Split(chosen, []), settings.resolve('folder', []))
         with tf.Graph().as_default():
             index = tf.placeholder(tf.int64, [])
             path = files.path(index)

@@ -5,12 +5,13 @@ import subprocess
 import sys
 
 import checkpoints
+import inference
 import settings
 import vae
-from conftest import ROOT
+from conftest import ROOT, TINY_DSPRITES
 from test_download import payload, run, drive  # noqa: F401  (drive: the fake Drive fixture)
 
-TINY = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16']
+TINY = TINY_DSPRITES
 
 
 def test_a_save_on_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_resumes(small_disk, tmp_path):
@@ -32,7 +33,7 @@ def test_a_save_on_a_full_disk_is_one_line_keeps_the_last_checkpoint_and_resumes
                                               'model.ckpt-2.data-00000-of-00001', 'model.ckpt-2.index',
                                               'training.lock']
     cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + folders))
-    assert checkpoints.Restored(cfg).step == 2
+    assert inference.Restored(cfg).step == 2
 
     small_disk.free()
     resumed = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,4 +1,5 @@
-"""beta-TCVAE and FactorVAE: each term against a known answer, training on both objectives, exact resume."""
+"""The objectives: each term of the ELBO and of each paper against a known answer, worked out by hand or in
+plain numpy; every registered objective training, resuming exactly and evaluating."""
 import json
 import math
 
@@ -7,13 +8,20 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import checkpoints
+import model
 import objectives
 import training
 import settings
 import vae
-from conftest import train_from_scratch
+from conftest import TINY_DSPRITES, train_from_scratch
 
 tf.disable_v2_behavior()
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    with tf.Graph().as_default():
+        yield
 
 
 def run(tensors, feed=None):
@@ -48,29 +56,32 @@ def test_log_qz_of_identical_gaussians_is_that_gaussian():
     np.testing.assert_allclose(log_pz, (-0.5 * (np.log(2 * np.pi) + z ** 2)).sum(axis=1), rtol=1e-5)
 
 
-def test_mi_tc_and_dimension_wise_kl_add_up_to_the_kl():
-    """MI + TC + dwKL = log q(z|x) - log p(z) for every sample; its mean over z ~ q(z|x) is the analytic KL."""
-    rng = np.random.RandomState(1)
-    batch, dims, draws = 16, 4, 4000
-    mean, logvar = rng.randn(batch, dims), rng.uniform(-1.5, 0.5, (batch, dims))
+def normal_log_pdf(x, mean, logvar):
+    return -0.5 * (np.log(2 * np.pi) + logvar + (x - mean) ** 2 / np.exp(logvar))
+
+
+def test_mi_tc_and_dimension_wise_kl_are_each_their_closed_form_on_a_two_image_dataset():
+    """With N = B = 2 the stratified weights are exactly 1/2 each, so q(z) is the mixture of the two
+    posteriors itself and each of Chen et al.'s three terms has a closed form at a given z."""
+    mean = np.array([[0.5, -1.0, 2.0], [-0.5, 0.0, 1.0]])
+    logvar = np.array([[0.0, -1.0, 0.5], [-0.5, 0.0, 0.0]])
+    z = np.array([[0.3, -0.8, 1.7], [-1.0, 0.2, 0.4]])
     with tf.Graph().as_default():
-        z_ph = tf.placeholder(tf.float32, [batch, dims])
-        m, lv = tf.constant(mean, tf.float32), tf.constant(logvar, tf.float32)
-        log_qz_given_x, log_qz, log_prod_marginals, log_pz = objectives.tcvae_log_densities(
-            z_ph, m, lv, objectives.stratified_log_weights(batch, 10000))
-        total = (objectives.index_code_mutual_information(log_qz_given_x, log_qz)
-                 + objectives.total_correlation(log_qz, log_prod_marginals)
-                 + objectives.dimension_wise_kl(log_prod_marginals, log_pz))
-        sampled_kl = log_qz_given_x - log_pz
-        with tf.Session() as sess:
-            sums = np.zeros(batch)
-            for _ in range(draws):
-                z = mean + np.exp(0.5 * logvar) * rng.randn(batch, dims)
-                parts, direct = sess.run([total, sampled_kl], {z_ph: z})
-                np.testing.assert_allclose(parts, direct, rtol=1e-4, atol=1e-4)
-                sums += parts
-            analytic = sess.run(tf.reduce_sum(objectives.gaussian_kl(m, lv), axis=1))
-    np.testing.assert_allclose(sums / draws, analytic, rtol=0.05, atol=0.05)
+        terms = objectives.tcvae_log_densities(tf.constant(z, tf.float32), tf.constant(mean, tf.float32),
+                                               tf.constant(logvar, tf.float32), objectives.stratified_log_weights(2, 2))
+        log_qz_given_x, log_qz, log_prod_marginals, log_pz = terms
+        mi, tc, dim_kl = run([objectives.index_code_mutual_information(log_qz_given_x, log_qz),
+                              objectives.total_correlation(log_qz, log_prod_marginals),
+                              objectives.dimension_wise_kl(log_prod_marginals, log_pz)])
+    for i in range(2):
+        per_dim = np.array([normal_log_pdf(z[i], mean[j], logvar[j]) for j in range(2)])   # [image j, dim]
+        own = per_dim[i].sum()
+        mixture = np.log(0.5 * np.exp(per_dim[0].sum()) + 0.5 * np.exp(per_dim[1].sum()))
+        marginals = np.log(0.5 * np.exp(per_dim[0]) + 0.5 * np.exp(per_dim[1])).sum()
+        prior = normal_log_pdf(z[i], 0.0, 0.0).sum()
+        assert mi[i] == pytest.approx(own - mixture, abs=1e-5)
+        assert tc[i] == pytest.approx(mixture - marginals, abs=1e-5)
+        assert dim_kl[i] == pytest.approx(marginals - prior, abs=1e-5)
 
 
 def test_permuting_dims_keeps_each_marginal_and_breaks_the_joint():
@@ -115,8 +126,7 @@ def test_factor_vae_trains_on_celeba_with_its_second_batch(celeba_dir, tiny_over
     assert 'FactorVAE' in capsys.readouterr().out
 
 
-TINY = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-        '--discriminator_units', '32,32', '--summary_freq', '1']
+TINY = TINY_DSPRITES + ['--discriminator_units', '32,32', '--summary_freq', '1']
 
 
 def checkpoint_values(checkpoint):
@@ -257,7 +267,7 @@ def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
 @pytest.mark.parametrize('name', sorted(objectives.OBJECTIVES))
 def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path, capsys):
     """The only list of objectives outside objectives.py: whatever is registered is walked through."""
-    small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '200',
+    small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64',
                   '--eval_batch_size', '8']
     dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', name]
@@ -274,9 +284,95 @@ def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path,
     assert all(np.isfinite(result[key]) for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap'))
 
 
-def test_published_settings_are_config_defaults():
+def test_the_papers_settings_are_config_defaults():
     for objective in objectives.OBJECTIVES.values():
-        for dataset, published in objective.published.items():
+        for dataset, paper in objective.paper_settings.items():
             cfg = settings.resolve(dataset)
-            for setting, value in published.items():
+            for setting, value in paper.items():
                 assert getattr(cfg, setting) == pytest.approx(value), (objective.name, dataset, setting)
+
+
+def test_published_scores_name_their_source_and_known_metrics():
+    for objective in objectives.OBJECTIVES.values():
+        for dataset, published in objective.published_scores.items():
+            assert dataset in settings.config.DATASET_DEFAULTS and published.source and published.images > 1e6
+            assert set(published.scores) <= {'beta_vae', 'factor_vae', 'mig', 'dci', 'sap'}, objective.name
+
+
+# ---- the ELBO and the beta-VAE and capacity objectives ----
+
+def test_kl_of_standard_normal_is_zero():
+    kl = run(model.gaussian_kl(tf.zeros([2, 5]), tf.zeros([2, 5])))
+    assert kl.shape == (2, 5)
+    np.testing.assert_allclose(kl, 0.0, atol=1e-7)
+
+
+def test_kl_of_known_gaussians():
+    mean = np.array([[1.0, 0.0, -2.0]], np.float32)
+    var = np.array([[1.0, 4.0, 0.25]], np.float32)
+    # KL(N(m, v) || N(0, 1)) = 0.5 * (v + m^2 - 1 - ln v)
+    expected = 0.5 * (var + mean ** 2 - 1.0 - np.log(var))
+    kl = run(model.gaussian_kl(tf.constant(mean), tf.constant(np.log(var))))
+    np.testing.assert_allclose(kl, expected, rtol=1e-5)
+    np.testing.assert_allclose(kl[0, 0], 0.5)
+
+
+def test_reconstruction_is_mean_squared_error_of_sigmoid():
+    images = np.random.RandomState(0).rand(2, 4, 4, 3).astype(np.float32)
+    logits = np.random.RandomState(1).randn(2, 4, 4, 3).astype(np.float32)
+    expected = ((images - 1 / (1 + np.exp(-logits))) ** 2).mean(axis=(1, 2, 3))
+    got = run(model.reconstruction_loss(tf.constant(images), tf.constant(logits), 'gaussian'))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_bernoulli_reconstruction_is_cross_entropy():
+    images = np.array([[[[1.0], [0.0]]]], np.float32)
+    logits = np.array([[[[0.0], [2.0]]]], np.float32)
+    expected = (np.log(2.0) + np.log(1 + np.exp(2.0))) / 2
+    got = run(model.reconstruction_loss(tf.constant(images), tf.constant(logits), 'bernoulli'))
+    np.testing.assert_allclose(got, [expected], rtol=1e-5)
+
+
+def _per_image_weights(batch, kl_weight):
+    rec = tf.placeholder(tf.float32, [batch])
+    kl = tf.placeholder(tf.float32, [batch, 4])
+    loss = objectives.beta_vae_loss(rec, kl, kl_weight)
+    d_rec, d_kl = tf.gradients(loss, [rec, kl])
+    feed = {rec: np.ones(batch), kl: np.ones((batch, 4))}
+    d_rec, d_kl = run([d_rec, d_kl], feed)
+    return d_kl[0].sum() / d_rec[0]   # d loss / d mean-KL over d loss / d reconstruction, for one image
+
+
+def test_trade_off_per_image_does_not_depend_on_batch_size():
+    assert _per_image_weights(4, 0.7) == pytest.approx(0.7 / 32, rel=1e-6)
+    assert _per_image_weights(64, 0.7) == pytest.approx(0.7 / 32, rel=1e-6)
+
+
+def test_matches_the_original_objective_at_its_batch_of_32():
+    rng = np.random.RandomState(0)
+    rec, kl = rng.rand(32).astype(np.float32), rng.rand(32, 8).astype(np.float32)
+    # The original: reconstruction summed over the batch, KL averaged over it, kl_weight = 0.7.
+    original = rec.sum() + 0.7 * kl.mean(axis=1).mean()
+    ours = run(objectives.beta_vae_loss(tf.constant(rec), tf.constant(kl), 0.7))
+    assert ours * 32 == pytest.approx(original, rel=1e-5)
+
+
+def test_equivalent_beta_in_usual_units():
+    assert objectives.equivalent_beta(0.7, (128, 128, 3), 32) == pytest.approx(33.6)
+    assert objectives.equivalent_beta(0.3125, (64, 64, 1), 10) == pytest.approx(4.0)
+
+
+def test_capacity_schedule_rises_linearly_then_holds():
+    step = tf.placeholder(tf.int64, [])
+    capacity = objectives.capacity_schedule(step, 25.0, 1000)
+    with tf.Session() as sess:
+        values = [sess.run(capacity, {step: s}) for s in (0, 500, 1000, 5000)]
+    np.testing.assert_allclose(values, [0.0, 12.5, 25.0, 25.0])
+
+
+def test_capacity_loss_penalises_distance_from_the_target():
+    rec = tf.constant([0.1, 0.3])
+    kl = tf.constant([[1.0, 2.0], [3.0, 4.0]])        # 3 and 7 nats per image
+    loss = objectives.capacity_loss(rec, kl, 1000.0, 5.0, 100)
+    # mean(rec) + 1000/100 * mean(|3 - 5|, |7 - 5|)
+    assert run(loss) == pytest.approx(0.2 + 10.0 * 2.0)

@@ -113,11 +113,3 @@ def test_restoring_a_checkpoint_without_a_model_variable_is_a_clear_error(tmp_pa
 def test_unknown_precision_is_a_settings_error():
     with pytest.raises(SettingsError, match="precision must be one of"):
         model.check_settings(settings.resolve('dsprites', [('precision', 'float8')]))
-
-
-def test_precision_benchmark_calls_a_gap_noise_only_within_two_standard_errors():
-    from precision import within_noise   # benchmarks/precision.py
-    difference, standard_error, ok = within_noise([1.0, 1.2, 1.1], [1.05, 1.15, 1.1])
-    assert difference == pytest.approx(0.0) and standard_error == pytest.approx(np.sqrt(0.0125 / 3)) and ok
-    difference, standard_error, ok = within_noise([1.0, 1.01, 0.99], [1.5, 1.51, 1.49])
-    assert difference == pytest.approx(0.5) and standard_error == pytest.approx(np.sqrt(2e-4 / 3)) and not ok

@@ -13,12 +13,11 @@ import tensorflow.compat.v1 as tf
 
 import checkpoints
 import vae
-from conftest import ROOT
+from conftest import ROOT, TINY_DSPRITES
 
 tf.disable_v2_behavior()
 
-TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-                 '--summary_freq', '5', '--image_snapshot_freq', '100000']
+TINY = TINY_DSPRITES + ['--summary_freq', '5', '--image_snapshot_freq', '100000']
 
 
 def dirs(tmp_path):
@@ -29,7 +28,7 @@ def dirs(tmp_path):
 def start_training(tmp_path, *extra):
     log = open(str(tmp_path / 'train.log'), 'w')
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1000000']
-                               + TINY_DSPRITES + dirs(tmp_path) + list(extra),
+                               + TINY + dirs(tmp_path) + list(extra),
                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     return process, log
 
@@ -68,7 +67,7 @@ def test_stop_signal_checkpoints_and_resumes_at_that_step(tmp_path, capsys, sign
     assert checkpoint.endswith('model.ckpt-{}'.format(step))
     before = assert_consistent(checkpoint, step)
 
-    assert vae.main(['--train', '--steps', str(step + 2)] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', str(step + 2)] + TINY + dirs(tmp_path)) == 0
     assert 'resumed from {} at step {}'.format(checkpoint, step) in capsys.readouterr().out
     after = assert_consistent(checkpoints.latest(str(tmp_path / 'ck')), step + 2)
     kernel = 'decoder/to_pixels/kernel'
@@ -85,12 +84,12 @@ def test_sigkill_loses_only_steps_since_the_last_periodic_checkpoint(tmp_path, c
     checkpoint = checkpoints.latest(str(tmp_path / 'ck'))
     step = checkpoints.step_of(checkpoint)
     assert_consistent(checkpoint, step)
-    assert vae.main(['--train', '--steps', str(step + 1)] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', str(step + 1)] + TINY + dirs(tmp_path)) == 0
     assert 'at step {}'.format(step) in capsys.readouterr().out
 
 
 def test_half_written_checkpoint_is_never_the_latest(tmp_path):
-    assert vae.main(['--train', '--steps', '2'] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', '2'] + TINY + dirs(tmp_path)) == 0
     ck = str(tmp_path / 'ck')
     good = os.path.join(ck, 'model.ckpt-2')
     broken = os.path.join(ck, 'model.ckpt-3')
@@ -100,10 +99,10 @@ def test_half_written_checkpoint_is_never_the_latest(tmp_path):
 
 
 def test_divergence_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    assert vae.main(['--train', '--steps', '2'] + TINY_DSPRITES + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', '2'] + TINY + dirs(tmp_path)) == 0
     good = checkpoints.latest(str(tmp_path / 'ck'))
     capsys.readouterr()
-    code = vae.main(['--train', '--steps', '200', '--learning_rate', '1e12'] + TINY_DSPRITES + dirs(tmp_path))
+    code = vae.main(['--train', '--steps', '200', '--learning_rate', '1e12'] + TINY + dirs(tmp_path))
     err = capsys.readouterr().err
     assert code == 2
     assert 'became' in err and 'at step' in err and 'the last good checkpoint is {} (kept)'.format(good) in err
@@ -137,7 +136,7 @@ def test_a_second_trainer_of_a_held_folder_gets_a_one_line_error(tmp_path):
     holder = hold_the_lock(folder)
     try:
         second = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1']
-                                + TINY_DSPRITES + ['--checkpoint_dir', folder, '--results_dir', str(tmp_path / 'res'),
+                                + TINY + ['--checkpoint_dir', folder, '--results_dir', str(tmp_path / 'res'),
                                    '--summary_dir', str(tmp_path / 'sum')],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     finally:
@@ -156,6 +155,6 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     holder.kill()        # SIGKILL: no chance to let go, and its pid stays in the lock file
     holder.wait()
     assert str(holder.pid) in open(os.path.join(folder, checkpoints.LOCK_FILE)).read()
-    assert vae.main(['--train', '--steps', '1'] + TINY_DSPRITES + ['--checkpoint_dir', folder, '--results_dir',
+    assert vae.main(['--train', '--steps', '1'] + TINY + ['--checkpoint_dir', folder, '--results_dir',
                     str(tmp_path / 'res'), '--summary_dir', str(tmp_path / 'sum')]) == 0
     assert checkpoints.step_of(checkpoints.latest(folder)) == 1

@@ -10,17 +10,18 @@ import time
 import numpy as np
 import pytest
 
+import gather
 import metrics
 import study
 from common import SettingsError
+from conftest import TINY_DSPRITES
 from slurm_cluster import SlurmCluster, Unavailable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny dSprites model and small metric samples: a run trains and evaluates in seconds.
-TINY = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-        '--latent_dim', '4', '--discriminator_units', '16,16', '--eval_num_train', '40', '--eval_num_eval', '20',
-        '--eval_num_points', '64', '--eval_batch_size', '8', '--udr_images', '64', '--image_snapshot_freq', '1000',
-        '--checkpoint_every', '3600']
+TINY = TINY_DSPRITES + ['--latent_dim', '4', '--discriminator_units', '16,16', '--eval_num_train', '40',
+                        '--eval_num_eval', '20', '--eval_num_points', '64', '--eval_batch_size', '8', '--udr_images',
+                        '64', '--image_snapshot_freq', '1000', '--checkpoint_every', '3600']
 
 
 def run_study(folder, *args, env=None, timeout=600):
@@ -53,7 +54,7 @@ def test_list_settings_take_semicolons_and_the_default_objective_names_the_folde
     assert [run.name for run in runs] == ['beta_filters8-8-16-16_seed3', 'beta_filters16-16-32-32_seed3']
 
 
-def test_the_disentanglement_benchmarks_folder_names_are_kept(tmp_path):
+def test_the_disentanglement_studys_folder_names_are_kept(tmp_path):
     runs = study.runs_of(definition([['objective=capacity', 'capacity_steps=20000', 'seed=0']]), str(tmp_path))
     assert runs[0].name == 'capacity_capacity_steps20000_seed0'
 
@@ -113,7 +114,7 @@ def fake_run(folder, name, grid, objective, seed, mig, codes, kl, step=2):
     """A finished run's files as vae.py --evaluate writes them (no event files: 0 training minutes)."""
     results = os.path.join(folder, name, 'results')
     os.makedirs(results)
-    values = {key: mig for key in study.SUPERVISED}
+    values = {key: mig for key in gather.SUPERVISED}
     values.update(step=step, reconstruction=1.0, kl_per_dim=list(kl),
                   config={'objective': objective, 'seed': seed, 'inactive_kl': 0.05})
     study.write_json(values, os.path.join(results, 'metrics.json'))
@@ -132,36 +133,52 @@ def test_udr_picks_the_seed_that_agrees_with_the_others_and_is_rank_correlated_w
         codes = np.concatenate([codes, np.zeros((300, 1))], axis=1)
         runs.append(fake_run(str(tmp_path), 'beta_seed{}'.format(seed), (('objective', 'beta'), ('seed', str(seed))),
                              'beta', seed, mig=0.5 - 0.1 * k, codes=codes, kl=kl))
-    lines = {run.name: study.row(run, study.result(run, definition([['seed=0']]))) for run in runs}
-    selected = study.score_udr(runs, lines)
+    lines = {run.name: gather.row(run, study.result(run, definition([['seed=0']]))) for run in runs}
+    selected = gather.score_udr(runs, lines)
     scores = [lines[run.name]['udr'] for run in runs]
     assert selected == {'objective=beta': 'beta_seed0'}
     assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2]
-    assert study.rank_correlations(list(lines.values()))['mig'] == pytest.approx(0.866, abs=1e-3)
+    assert gather.rank_correlations(list(lines.values()))['mig'] == pytest.approx(0.866, abs=1e-3)
 
 
 def test_a_setting_with_one_finished_seed_gets_no_udr(tmp_path):
     run = fake_run(str(tmp_path), 'beta_seed0', (('seed', '0'),), 'beta', 0, 0.5, np.zeros((10, 2)), [1, 1])
-    lines = {run.name: study.row(run, study.result(run, definition([['seed=0']])))}
-    assert study.score_udr([run], lines) == {} and lines[run.name]['udr'] is None
+    lines = {run.name: gather.row(run, study.result(run, definition([['seed=0']])))}
+    assert gather.score_udr([run], lines) == {} and lines[run.name]['udr'] is None
 
 
 # ---- end to end, here ----
 
-def test_a_study_here_trains_each_run_once_and_gathers_their_own_metrics(tmp_path):
+def test_a_study_here_resumes_a_stopped_run_trains_the_rest_names_a_failed_one_and_gathers(tmp_path):
     folder = tmp_path / 'study'
-    code, out, err = run_study(folder, '--grid', 'objective=beta', 'seed=0-1', '--steps', '2', *TINY)
-    assert code == 0, err
-    gathered = json.loads((folder / study.RESULTS_FILE).read_text())
+    broken = tmp_path / 'broken.npz'
+    broken.write_bytes(b'not an npz file')
+    run = folder / 'beta_seed0'
+    stopped = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '2'] +
+                             TINY + [word for key, sub in study.PLACED for word in ('--' + key, str(run / sub))],
+                             stdout=subprocess.DEVNULL)
+    assert stopped.returncode == 0      # a run stopped at step 2 of the budget, as if by Ctrl-C
+    code, out, err = run_study(folder, '--grid', 'objective=beta', 'seed=0-1', '--grid', 'objective=beta',
+                               'dsprites_npz_path={}'.format(broken), 'seed=0', '--steps', '3', *TINY)
+    # The failed run does not stop the others, and is named.
+    assert code == 1 and re.search(r'not finished: beta_dsprites_npz_path\S*broken.npz_seed0 ', err), err
+    assert '=== beta_seed0 (1 of 3)' in out and 'at step 2' in out.split('resumed from')[1]   # went on from step 2
+    gathered = json.loads((folder / gather.RESULTS_FILE).read_text())
+    assert [line['run'] for line in gathered['runs']] == ['beta_seed0', 'beta_seed1']
     for line in gathered['runs']:
         own = json.loads((folder / line['run'] / 'results' / 'metrics.json').read_text())
-        assert [line[key] for key in study.SUPERVISED] == [own[key] for key in study.SUPERVISED]
-        assert line['step'] == own['step'] == 2 and line['udr'] is not None
+        assert [line[key] for key in gather.SUPERVISED] == [own[key] for key in gather.SUPERVISED]
+        assert line['step'] == own['step'] == 3 and line['udr'] is not None
     assert gathered['selected_per_setting'] == {'objective=beta': gathered['selected_per_objective']['beta']}
-    assert (folder / study.TABLE_FILE).is_file() and (folder / study.METRICS_FIGURE).is_file()
-    # Finished runs are skipped: nothing trains again, the gather is the same.
+    assert gathered['header']['command'].startswith('python study.py ') and gathered['header']['cores'] >= 1
+    assert (folder / gather.TABLE_FILE).is_file() and (folder / gather.METRICS_FIGURE).is_file()
+    # Finished runs are skipped: listed no more, neither trained nor evaluated again.
+    stamp = (run / 'results' / 'metrics.json').stat().st_mtime
     code, out, _ = run_study(folder, '--list')
-    assert code == 0 and '0 unfinished' in out and 'vae.py' not in out
+    assert code == 0 and '1 unfinished' in out and len([line for line in out.splitlines() if 'vae.py' in line]) == 1
+    code, out, err = run_study(folder)
+    assert code == 1 and '=== beta_seed0' not in out and '=== beta_seed1' not in out, err
+    assert (run / 'results' / 'metrics.json').stat().st_mtime == stamp
 
 
 def test_list_prints_one_command_per_unfinished_run(tmp_path):
@@ -173,43 +190,32 @@ def test_list_prints_one_command_per_unfinished_run(tmp_path):
     assert '--objective tcvae' in commands[1] and 'tcvae_seed0/checkpoints' in commands[1]
 
 
-def test_a_failed_run_does_not_stop_the_others_and_is_named(tmp_path):
-    broken = tmp_path / 'broken.npz'
-    broken.write_bytes(b'not an npz file')
-    code, out, err = run_study(tmp_path / 'study', '--grid', 'dsprites_npz_path=missing.npz,{}'.format(broken),
-                               '--steps', '2', *TINY)
-    assert code == 1
-    assert re.search(r'not finished: beta_dsprites_npz_path\S*broken.npz_seed0 ', err), err
-    assert 'beta_dsprites_npz_pathmissing.npz_seed0' not in err
+def test_a_preset_defines_the_reported_study_and_the_command_line_narrows_it(tmp_path):
+    code, out, err = run_study(tmp_path / 'whole', '--preset', 'disentanglement', '--list')
+    commands = [line for line in out.splitlines() if 'vae.py' in line]
+    assert code == 0 and len(commands) == 14, err     # 3 + 3 + 1 + 1 + 3 + 3 runs
+    assert all('--dataset dsprites --steps 24000' in c for c in commands)
+    assert '--capacity_steps 20000' in commands[7] and 'capacity_capacity_steps20000_seed0' in commands[7]
+    code, out, err = run_study(tmp_path / 'narrow', '--preset', 'disentanglement', '--grid', 'objective=tcvae',
+                               'tcvae_estimator=bank', 'seed=0', '--steps', '5', '--list')
+    commands = [line for line in out.splitlines() if 'vae.py' in line]
+    assert code == 0 and len(commands) == 1 and '--steps 5' in commands[0] and 'tcvae_estimator' in commands[0]
 
 
-def test_the_benchmark_is_a_study_that_skips_finished_runs_and_resumes_unfinished_ones(tmp_path, capfd):
-    import disentanglement   # benchmarks/disentanglement.py
-    paths = ['--root', str(tmp_path / 'runs'), '--json', str(tmp_path / 'd.json'), '--figure', str(tmp_path / 'd.png')]
-    run = tmp_path / 'runs' / 'beta_seed0'
-    stopped = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '2'] +
-                             TINY + [word for key, sub in study.PLACED for word in ('--' + key, str(run / sub))],
-                             stdout=subprocess.DEVNULL)
-    assert stopped.returncode == 0      # a run stopped at step 2 of the budget, as if by Ctrl-C
-
-    assert disentanglement.main(['--runs', 'beta:0', '--steps', '3'] + paths + TINY[2:]) == 0
-    out = capfd.readouterr().out
-    assert '=== beta_seed0 (1 of 1)' in out and 'at step 2' in out.split('resumed from')[1]   # went on from step 2
-    result = json.loads((tmp_path / 'd.json').read_text())
-    assert [(r['objective'], r['seed'], r['steps']) for r in result['runs']] == [('beta', 0, 3)]
-    metrics_file = run / 'results' / 'metrics.json'
-    assert json.loads(metrics_file.read_text())['step'] == 3 and os.path.exists(str(tmp_path / 'd.png'))
-    assert json.loads((tmp_path / 'runs' / study.DEFINITION_FILE).read_text())['grids'] == [
-        [['objective', ['beta']], ['seed', ['0']]]]   # study.py can go on with it, on Slurm too
-
-    stamp = metrics_file.stat().st_mtime
-    assert disentanglement.main(['--runs', 'beta:0', '--steps', '3'] + paths + TINY[2:]) == 0
-    assert '=== beta_seed0' not in capfd.readouterr().out     # finished: neither trained nor evaluated again
-    assert metrics_file.stat().st_mtime == stamp
-    listed = disentanglement.main(['--list', '--runs', 'beta:0', 'tcvae:1,2', '--steps', '3'] + paths + TINY[2:])
-    lines = capfd.readouterr().out.strip().splitlines()
-    assert listed == 0 and len(lines) == 2 and all('--train --evaluate' in line and '--filters 8,8,8,8' in line
-                                                   for line in lines)
+def test_the_gather_sets_each_settings_median_against_its_objectives_published_scores(tmp_path):
+    runs = [fake_run(str(tmp_path), 'beta_seed{}'.format(seed), (('objective', 'beta'), ('seed', str(seed))), 'beta',
+                     seed, mig=mig, codes=np.eye(4)[np.arange(20) % 4], kl=[1, 1, 1, 1])
+            for seed, mig in ((0, 0.1), (1, 0.3), (2, 0.2))]
+    finished = [(run, study.result(run, definition([['seed=0']]))) for run in runs]
+    gather.gather(finished, ['beta_seed3'], definition([['seed=0']]), str(tmp_path))
+    summary = json.loads((tmp_path / gather.RESULTS_FILE).read_text())
+    assert summary['medians']['objective=beta']['mig'] == pytest.approx(0.2)
+    assert summary['medians']['objective=beta']['seeds'] == 3
+    assert summary['published']['beta']['scores'] == {'factor_vae': 0.63, 'mig': 0.21, 'dci': 0.41}
+    assert summary['not_finished'] == ['beta_seed3']
+    table = (tmp_path / gather.TABLE_FILE).read_text()
+    assert '| objective=beta (median) | 3 | 0.200 | 0.200 | 0.200 | 0.200 | 0.200 | 1.000 |' in table
+    assert '| beta, published: Lin et al. 2020' in table and '| - | 0.63 | 0.21 | 0.41 | - | - |' in table
 
 
 # ---- through Slurm ----
@@ -227,18 +233,24 @@ def cluster(tmp_path_factory):
     slurm.stop()
 
 
-def test_a_study_through_slurm_finishes_and_its_table_is_the_runs_own_metrics(tmp_path, cluster):
+def test_a_study_through_slurm_finishes_its_table_is_the_runs_own_metrics_and_a_failing_run_is_named(tmp_path,
+                                                                                                   cluster):
     folder = tmp_path / 'study'
-    code, out, err = run_study(folder, '--grid', 'objective=beta,tcvae', 'seed=0-1', '--steps', '2', *TINY + [
-        '--slurm', '--wait', '--throttle', '2', '--sbatch=--time=10'], env=cluster.environment)
-    assert code == 0, (out, err)
-    assert 'submitted job array' in out
-    gathered = json.loads((folder / study.RESULTS_FILE).read_text())
+    broken = tmp_path / 'broken.npz'
+    broken.write_bytes(b'not an npz file')
+    code, out, err = run_study(folder, '--grid', 'objective=beta,tcvae', 'seed=0-1', '--grid',
+                               'dsprites_npz_path={}'.format(broken), 'seed=0', '--steps', '2', *TINY + [
+                                   '--slurm', '--wait', '--throttle', '2', '--sbatch=--time=10'],
+                               env=cluster.environment)
+    assert code != 0 and 'submitted job array' in out
+    assert re.search(r'not finished: beta_dsprites_npz_path\S*broken.npz_seed0 \(log: \S+slurm.log\)', out + err), \
+        (out, err)
+    gathered = json.loads((folder / gather.RESULTS_FILE).read_text())
     assert sorted(line['run'] for line in gathered['runs']) == ['beta_seed0', 'beta_seed1', 'tcvae_seed0',
                                                                 'tcvae_seed1']
     for line in gathered['runs']:
         own = json.loads((folder / line['run'] / 'results' / 'metrics.json').read_text())
-        assert [line[key] for key in study.SUPERVISED] == [own[key] for key in study.SUPERVISED]
+        assert [line[key] for key in gather.SUPERVISED] == [own[key] for key in gather.SUPERVISED]
         assert 'trained to step 2' in (folder / line['run'] / study.TASK_LOG).read_text()
     assert set(gathered['selected_per_objective']) == {'beta', 'tcvae'}
 
@@ -275,38 +287,14 @@ def test_a_task_cancelled_mid_run_saves_and_submitting_again_finishes_it_at_that
     assert json.loads((run / 'results' / 'metrics.json').read_text())['step'] == step + 3
 
 
-def test_a_study_with_a_failing_run_exits_non_zero_through_slurm_and_names_it(tmp_path, cluster):
-    broken = tmp_path / 'broken.npz'
-    broken.write_bytes(b'not an npz file')
-    code, out, err = run_study(tmp_path / 'study', '--grid', 'dsprites_npz_path=missing.npz,{}'.format(broken),
-                               '--steps', '2', *TINY + ['--slurm', '--wait'], env=cluster.environment)
-    assert code != 0
-    assert re.search(r'not finished: beta_dsprites_npz_path\S*broken.npz_seed0 \(log: \S+slurm.log\)', out + err), \
-        (out, err)
-
-
-def test_the_overhead_benchmark_times_each_run_from_its_task_start_to_its_metrics(tmp_path, cluster):
-    import study_slurm   # benchmarks/study_slurm.py
-    folder = str(tmp_path / 'study')
-    figures = study_slurm.measure(folder, ['--grid', 'seed=0-1', '--steps', '2', '--throttle', '1'] + TINY,
-                                  cluster.environment)
-    assert figures['exit_code'] == 0
-    assert sorted(figures['run_seconds']) == ['beta_seed0', 'beta_seed1']
-    assert all(seconds > 0 for seconds in figures['run_seconds'].values())
-    # One task at a time: the runs' spans fit inside the wall time, and the rest is what Slurm added.
-    assert 0 < figures['overhead_seconds'] < figures['wall_seconds']
-    assert figures['gather_seconds'] > 0
-
-
 def test_a_task_start_is_read_from_the_runs_slurm_log_and_older_tasks_are_ignored(tmp_path):
-    import study_slurm
     log = tmp_path / study.TASK_LOG
     log.write_text('=== job 7_0 on node1 at 2026-11-30T10:00:00Z ===\nstep 1/2\n'
                    '=== job 9_0 on node1 at 2026-11-30T10:05:30Z ===\ntrained to step 2\n')
     first, second = 1796032800, 1796032800 + 330     # the two lines' times, in epoch seconds
-    assert study_slurm.task_started(str(log), first) == second
-    assert study_slurm.task_started(str(log), second + 1) is None
-    assert study_slurm.task_started(str(tmp_path / 'missing.log'), 0) is None
+    assert gather.task_started(str(log), first) == second
+    assert gather.task_started(str(log), second + 1) is None
+    assert gather.task_started(str(tmp_path / 'missing.log'), 0) is None
 
 
 def test_vae_check_says_ok_or_names_the_bad_run_in_one_line(tmp_path):

@@ -5,9 +5,9 @@ import os
 from tensorboard.backend.event_processing import event_accumulator
 
 import vae
+from conftest import TINY_DSPRITES
 
-TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16',
-                 '--summary_freq', '5', '--image_snapshot_freq', '10']
+TINY = TINY_DSPRITES + ['--summary_freq', '5', '--image_snapshot_freq', '10']
 
 
 def tensorboard_view(summary_dir):
@@ -23,11 +23,11 @@ def test_tensorboard_shows_every_tag_at_every_step_once_across_a_resume(tmp_path
             '--summary_dir', str(tmp_path / 'sum')]
     # checkpoint_every 0 saves after every step; the last 3 are kept.
     assert vae.main(['--train', '--steps', '20', '--checkpoint_every', '0', '--objective', 'capacity']
-                    + TINY_DSPRITES + dirs) == 0
+                    + TINY + dirs) == 0
     # Killed after step 20's summaries were written but before its checkpoint was complete:
     for path in glob.glob(str(tmp_path / 'ck' / 'model.ckpt-20.*')):
         os.remove(path)
-    assert vae.main(['--train', '--steps', '30', '--objective', 'capacity'] + TINY_DSPRITES + dirs) == 0
+    assert vae.main(['--train', '--steps', '30', '--objective', 'capacity'] + TINY + dirs) == 0
 
     view = tensorboard_view(str(tmp_path / 'sum'))
     tags = view.Tags()

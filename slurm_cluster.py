@@ -1,5 +1,6 @@
-"""A real one-node Slurm cluster for the study's tests: Debian's munged, slurmctld and slurmd, started in
-the foreground from a minimal slurm.conf in a temporary folder, and stopped by pid.
+"""A real one-node Slurm cluster on this machine, to try `study.py --slurm` where there is no cluster, and
+for the study's tests and benchmark: Debian's munged, slurmctld and slurmd, started in the foreground from
+a minimal slurm.conf in a temporary folder, and stopped by pid. Needs root.
 
 Client commands (sbatch, squeue, scancel) find it through SLURM_CONF, set in `environment`.
 """

@@ -1,0 +1,116 @@
+"""Writes the results pages from their JSON: every block between `<!-- results FILE.json VIEW -->` and
+`<!-- /results -->` in README.md and docs/results/*.md is rendered anew from docs/results/FILE.json, with
+the line that says where its figures come from (command, commit, date, machine).
+
+    python report.py            # rewrites the blocks; running it twice changes nothing
+    python report.py --check    # exit 1, naming the stale files, where a block differs from its JSON
+
+VIEW is a table the JSON holds (its "tables": {name: {"columns": [...], "rows": [[...], ...]}}), or `study`
+or `curves` for what study.py's gather writes (results.json). The prose around a block is the author's.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import sys
+
+import gather
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join('docs', 'results')
+BLOCK = re.compile(r'(<!-- results (?P<file>\S+?\.json)(?: (?P<view>[\w-]+))? -->\n)(?P<body>.*?)(<!-- /results -->)',
+                   re.S)
+
+
+def provenance(header):
+    """One line: where the figures come from. A header with json_kept false marks figures reported at an
+    earlier commit whose JSON was not kept: they are kept as reported, and say so."""
+    machine = '{}, {} cores'.format(header['cpu'], header['cores']) if header.get('cpu') else 'machine not recorded'
+    if header.get('cpu_flags'):
+        machine += ' ({})'.format(', '.join(header['cpu_flags']))
+    software = ', '.join('{} {}'.format(name, header[key]) for name, key in (('Python', 'python'),
+                                                                              ('TensorFlow', 'tensorflow'))
+                         if header.get(key))
+    parts = ['commit {}'.format(header.get('commit') or 'unknown'), header.get('date') or 'date unknown', machine]
+    parts += [software] if software else []
+    line = ' · '.join(parts)
+    if header.get('json_kept') is False:
+        line = 'From an earlier commit, JSON not kept: ' + line
+    command = header.get('command')
+    return '*{}{}*'.format(line, ' · `{}`'.format(command) if command else '')
+
+
+def cell(value):
+    """Strings as written (a table kept from a report keeps its digits), floats to three decimals."""
+    if value is None:
+        return '—'
+    return '{:.3f}'.format(value) if isinstance(value, float) else str(value)
+
+
+def table_markdown(table):
+    """A {"columns", "rows"} table as markdown; cells are written as given (strings keep their digits)."""
+    lines = ['| ' + ' | '.join(table['columns']) + ' |', '|' + '---|' * len(table['columns'])]
+    lines += ['| ' + ' | '.join(cell(value) for value in row) + ' |' for row in table['rows']]
+    return '\n'.join(lines) + '\n'
+
+
+def render(result, view):
+    """The markdown of one block: the provenance line, a blank line, then the view's table."""
+    if view == 'study':
+        selected = result.get('selected_per_setting', {})
+        body = gather.markdown(result['runs'], selected, result)
+    elif view == 'curves':
+        body = gather.curves_markdown(result['points'], result['against_published'])
+    else:
+        tables = result.get('tables', {})
+        if view not in tables:
+            raise KeyError('no table {!r} (it has {})'.format(view, ', '.join(sorted(tables)) or 'none'))
+        body = table_markdown(tables[view])
+    return provenance(result.get('header') or {}) + '\n\n' + body
+
+
+def rendered(text, results_dir):
+    """`text` with every results block rendered from the JSON in results_dir."""
+    def replace(match):
+        path = os.path.join(results_dir, match.group('file'))
+        with open(path) as f:
+            result = json.load(f)
+        try:
+            body = render(result, match.group('view') or 'main')
+        except KeyError as error:
+            raise SystemExit('error: {}: {}'.format(path, error.args[0]))
+        return match.group(1) + body + match.group(5)
+    return BLOCK.sub(replace, text)
+
+
+def pages(root):
+    return [os.path.join(root, 'README.md')] + sorted(glob.glob(os.path.join(root, RESULTS, '*.md')))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--check', action='store_true', help='change nothing; exit 1 where a page is stale')
+    parser.add_argument('--root', default=ROOT, help='the project folder (default: this one)')
+    args = parser.parse_args(argv)
+    stale = []
+    for page in pages(args.root):
+        if not os.path.isfile(page):
+            continue
+        with open(page, encoding='utf-8') as f:
+            text = f.read()
+        new = rendered(text, os.path.join(args.root, RESULTS))
+        if new != text:
+            stale.append(os.path.relpath(page, args.root))
+            if not args.check:
+                with open(page, 'w', encoding='utf-8') as f:
+                    f.write(new)
+    if args.check and stale:
+        print('stale: {} (run python report.py)'.format(', '.join(stale)), file=sys.stderr)
+        return 1
+    print('{}: {}'.format('checked' if args.check else 'rewrote', ', '.join(stale) or 'nothing to change'))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
