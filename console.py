@@ -20,6 +20,17 @@ def describe_data(split, num_images):
     return text
 
 
+def bfloat16_hint(device):
+    """For a float32 run on a CPU that computes bfloat16 natively: the line that says how much faster
+    --precision bfloat16 trains there. None on a GPU, or where bfloat16 would be emulated."""
+    native = hardware.native_bfloat16(hardware.cpu()[1], hardware.tensorflow_version())
+    if device is not None or native is None:
+        return None
+    return ('hint: this CPU computes bfloat16 natively ({}): --precision bfloat16 trains the CelebA model about '
+            '{:g}x faster on such CPUs, with the loss within float32\'s noise (docs/results/performance.md)'.format(
+                *native))
+
+
 def describe_precision(precision, device):
     text = 'precision: {} convolutions and matmuls; float32 weights, losses and updates'.format(precision)
     if precision == 'float16':

@@ -111,12 +111,23 @@ def training_device():
     return '/gpu:0' if tf.config.experimental.list_physical_devices('GPU') else None
 
 
+# CPU instructions that compute bfloat16 natively, best first, with how much faster --precision bfloat16
+# trains the CelebA model there than float32 (benchmarks.throughput; docs/results/performance.md).
+NATIVE_BFLOAT16 = (('amx_bf16', 'AMX', 2.6), ('avx512_bf16', 'AVX-512 BF16', 2.0))
+
+
+def native_bfloat16(flags, tensorflow_version):
+    """(instruction set, CelebA training speed-up) of the fastest native bfloat16 that oneDNN uses with
+    these CPU flags and this TensorFlow (2.9 or newer); None where bfloat16 would be emulated."""
+    major, minor = (int(part) for part in (tensorflow_version or '0.0').split('.')[:2])
+    if (major, minor) < (2, 9):
+        return None
+    return next(((name, speedup) for flag, name, speedup in NATIVE_BFLOAT16 if flag in flags), None)
+
+
 def fast_cpu_bfloat16():
     """Whether oneDNN's bfloat16 kernels can run here: TensorFlow >= 2.9 on a CPU with BF16 instructions."""
-    import tensorflow.compat.v1 as tf
-    major, minor = (int(part) for part in tf.VERSION.split('.')[:2])
-    flags = cpu()[1]
-    return (major, minor) >= (2, 9) and ('avx512_bf16' in flags or 'amx_bf16' in flags)
+    return native_bfloat16(cpu()[1], tensorflow_version()) is not None
 
 
 def session_config(xla_jit=False):

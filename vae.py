@@ -54,8 +54,10 @@ def train(cfg, steps=None):
         print(console.describe_data(split, num_images))
         max_steps = steps if steps is not None else cfg.num_epochs * num_images // images_per_step
         print(objectives.get(cfg.objective).describe(cfg))
-        if cfg.precision != 'float32':
-            print(console.describe_precision(cfg.precision, training_device()))
+        line = (console.describe_precision(cfg.precision, training_device()) if cfg.precision != 'float32'
+                else console.bfloat16_hint(training_device()))
+        if line:
+            print(line)
         graph = build_training_graph(cfg, dataset, num_images)
         checkpoints.warn_if_little_room(cfg.checkpoint_dir)
         return run_training(cfg, graph, checkpoint, start_step, max_steps)

@@ -4,6 +4,8 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import checkpoints
+import console
+import hardware
 import model
 from common import SettingsError
 import settings
@@ -113,3 +115,31 @@ def test_restoring_a_checkpoint_without_a_model_variable_is_a_clear_error(tmp_pa
 def test_unknown_precision_is_a_settings_error():
     with pytest.raises(SettingsError, match="precision must be one of"):
         model.check_settings(settings.resolve('dsprites', [('precision', 'float8')]))
+
+
+@pytest.mark.parametrize('flags, version, native', [
+    (['avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'], '2.21.0', 'AMX'),
+    (['avx2', 'avx512f', 'avx512_bf16'], '2.16.1', 'AVX-512 BF16'),
+    (['avx2', 'avx512f', 'avx512_bf16'], '1.14.0', None),     # TensorFlow before 2.9 emulates bfloat16
+    (['avx2', 'fma', 'avx512f'], '2.21.0', None),
+])
+def test_native_bfloat16_is_read_off_the_cpu_flags_and_the_tensorflow_version(flags, version, native):
+    found = hardware.native_bfloat16(flags, version)
+    assert (found and found[0]) == native
+    assert found is None or found[1] > 1.0
+
+
+def test_a_float32_run_is_told_of_bfloat16_only_where_the_cpu_computes_it(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(hardware, 'tensorflow_version', lambda: '2.21.0')
+    args = ['--train', '--steps', '1', '--dataset', 'dsprites', '--filters', '4,4,4,4', '--hidden_units', '8,8',
+            '--batch_size', '4', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum')]
+    monkeypatch.setattr(hardware, 'cpu', lambda: ('a CPU with BF16', ['avx2', 'avx512f', 'avx512_bf16']))
+    assert vae.main(args) == 0
+    hints = [line for line in capsys.readouterr().out.splitlines() if line.startswith('hint:')]
+    assert len(hints) == 1 and hints[0].startswith(
+        'hint: this CPU computes bfloat16 natively (AVX-512 BF16): --precision bfloat16 trains the CelebA model about ')
+    assert console.bfloat16_hint('/gpu:0') is None          # a GPU's precision is another question
+    monkeypatch.setattr(hardware, 'cpu', lambda: ('a CPU without', ['avx2', 'avx512f']))
+    assert vae.main(args[:2] + ['2'] + args[3:]) == 0
+    assert 'hint:' not in capsys.readouterr().out
