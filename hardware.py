@@ -113,7 +113,7 @@ def training_device():
 
 # CPU instructions that compute bfloat16 natively, best first, with how much faster --precision bfloat16
 # trains the CelebA model there than float32 (benchmarks.throughput; docs/results/performance.md).
-NATIVE_BFLOAT16 = (('amx_bf16', 'AMX', 2.6), ('avx512_bf16', 'AVX-512 BF16', 2.0))
+NATIVE_BFLOAT16 = (('amx_bf16', 'AMX', 2.6), ('avx512_bf16', 'AVX-512 BF16', 1.6))
 
 
 def native_bfloat16(flags, tensorflow_version):

@@ -66,8 +66,15 @@ def main():
             precision, ' '.join('{:.5f}'.format(v) for v in values), np.mean(values), np.std(values, ddof=1)))
     print('{} - float32 = {:+.5f} ± {:.5f} (standard error): {}'.format(
         args.precision, difference, standard_error, 'within noise' if ok else 'NOT within noise (> 2 s.e.)'))
+    rows = [[precision, ' '.join('{:.5f}'.format(v) for v in values),
+             '{:.5f} ± {:.5f}'.format(np.mean(values), np.std(values, ddof=1))] for precision, values in losses.items()]
+    rows.append(['{} − float32'.format(args.precision), '', '{:+.5f} ± {:.5f} (s.e.): {}'.format(
+        difference, standard_error, 'within noise' if ok else 'not within noise')])
+    table = {'columns': ['precision', 'loss per seed (last third of {} steps)'.format(args.steps),
+                         'mean ± seed std'], 'rows': rows}
     harness.write_result({'steps': args.steps, 'losses': losses, 'difference': difference,
-                          'standard_error': standard_error, 'within_noise': ok}, args.json)
+                          'standard_error': standard_error, 'within_noise': ok, 'tables': {'main': table}},
+                         args.json)
 
 
 if __name__ == '__main__':

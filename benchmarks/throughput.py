@@ -234,6 +234,27 @@ def run(work):
     return report
 
 
+def tables(report):
+    """The report's figures as the tables the results pages render (report.py): the models, then the
+    pipelines, the xla switch and the commands."""
+    models = {'columns': ['model', 'batch', 'GFLOP/img', 'bare img/s', 'bare MFU', 'loop img/s', 'loop MFU',
+                          'loop/bare'], 'rows': []}
+    for name, m in sorted(report['models'].items()):
+        loop = (['{:.1f}'.format(m['loop_images_per_s']), '{:.1%}'.format(m['loop_mfu']),
+                 '{:.1%}'.format(m['loop_vs_bare'])] if 'loop_images_per_s' in m else ['—'] * 3)
+        models['rows'].append([name, m['batch_size'], '{:.3f}'.format(m['train_gflop_per_image']),
+                               '{:.1f}'.format(m['bare_images_per_s']), '{:.1%}'.format(m['bare_mfu'])] + loop)
+    training = report['models']['celeba float32']['bare_images_per_s']
+    rates = {'columns': ['what', 'figure'], 'rows': [
+        ['matmul peak, ' + dtype, '{:.1f} GFLOP/s'.format(gflops)]
+        for dtype, gflops in sorted(report['matmul_peak_gflops'].items())]}
+    rates['rows'] += [['pipeline ' + name, '{:.1f} img/s ({:.0f}x CelebA float32 training)'.format(rate, rate / training)]
+                      for name, rate in sorted(report['pipelines'].items())]
+    rates['rows'].append(['dsprites bare op with xla_jit', '{:.1f} img/s'.format(report['dsprites_bare_xla_images_per_s'])])
+    rates['rows'] += [[name, '{:.1f} s'.format(seconds)] for name, seconds in sorted(report['commands_seconds'].items())]
+    return {'models': models, 'rates': rates}
+
+
 def print_table(report):
     peaks = ', '.join('{} {:.1f} GFLOP/s'.format(dtype, gflops)
                       for dtype, gflops in sorted(report['matmul_peak_gflops'].items()))
@@ -271,7 +292,7 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
-    harness.write_result(report, args.json)
+    harness.write_result(dict(report, tables=tables(report)), args.json)
 
 
 if __name__ == '__main__':
