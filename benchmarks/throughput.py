@@ -88,18 +88,16 @@ def real_loop_rate(cfg, steps, first_measured_step):
     """(images/s of `vae.py --train` itself, seconds its fakes snapshot adds to a step), from the wall
     times of its own loss summaries; `steps` must be a multiple of cfg.summary_freq.
 
-    The rate's window stops at the last summary before the last step: that step always writes a fakes
-    grid, which the loop does once per image_snapshot_freq steps; its cost is returned apart.
+    The rate is the steady state's (figures.steady_step_seconds): its window stops at the last summary
+    before the last step, which always writes a fakes grid (the loop does that once per
+    image_snapshot_freq steps); that grid's cost is returned apart.
     """
     vae.train(cfg, steps)
-    times = {}
-    for path in sorted(os.listdir(cfg.summary_dir)):
-        for event in figures.read_events(os.path.join(cfg.summary_dir, path)):
-            if any(v.tag == 'loss/total' for v in event.summary.value):
-                times[event.step] = event.wall_time
-    window = [step for step in sorted(times) if first_measured_step <= step < steps]
-    start, end = window[0], window[-1]
-    step_seconds = (times[end] - times[start]) / (end - start)
+    times = figures.step_wall_times(cfg.summary_dir)
+    end = max(step for step in times if step < steps)
+    step_seconds = figures.steady_step_seconds(times, first_measured_step, end)
+    print('{} {}: steady state over steps {}..{}: {:.4f} s per step (median interval)'.format(
+        cfg.dataset, cfg.precision, first_measured_step, end, step_seconds))
     return cfg.batch_size / step_seconds, times[steps] - times[end] - (steps - end) * step_seconds
 
 

@@ -1,5 +1,6 @@
 """The KL-ranked overview, the traversal from data, and loss curves read back from event files."""
 import numpy as np
+import pytest
 import tensorflow.compat.v1 as tf
 from PIL import Image
 
@@ -85,3 +86,23 @@ def test_plot_reads_the_run_and_writes_losses_png(tmp_path):
     assert vae.main(['--plot'] + args) == 0
     with Image.open(str(tmp_path / 'res' / 'losses.png')) as picture:
         assert picture.size == (4 * 80 * 4, int(3.2 * 80))
+
+
+def test_the_steady_step_time_leaves_out_warm_up_the_final_step_and_a_save():
+    # Logged every 2 steps: 0.5 s per step in steady state, 3 s of warm-up before step 2, a 4 s checkpoint
+    # save inside the interval 10..12, and a last step that draws its pictures (not in the window).
+    times, clock = {}, 0.0
+    for step in range(2, 21, 2):
+        clock += 3.0 if step == 2 else 1.0 + (4.0 if step == 12 else 0.0)
+        times[step] = clock
+    times[21] = clock + 5.0
+    assert figures.steady_step_seconds(times, first=2, last=20) == pytest.approx(0.5)
+    # The mean over the same window takes the save in: 18 steps in 9 + 4 s.
+    assert (times[20] - times[2]) / 18.0 == pytest.approx(13.0 / 18)
+
+
+def test_a_window_too_short_to_be_steady_is_refused():
+    times = {2: 0.0, 4: 1.0, 6: 2.0, 8: 3.0, 9: 9.0}
+    assert figures.steady_step_seconds(times, first=2, last=8) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match='steps 4..8 hold 2 logged intervals, fewer than 3'):
+        figures.steady_step_seconds(times, first=4, last=8)
