@@ -42,10 +42,11 @@ def provenance(header):
 
 
 def cell(value):
-    """Strings as written (a table kept from a report keeps its digits), floats to three decimals."""
+    """Strings as written (a table kept from a report keeps its digits), floats as the study's tables
+    write them."""
     if value is None:
         return '—'
-    return '{:.3f}'.format(value) if isinstance(value, float) else str(value)
+    return gather.cell(value) if isinstance(value, float) else str(value)
 
 
 def table_markdown(table):

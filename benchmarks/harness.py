@@ -62,12 +62,21 @@ def alternate(names, rounds, measure, reverse_odd=False):
     return figures
 
 
-def vae_seconds(*args):
-    """Wall seconds of one `python vae.py ARGS`, its output discarded."""
+def command_seconds(args, env=None, quiet=False):
+    """(exit code, wall seconds) of one command; quiet discards its output."""
+    output = subprocess.DEVNULL if quiet else None
     start = time.time()
-    subprocess.run([sys.executable, VAE] + list(args), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
-    return time.time() - start
+    code = subprocess.call(args, env=env, stdout=output, stderr=output)
+    return code, time.time() - start
+
+
+def vae_seconds(*args):
+    """Wall seconds of one `python vae.py ARGS`, its output discarded; CalledProcessError if it fails."""
+    command = [sys.executable, VAE] + list(args)
+    code, seconds = command_seconds(command, quiet=True)
+    if code:
+        raise subprocess.CalledProcessError(code, command)
+    return seconds
 
 
 # ---- a synthetic CelebA ----

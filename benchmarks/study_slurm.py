@@ -13,7 +13,6 @@ times only what it submits.
 """
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +35,8 @@ def run_spans(folder, after):
 
 
 def timed(args, environment):
-    started = time.time()
-    code = subprocess.call([sys.executable, os.path.join(harness.ROOT, 'study.py')] + args, env=environment)
-    return code, time.time() - started
+    """(exit code, wall seconds) of `python study.py ARGS`."""
+    return harness.command_seconds([sys.executable, os.path.join(harness.ROOT, 'study.py')] + args, env=environment)
 
 
 def measure(folder, study_args, environment):
