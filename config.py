@@ -5,13 +5,13 @@ Edit them here, or override one for a single run on the command line, typed from
 
     python vae.py --train --kl_weight 2.0 --filters 32,64,128,256
 
-`--dataset dsprites` replaces the CelebA defaults below with those in DATASET_DEFAULTS.
+`--dataset NAME` replaces the CelebA defaults below with those in DATASET_DEFAULTS.
 The resolved settings are saved beside every checkpoint; --generate and --traverse rebuild the
 model from that saved copy, not from this file.
 """
 
 # ---- data: CelebA (aligned 218x178 images) ----
-dataset = 'celeba'                          # 'celeba', 'folder' or 'dsprites' (--dataset picks the defaults below)
+dataset = 'celeba'                          # 'celeba', 'folder' or a dataset with factors (--dataset picks the defaults below)
 data_dir_path = 'CelebA/img_align_celeba/'  # folder of img_align_celeba .jpg files
 data_crop = [57, 21, 128, 128]              # [top, left, height, width] in pixels inside the 218x178 image,
                                             # resized to img_shape when that is smaller (e.g. 64,64,3)
@@ -113,9 +113,41 @@ results_dir = 'results/'      # image grids
 checkpoint_dir = 'checkpoints/'  # checkpoints, each with the settings it was trained with
 summary_dir = 'summaries/'    # TensorBoard event files
 
-# dSprites (Burgess et al. 2018): 64x64 binary sprites, beta = 4 in the usual units.
 # folder: your own pictures (JPEG or PNG, any size, nested folders), centre-cropped to img_shape's aspect
 # ratio and resized to it; the CelebA architecture at that img_shape. --data_dir_path names the folder.
+# The datasets with known factors (docs/datasets.md) share Burgess et al. 2018's architecture and
+# disentanglement_lib's training settings; beta = 4 in the usual units on dSprites.
+FACTOR_MODEL = {
+    'architecture': 'burgess',
+    'likelihood': 'bernoulli',
+    'latent_dim': 10,
+    'filters': [32, 32, 64, 64],
+    'kl_weight': 0.3125,            # beta 4 = 0.3125 / 32 * 4096 / 10
+    'learning_rate': 5e-4,
+    'beta1': 0.9,
+    'batch_size': 64,
+    'tcvae_alpha': 1.0,             # Chen et al. 2018's dSprites weights
+    'tcvae_beta': 6.0,
+    'tcvae_gamma': 1.0,
+    'factor_kl_weight': 1.0,        # Kim & Mnih 2018: the ELBO plus gamma * TC
+    'factor_gamma': 35.0,
+    'dip_kl_weight': 1.0,           # Kumar et al. 2018: the ELBO plus the covariance penalty
+    'dip_lambda_od': 10.0,          # inside disentanglement_lib's sweep 1-50, with (10, 100) for DIP-VAE-I
+}
+# Each one's image shape, the folder of its files (data_dir_path) and its passes over the data for about
+# 300k steps of 64 images, as in Locatello et al. 2019.
+FACTOR_DATASETS = {   # name: (img_shape, data_dir_path, num_epochs)
+    'dsprites': ((64, 64, 1), 'dsprites/', 26),
+    'color_dsprites': ((64, 64, 3), 'dsprites/', 26),
+    'noisy_dsprites': ((64, 64, 3), 'dsprites/', 26),
+    'scream_dsprites': ((64, 64, 3), 'dsprites/', 26),      # scream.jpg goes in data_dir_path
+    'shapes3d': ((64, 64, 3), 'shapes3d/', 40),
+    'mpi3d_toy': ((64, 64, 3), 'mpi3d/', 19),               # 42 passes make 300k steps of the 460,800-image file
+    'mpi3d_realistic': ((64, 64, 3), 'mpi3d/', 19),
+    'mpi3d_real': ((64, 64, 3), 'mpi3d/', 19),
+    'smallnorb': ((64, 64, 1), 'smallnorb/', 395),
+    'cars3d': ((64, 64, 3), 'cars/', 1093),
+}
 DATASET_DEFAULTS = {
     'celeba': {},
     'folder': {
@@ -124,29 +156,11 @@ DATASET_DEFAULTS = {
         'checkpoint_dir': 'checkpoints/folder/',
         'summary_dir': 'summaries/folder/',
     },
-    'dsprites': {
-        'img_shape': (64, 64, 1),
-        'architecture': 'burgess',
-        'likelihood': 'bernoulli',
-        'latent_dim': 10,
-        'filters': [32, 32, 64, 64],
-        'kl_weight': 0.3125,            # beta 4 = 0.3125 / 32 * 4096 / 10
-        'learning_rate': 5e-4,
-        'beta1': 0.9,
-        'batch_size': 64,
-        'num_epochs': 26,               # ~300k steps, as in Locatello et al. 2019
-        'tcvae_alpha': 1.0,             # Chen et al. 2018's dSprites weights
-        'tcvae_beta': 6.0,
-        'tcvae_gamma': 1.0,
-        'factor_kl_weight': 1.0,        # Kim & Mnih 2018: the ELBO plus gamma * TC
-        'factor_gamma': 35.0,
-        'dip_kl_weight': 1.0,           # Kumar et al. 2018: the ELBO plus the covariance penalty
-        'dip_lambda_od': 10.0,          # inside disentanglement_lib's sweep 1-50, with (10, 100) for DIP-VAE-I
-        'results_dir': 'results/dsprites/',
-        'checkpoint_dir': 'checkpoints/dsprites/',
-        'summary_dir': 'summaries/dsprites/',
-    },
 }
+for _name, (_shape, _folder, _epochs) in FACTOR_DATASETS.items():
+    DATASET_DEFAULTS[_name] = dict(FACTOR_MODEL, img_shape=_shape, data_dir_path=_folder, num_epochs=_epochs,
+                                   results_dir='results/{}/'.format(_name), checkpoint_dir='checkpoints/{}/'.format(_name),
+                                   summary_dir='summaries/{}/'.format(_name))
 
 # ---- studies (study.py) ----
 # The studies the project reports, by name: `study.py FOLDER --preset NAME` starts one (its grids, dataset

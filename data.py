@@ -1,14 +1,15 @@
 """Every input pipeline, as tf.data in the graph: cropped CelebA JPEGs and a folder of your own pictures (the
-files that imagefiles.py lists and checks), dSprites (dsprites.py); and the fixed held-out images that the
-pictures and metrics use."""
+files that imagefiles.py lists and checks), the datasets with known factors (the datasets/ package); and the
+fixed held-out images that the pictures and metrics use."""
 import os
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 import tensorflow.compat.v2 as tf2   # for image.resize(antialias=True), on both stacks, and do_not_convert
 
-import dsprites
 import imagefiles
+from datasets import GROUND_TRUTH, open_ground_truth
+from datasets.groundtruth import TRAINING_STREAM, stream_seed
 from common import SettingsError
 from hardware import session_config, training_device
 
@@ -165,19 +166,21 @@ def prefetched_to(dataset, device):
     return dataset if device is None else dataset.apply(tf.data.experimental.prefetch_to_device(device))
 
 
-def dsprites_dataset(cfg, *, start=0, shuffle=True, source=None):
-    """Batches of [B, 64, 64, 1] sprites from `start` images into the epoch stream: of `source`, a
-    dsprites.DSprites, or of a new one (rendered, or DeepMind's npz when present)."""
-    source = source or dsprites.DSprites(cfg)
-    ds = _index_dataset(source.count, cfg, start, shuffle)
-    return ds.map(source.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(
-        tf.data.experimental.AUTOTUNE)
+def factor_batches(cfg, *, start=0, shuffle=True, source=None):
+    """Batches of a dataset with known factors from `start` images into the epoch stream: of `source`, a
+    datasets.groundtruth.GroundTruth, or of cfg.dataset's. A batch's random appearance (the procedural
+    dSprites') is drawn from its step, so a resumed run sees exactly the images it would have seen."""
+    source = source or open_ground_truth(cfg)
+    steps = tf.data.Dataset.range(start // cfg.batch_size, 2 ** 62)
+    ds = tf.data.Dataset.zip((_index_dataset(source.count, cfg, start, shuffle), steps))
+    return ds.map(lambda indices, step: source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)),
+                  num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(tf.data.experimental.AUTOTUNE)
 
 
 def training_data(cfg, start_step=0):
     """(dataset of training batches from `start_step` on, number of training images, Split or None)."""
-    if cfg.dataset == 'dsprites':
-        source, split = dsprites.DSprites(cfg), None
+    if cfg.dataset in GROUND_TRUTH:
+        source, split = open_ground_truth(cfg), None
         num_images = source.count
     else:
         split = imagefiles.split_images(cfg, imagefiles.FileChecks(os.path.join(cfg.checkpoint_dir, imagefiles.CHECKS_FILE)))
@@ -187,7 +190,7 @@ def training_data(cfg, start_step=0):
             cfg.batch_size, num_images, ' in ' + cfg.data_dir_path if split else ''))
     start = start_step * cfg.batch_size
     if split is None:
-        batches = dsprites_dataset(cfg, start=start, source=source)
+        batches = factor_batches(cfg, start=start, source=source)
     else:
         batches = image_batches(FileList(split.train, split, cfg), cfg, start=start)
     return prefetched_to(on_host_cores(batches), training_device()), num_images, split
@@ -199,14 +202,14 @@ def held_out_batches(cfg, count, batch_size=256):
     """(file names or None, images) batches of the first `count` held-out images, always the same ones.
 
     CelebA and folders: the held-out split in file order (undecodable files left out), opening only the
-    files it takes (first_held_out); dSprites: a fixed sample of the factor grid.
+    files it takes (first_held_out); a dataset with factors: a fixed sample of the factor grid.
     """
-    if cfg.dataset == 'dsprites':
-        images = dsprites.DSprites(cfg)
-        classes = dsprites.held_out_classes(cfg.eval_seed, count)
+    if cfg.dataset in GROUND_TRUTH:
+        images = open_ground_truth(cfg, seed=cfg.eval_seed)
+        classes = images.held_out_classes(cfg.eval_seed, count)
         try:
             for start in range(0, count, batch_size):
-                yield None, images(classes[start:start + batch_size])
+                yield None, images.images(classes[start:start + batch_size])
         finally:
             images.close()
         return

@@ -1,4 +1,5 @@
-"""--evaluate: disentanglement metrics on dSprites, KL per latent dim, and CelebA dims named by attributes."""
+"""--evaluate: disentanglement metrics on a dataset with known factors, KL per latent dim, and CelebA dims named
+by attributes."""
 import json
 import os
 import time
@@ -6,53 +7,62 @@ import time
 import numpy as np
 
 import imagefiles
-import dsprites
 import metrics
 from common import write_json
+from datasets import GROUND_TRUTH, open_ground_truth
 
 METRICS_FILE = 'metrics.json'
 ATTRIBUTES_FILE = 'attributes.json'
-ENCODE_BATCH = 2048   # images per session run when encoding all of dSprites
+ENCODE_BATCH = 2048   # images per session run when encoding every image of a dataset
 EVALUATION_KEYS = ('eval_seed', 'eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points',
                    'mig_bins', 'eval_attribute_images', 'udr_images')
 
 
 def images_drawn(cfg):
-    """How many images the dSprites metrics draw in all: BetaVAE's pairs, FactorVAE's batches and
+    """How many images the factor metrics draw in all: BetaVAE's pairs, FactorVAE's batches and
     variance sample, DCI's and SAP's points, UDR's."""
     points = cfg.eval_num_train + cfg.eval_num_eval
     return points * cfg.eval_batch_size * 3 + cfg.eval_num_points + points + cfg.udr_images
 
 
-def dsprites_representation(restored, images):
-    """represent(classes) -> the encoder's means of those dSprites images.
+def factor_representation(restored, images):
+    """represent(classes) -> the encoder's means of those images of `images`, a datasets.groundtruth.GroundTruth.
 
     The encoder is deterministic in inference mode, so when the metrics draw more images than the
     dataset holds (the default sample sizes), each image is encoded once into a table that they look
     up; small samples (tests, quick checks) encode just what they draw.
     """
     if images_drawn(restored.cfg) < images.count:
-        return lambda classes: restored.encode(images(classes))[0]
+        return lambda classes: restored.encode(images.images(classes))[0]
     started = time.time()
     table = restored.encode_dataset(lambda: images.in_index_order(ENCODE_BATCH))
     print('encoded {} images in {:.0f} s'.format(len(table), time.time() - started))
-    return lambda classes: table[np.ravel_multi_index(np.asarray(classes).T, dsprites.FACTOR_SIZES)]
+    return lambda classes: table[images.index(classes)]
 
 
-def evaluate_dsprites(restored):
+def evaluate_factors(restored):
     """(the mean codes of udr_images images drawn with eval_seed, the scores: BetaVAE, FactorVAE, MIG, DCI
-    and SAP, KL per dim and reconstruction error) on dSprites."""
+    and SAP, KL per dim and reconstruction error) on the dataset with known factors."""
     cfg = restored.cfg
-    images = dsprites.DSprites(cfg)
-    space = metrics.FactorSpace(dsprites.FACTOR_SIZES)
-    represent = dsprites_representation(restored, images)
+    images = open_ground_truth(cfg, seed=cfg.eval_seed)
+    try:
+        return factor_scores(restored, images)
+    finally:
+        images.close()
+
+
+def factor_scores(restored, images):
+    """evaluate_factors of the open dataset `images`."""
+    cfg = restored.cfg
+    space = metrics.FactorSpace(images.factor_sizes, images.scored)
+    represent = factor_representation(restored, images)
 
     def rng(metric):   # one stream per metric: each is reproducible on its own
         return np.random.RandomState([cfg.eval_seed, metric])
 
     sizes = dict(num_train=cfg.eval_num_train, num_eval=cfg.eval_num_eval, batch_size=cfg.eval_batch_size)
     classes = space.sample(rng(0), cfg.eval_num_points)
-    observed = images(classes)
+    observed = images.images(classes)
     _, z_logvar = restored.encode(observed)
     z_mean = represent(classes)
     split_rng = rng(3)   # DCI and SAP share one train / test sample, as in disentanglement_lib
@@ -67,7 +77,7 @@ def evaluate_dsprites(restored):
                                                **sizes),
         'mig': metrics.information_gap(information),
         # which latents carry each factor: {factor: [normalised mutual information of each latent]}
-        'factor_information': {dsprites.FACTOR_NAMES[k]: information[:, i].tolist()
+        'factor_information': {images.factor_names[k]: information[:, i].tolist()
                                for i, k in enumerate(space.scored)},
         'dci': dci['disentanglement'],
         'dci_completeness': dci['completeness'],
@@ -120,9 +130,9 @@ def evaluate(restored):
     """Scores the latest checkpoint; writes results/metrics.json (and attributes.json on CelebA)."""
     cfg = restored.cfg
     ranking = None
-    if cfg.dataset == 'dsprites':
+    if cfg.dataset in GROUND_TRUTH:
         metrics.sklearn()   # a missing scikit-learn is said before minutes of encoding
-        codes, result = evaluate_dsprites(restored)
+        codes, result = evaluate_factors(restored)
     else:
         codes, result, ranking = evaluate_images(restored)
     # config: every setting the checkpoint was trained with (not this command's); evaluation: the sample sizes

@@ -30,11 +30,12 @@ POINTS_PER_CALL = 32   # metric points whose images are encoded in one call of `
 
 
 class FactorSpace(object):
-    """Uniform sampling over a grid of discrete factors; single-valued factors are not scored."""
+    """Uniform sampling over a grid of discrete factors; `scored` lists the factors the metrics score (by
+    default every factor with more than one value)."""
 
-    def __init__(self, sizes):
+    def __init__(self, sizes, scored=None):
         self.sizes = np.asarray(sizes)
-        self.scored = [i for i, size in enumerate(sizes) if size > 1]
+        self.scored = list(scored) if scored is not None else [i for i, size in enumerate(sizes) if size > 1]
 
     def sample(self, rng, count):
         return np.stack([rng.randint(0, size, count) for size in self.sizes], axis=1)

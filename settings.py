@@ -28,6 +28,11 @@ def constant_names():
     return sorted(name for name in vars(config) if name.islower() and not name.startswith('_'))
 
 
+def has_factors(dataset):
+    """Whether the dataset has known factors (the datasets/ package), rather than being files without labels."""
+    return dataset in config.FACTOR_DATASETS
+
+
 def defaults(dataset):
     """config.py's constants with the dataset's own defaults laid over them."""
     if dataset not in config.DATASET_DEFAULTS:
@@ -136,8 +141,9 @@ def validate(cfg):
         _require(cfg.img_shape[2] in (1, 3), 'img_shape of a folder needs 1 (gray) or 3 (RGB) channels, got {}'.format(
             cfg.img_shape))
     else:
-        _require(tuple(cfg.img_shape) == (64, 64, 1), 'dSprites images are (64, 64, 1), got img_shape {}'.format(
-            cfg.img_shape))
+        shape = config.FACTOR_DATASETS[cfg.dataset][0]
+        _require(tuple(cfg.img_shape) == shape, '{} images are {}, got img_shape {}'.format(
+            cfg.dataset, shape, tuple(cfg.img_shape)))
 
 
 def check_crop(crop, img_shape):

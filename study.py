@@ -231,7 +231,7 @@ def result(run, definition):
     values = read_json(path)
     if definition['steps'] and values.get('step') != definition['steps']:
         return None
-    if definition['dataset'] == 'dsprites' and any(values.get(key) is None for key in gather.SUPERVISED):
+    if settings.has_factors(definition['dataset']) and any(values.get(key) is None for key in gather.SUPERVISED):
         return None
     return values
 

@@ -14,7 +14,7 @@ from hardware import import_tensorflow
 
 tf = import_tensorflow()
 
-import dsprites  # noqa: E402
+from datasets import dsprites  # noqa: E402
 import settings  # noqa: E402
 from benchmarks import harness, throughput  # noqa: E402
 

@@ -220,7 +220,7 @@ def run(work):
                                                       folder_cfg)), folder_cfg.batch_size)
     report['pipelines']['celeba_pil_loop'] = pil_rate(paths, celeba.data_crop)
     report['pipelines']['dsprites_render'] = pipeline_rate(
-        lambda: data.on_host_cores(data.dsprites_dataset(dsprites)), dsprites.batch_size)
+        lambda: data.on_host_cores(data.factor_batches(dsprites)), dsprites.batch_size)
 
     for name, cfg in (('celeba', celeba), ('dsprites', dsprites)):
         args = ['--dataset', name, '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,

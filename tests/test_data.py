@@ -8,7 +8,7 @@ from PIL import Image
 
 import data
 import imagefiles
-import dsprites
+from datasets import dsprites
 import settings
 from conftest import write_jpeg
 from common import SettingsError
@@ -260,7 +260,7 @@ def test_npz_file_is_used_when_present(tmp_path):
     np.savez(path, imgs=images, latents_classes=np.zeros((6, 6), np.int64))
     cfg = settings.resolve('dsprites', [('batch_size', '3'), ('dsprites_npz_path', path)])
     with tf.Graph().as_default():
-        batch = evaluate(tf.data.make_one_shot_iterator(data.dsprites_dataset(cfg)).get_next())
+        batch = evaluate(tf.data.make_one_shot_iterator(data.factor_batches(cfg)).get_next())
     assert batch.shape == (3, 64, 64, 1)
     assert (batch[:, 10, 20, 0] == 1).all() and batch.sum() == 3
 
@@ -279,8 +279,8 @@ def test_index_stream_resumes_exactly_and_visits_every_item_each_epoch():
 def test_host_thread_pool_and_device_prefetch_keep_the_batches():
     cfg = settings.resolve('dsprites', [('batch_size', '3')])
     with tf.Graph().as_default():
-        plain = tf.data.make_one_shot_iterator(data.dsprites_dataset(cfg)).get_next()
-        tuned = data.prefetched_to(data.on_host_cores(data.dsprites_dataset(cfg), cores=2), '/cpu:0')
+        plain = tf.data.make_one_shot_iterator(data.factor_batches(cfg)).get_next()
+        tuned = data.prefetched_to(data.on_host_cores(data.factor_batches(cfg), cores=2), '/cpu:0')
         batch = tf.data.make_one_shot_iterator(tuned).get_next()
         with tf.Session() as sess:
             for _ in range(3):

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import inference
-import dsprites
+from datasets import dsprites
 import evaluate
 import metrics
 import settings
@@ -78,7 +78,7 @@ def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     assert result['config']['batch_size'] == 8 and result['evaluation']['eval_num_train'] == 200
     cfg = settings.resolve('dsprites', settings.parse_overrides(args[2:] + SMALL_EVAL))
     restored = inference.Restored(cfg)
-    codes, again = evaluate.evaluate_dsprites(restored)    # every sample is seeded: the same scores
+    codes, again = evaluate.evaluate_factors(restored)    # every sample is seeded: the same scores
     for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
         assert result[key] == again[key], key
     saved, kl, step = metrics.load_codes(str(tmp_path / 'res' / metrics.CODES_FILE))   # what UDR compares
@@ -95,9 +95,9 @@ def test_small_samples_encode_what_they_draw_and_match_the_table_of_every_image(
     classes = np.stack(np.unravel_index(np.random.RandomState(0).randint(0, images.count, 50), dsprites.FACTOR_SIZES),
                        axis=1)
     monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: 50)
-    drawn = evaluate.dsprites_representation(restored, images)(classes)
+    drawn = evaluate.factor_representation(restored, images)(classes)
     monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: images.count)
-    looked_up = evaluate.dsprites_representation(restored, images)(classes)
+    looked_up = evaluate.factor_representation(restored, images)(classes)
     assert np.allclose(drawn, looked_up, atol=1e-5)
     assert capsys.readouterr().out.count('encoded 2048 images') == 1   # the table, once; drawn images not at all
     images.close()

@@ -1,6 +1,5 @@
 """dSprites (Matthey et al. 2017): 64x64 binary sprites from 5 ground-truth factors, rendered in the graph
-from the factor indices, or read from DeepMind's npz file when it is present; and the fixed factor
-sample that stands in for held-out images."""
+from the factor indices, or read from DeepMind's npz file when it is present."""
 import math
 import os
 
@@ -8,11 +7,9 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from common import SettingsError
-from hardware import session_config
+from datasets.groundtruth import GroundTruth
 
 tf.disable_v2_behavior()
-
-HELD_OUT_DSPRITES_SEED = 99   # seeds the fixed sample of the factor grid used as dSprites' held-out images
 
 # Factor sizes in DeepMind's order (color, shape, scale, orientation, posX, posY); posY varies fastest.
 # color has a single value (white).
@@ -92,58 +89,36 @@ def load_dsprites_npz(path):
     return images, classes
 
 
-class DSprites(object):
+class DSprites(GroundTruth):
     """dSprites images by index: DeepMind's npz when it is present, else rendered. The one place that
     makes that choice; every pipeline and metric reads the images through it.
 
     Index i is the image with factor indices np.unravel_index(i, FACTOR_SIZES), in either source.
     """
 
-    def __init__(self, cfg):
+    factor_names = FACTOR_NAMES
+    factor_sizes = FACTOR_SIZES
+    img_shape = (DSPRITE_SIZE, DSPRITE_SIZE, 1)
+
+    def __init__(self, cfg, seed=0):
+        super(DSprites, self).__init__(seed)
         self.npz_images = None
         if os.path.isfile(cfg.dsprites_npz_path):
             self.npz_images = load_dsprites_npz(cfg.dsprites_npz_path)[0]
-        self.count = NUM_DSPRITES if self.npz_images is None else len(self.npz_images)
-        self._session = None
+            self.count = len(self.npz_images)
 
     def _npz_float(self, indices):
         return self.npz_images[indices][..., None].astype(np.float32)
 
-    def images_tensor(self, indices):
-        """Image indices (int64 tensor [n]) -> images [n, 64, 64, 1] float32 in the graph."""
+    def images_tensor(self, indices, seed=None):
+        """Image indices (int64 tensor [n]) -> binary images [n, 64, 64, 1] float32; dSprites draws nothing."""
         if self.npz_images is None:
             return render_dsprites(_class_tensor(indices))
         images = tf.py_func(self._npz_float, [indices], tf.float32, stateful=False)
         images.set_shape([None, DSPRITE_SIZE, DSPRITE_SIZE, 1])
         return images
 
-    def __call__(self, classes):
-        """Factor indices [n, 6] (numpy) -> images [n, 64, 64, 1] float32 (numpy)."""
-        indices = np.ravel_multi_index(np.asarray(classes).T, FACTOR_SIZES)
+    def images(self, classes):
         if self.npz_images is not None:
-            return self._npz_float(indices)
-        if self._session is None:
-            graph = tf.Graph()
-            with graph.as_default():
-                self._indices = tf.placeholder(tf.int64, [None])
-                self._images = self.images_tensor(self._indices)
-            self._session = tf.Session(graph=graph, config=session_config())
-        return self._session.run(self._images, {self._indices: indices})
-
-    def in_index_order(self, batch_size):
-        """tf.data of every image, index 0 first, in batches of batch_size (the last one smaller)."""
-        ds = tf.data.Dataset.range(self.count).batch(batch_size)
-        ds = ds.map(self.images_tensor, num_parallel_calls=tf.data.experimental.AUTOTUNE)
-        return ds.prefetch(2)
-
-    def close(self):
-        if self._session is not None:
-            self._session.close()
-            self._session = None
-
-
-def held_out_classes(eval_seed, count):
-    """Factor indices [count, 6] of dSprites' held-out images: a fixed sample of the factor grid, drawn an
-    image at a time (row-major), so a smaller count gives the first images of a larger one."""
-    rng = np.random.RandomState([eval_seed, HELD_OUT_DSPRITES_SEED])
-    return (rng.random_sample((count, len(FACTOR_SIZES))) * FACTOR_SIZES).astype(np.int64)
+            return self._npz_float(self.index(classes))
+        return super(DSprites, self).images(classes)
