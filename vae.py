@@ -1,6 +1,7 @@
-"""beta-VAE on CelebA (or your own images, or dSprites): train, generate, traverse, evaluate, explore.
+"""beta-VAE on CelebA (or your own images, or a dataset with known factors): train, generate, traverse, evaluate,
+explore.
 
-    python vae.py --train      [--dataset celeba|folder|dsprites] [--steps N] [--NAME VALUE ...]
+    python vae.py --train      [--dataset celeba|folder|dsprites|shapes3d|...] [--steps N] [--NAME VALUE ...]
     python vae.py --generate   [--dataset ...]   # results/randomFakeGrid.jpg, reconstructions.jpg
     python vae.py --traverse   [--dataset ...]   # results/traverse_latentdim{d}[_seed{k}].jpg, overview, GIFs
     python vae.py --evaluate   [--dataset ...]   # results/metrics.json (and attributes.json on CelebA)

@@ -79,11 +79,11 @@ def render_dsprites(classes):
     return tf.cast(inside, tf.float32)[..., None]
 
 
-def load_dsprites_npz(path):
-    """DeepMind's dSprites file -> (images uint8 [n, 64, 64], factor indices [n, 6])."""
+def load_dsprites_npz(path, count=NUM_DSPRITES):
+    """DeepMind's dSprites file of `count` images -> (images uint8 [count, 64, 64], factor indices [count, 6])."""
     with np.load(path) as archive:
         images, classes = archive['imgs'], archive['latents_classes']
-    if images.shape[1:] != (DSPRITE_SIZE, DSPRITE_SIZE) or len(images) != len(classes):
+    if images.shape != (count, DSPRITE_SIZE, DSPRITE_SIZE) or len(images) != len(classes):
         raise SettingsError('{} is not a dSprites file (imgs {} with {} factor rows): remove it to use '
                             'procedural dSprites'.format(path, images.shape, len(classes)))
     return images, classes
@@ -104,8 +104,7 @@ class DSprites(GroundTruth):
         super(DSprites, self).__init__(seed)
         self.npz_images = None
         if os.path.isfile(cfg.dsprites_npz_path):
-            self.npz_images = load_dsprites_npz(cfg.dsprites_npz_path)[0]
-            self.count = len(self.npz_images)
+            self.npz_images = load_dsprites_npz(cfg.dsprites_npz_path, self.count)[0]
 
     def _npz_float(self, indices):
         return self.npz_images[indices][..., None].astype(np.float32)

@@ -21,6 +21,7 @@ HELD_OUT_SEED = 99   # seeds the fixed sample of the factor grid that stands in 
 # seed pair [seed, stream << 32 | n]: a training batch's from its step, so a resumed run draws what it would
 # have drawn; --evaluate's from the order of its draws, so its scores are reproducible.
 TRAINING_STREAM, DRAW_STREAM, INDEX_ORDER_STREAM = 0, 1, 2
+BYTE_SCALE = np.float32(1.0 / 255.0)   # uint8 -> [0, 1], the same product in the graph and in numpy
 
 
 def stream_seed(seed, stream, n):
@@ -39,9 +40,13 @@ class GroundTruth(object):
 
     def __init__(self, seed=0):
         self.seed = seed          # of the random appearance that images() draws
-        self.count = int(np.prod(self.factor_sizes))   # images
         self._draws = 0
         self._session = None
+
+    @property
+    def count(self):
+        """The number of images: one for each combination of factor values."""
+        return int(np.prod(self.factor_sizes))
 
     @property
     def scored(self):
@@ -112,10 +117,10 @@ class ArrayGroundTruth(GroundTruth):
     def images_tensor(self, indices, seed=None):
         pixels = tf.py_func(self._gather, [indices], tf.uint8, stateful=False)
         pixels.set_shape([None] + list(self.img_shape))
-        return tf.cast(pixels, tf.float32) / 255.0
+        return tf.cast(pixels, tf.float32) * BYTE_SCALE
 
     def images(self, classes):
-        return self.array[self.index(classes)].astype(np.float32) / 255.0
+        return self.array[self.index(classes)].astype(np.float32) * BYTE_SCALE
 
 
 # ---- the data files: where they go, and one line for every way they can be wrong ----

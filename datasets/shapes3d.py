@@ -55,13 +55,13 @@ class Shapes3D(ArrayGroundTruth):
                 labels = f['labels'][()]
                 expect(labels.shape == (self.count, len(self.factor_sizes)), path,
                        'labels {}'.format((self.count, len(self.factor_sizes))), 'labels {}'.format(labels.shape))
+                order = check_grid(path, self.label_classes(labels), self.factor_sizes)
+                expect(np.array_equal(order, np.arange(self.count)), path, 'images in the published factor order',
+                       'the same images in another order')
                 images = read_images(path, found)
         except (OSError, KeyError) as error:   # h5py says OSError for a truncated or non-HDF5 file
             raise SettingsError('{} is not a readable HDF5 file ({}): download it again from {}'.format(
                 path, str(error).splitlines()[0], SOURCE))
-        order = check_grid(path, self.label_classes(labels), self.factor_sizes)
-        expect(np.array_equal(order, np.arange(self.count)), path, 'images in the published factor order',
-               'the same images in another order')
         super(Shapes3D, self).__init__(images, seed)
 
     @staticmethod

@@ -12,7 +12,6 @@ FILES = {'training': 'smallnorb-5x46789x9x18x6x2x96x96-training-{}.mat',
          'testing': 'smallnorb-5x01235x9x18x6x2x96x96-testing-{}.mat'}
 # The matrix file's magic number names its element type.
 MAGIC = {0x1E3D4C55: np.uint8, 0x1E3D4C54: np.int32}
-PER_FILE = 24300          # image pairs in each of the training and testing files
 NORB_SIDE = 96            # pixels per side of each camera's image
 LEFT_CAMERA = 0           # of the pair (left, right) in a dat file
 
@@ -21,12 +20,15 @@ def read_matrix(path, dtype, shape):
     """A NORB binary matrix: int32 magic, int32 rank, max(3, rank) int32 dimensions, then the data, little
     endian, last dimension fastest. Read as a memory map; a wrong header or a short file is a one-line error."""
     size = os.path.getsize(path)
-    header = np.fromfile(path, '<i4', 2) if size >= 8 else np.zeros(2, np.int32)
-    expect(MAGIC.get(int(header[0]) & 0xFFFFFFFF) is dtype, path,
+    with open(path, 'rb') as f:
+        head = f.read(40)
+    words = np.frombuffer(head[:len(head) // 4 * 4], '<i4')
+    magic = int(words[0]) & 0xFFFFFFFF if len(words) else None
+    expect(MAGIC.get(magic) is dtype, path,
            'a NORB {} matrix (magic {:#x})'.format(np.dtype(dtype).name, [k for k, v in MAGIC.items() if v is dtype][0]),
-           'magic {:#x}'.format(int(header[0]) & 0xFFFFFFFF))
-    rank = int(header[1])
-    dims = tuple(int(d) for d in np.fromfile(path, '<i4', max(3, rank), offset=8)[:rank]) if 0 < rank < 8 else ()
+           'magic {}'.format('none' if magic is None else '{:#x}'.format(magic)))
+    rank = int(words[1]) if len(words) > 1 else 0
+    dims = tuple(int(d) for d in words[2:2 + rank]) if 0 < rank <= 6 else ()
     expect(dims == shape, path, 'dimensions {}'.format(shape), 'dimensions {}'.format(dims))
     start = 8 + 4 * max(3, rank)
     needed = start + int(np.prod(shape)) * np.dtype(dtype).itemsize
@@ -54,12 +56,13 @@ class SmallNORB(ArrayGroundTruth):
 
     def __init__(self, cfg, seed=0):
         images, factors = [], []
+        per_file = self.count // 2   # image pairs in each of the training and testing files
         for part in ('training', 'testing'):
             def path(kind):
                 return required_file(cfg.data_dir_path, FILES[part].format(kind), SOURCE)
-            pairs = read_matrix(path('dat'), np.uint8, (PER_FILE, 2, NORB_SIDE, NORB_SIDE))
-            category = read_matrix(path('cat'), np.int32, (PER_FILE,))
-            info = read_matrix(path('info'), np.int32, (PER_FILE, 4))
+            pairs = read_matrix(path('dat'), np.uint8, (per_file, 2, NORB_SIDE, NORB_SIDE))
+            category = read_matrix(path('cat'), np.int32, (per_file,))
+            info = read_matrix(path('info'), np.int32, (per_file, 4))
             images.append(resized(pairs[:, LEFT_CAMERA], self.img_shape[0]))
             factors.append(np.column_stack([category, info[:, 0], info[:, 1], info[:, 2] // 2, info[:, 3]]))
         order = check_grid(os.path.join(cfg.data_dir_path, FILES['training'].format('info')) + ' and its testing twin',

@@ -253,7 +253,8 @@ def test_every_shape_stays_inside_the_image_at_the_corners():
                 assert not (image[0].any() or image[-1].any() or image[:, 0].any() or image[:, -1].any())
 
 
-def test_npz_file_is_used_when_present(tmp_path):
+def test_npz_file_is_used_when_present(tmp_path, monkeypatch):
+    monkeypatch.setattr(dsprites.DSprites, 'factor_sizes', (1, 1, 1, 1, 2, 3))   # a grid of 6 images
     images = np.zeros((6, 64, 64), np.uint8)
     images[:, 10, 20] = 1
     path = str(tmp_path / 'd.npz')
