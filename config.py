@@ -92,7 +92,12 @@ eval_batch_size = 64          # images per BetaVAE / FactorVAE point (pairs for 
 eval_num_train = 10000        # points the BetaVAE / FactorVAE classifiers are fitted on
 eval_num_eval = 5000          # held-out points they are scored on
 eval_num_points = 10000       # images for MIG, KL per dim and FactorVAE's latent variances
-mig_bins = 20                 # equal-width bins per latent for MIG's mutual information
+mig_bins = 20                 # equal-width bins per latent for the metrics' mutual information (MIG, modularity, MI score)
+# What --evaluate computes (docs/evaluation.md): on datasets with factors any of these; on CelebA and folders
+# 'unsupervised' alone has no need of labels. Downstream's boosted trees on 10,000 codes are the slow part.
+eval_metrics = ['beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'irs', 'modularity', 'unsupervised', 'downstream']
+downstream_sizes = [10, 100, 1000, 10000]   # training codes of each downstream classifier; sample efficiency is
+                                            # the accuracy at 100 over that at 10,000
 eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
 udr_images = 1000             # images whose mean codes UDR compares across seeds (dSprites: drawn with eval_seed;
                               # CelebA, folder: the first held-out ones), saved in results/codes.npz

@@ -8,6 +8,7 @@ import numpy as np
 
 import imagefiles
 import metrics
+import unsupervised
 from common import write_json
 from datasets import GROUND_TRUTH, open_ground_truth
 
@@ -15,7 +16,7 @@ METRICS_FILE = 'metrics.json'
 ATTRIBUTES_FILE = 'attributes.json'
 ENCODE_BATCH = 2048   # images per session run when encoding every image of a dataset
 EVALUATION_KEYS = ('eval_seed', 'eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points',
-                   'mig_bins', 'eval_attribute_images', 'udr_images')
+                   'mig_bins', 'eval_attribute_images', 'udr_images', 'eval_metrics', 'downstream_sizes')
 
 
 def images_drawn(cfg):
@@ -52,7 +53,7 @@ def evaluate_factors(restored):
 
 
 def factor_scores(restored, images):
-    """evaluate_factors of the open dataset `images`."""
+    """evaluate_factors of the open dataset `images`: the metrics eval_metrics names."""
     cfg = restored.cfg
     space = metrics.FactorSpace(images.factor_sizes, images.scored)
     represent = factor_representation(restored, images)
@@ -60,32 +61,68 @@ def factor_scores(restored, images):
     def rng(metric):   # one stream per metric: each is reproducible on its own
         return np.random.RandomState([cfg.eval_seed, metric])
 
-    sizes = dict(num_train=cfg.eval_num_train, num_eval=cfg.eval_num_eval, batch_size=cfg.eval_batch_size)
     classes = space.sample(rng(0), cfg.eval_num_points)
     observed = images.images(classes)
     _, z_logvar = restored.encode(observed)
     z_mean = represent(classes)
-    split_rng = rng(3)   # DCI and SAP share one train / test sample, as in disentanglement_lib
-    codes_train, factors_train = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_train)
-    codes_test, factors_test = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_eval)
-    dci = metrics.dci(codes_train, factors_train, codes_test, factors_test)
     information = metrics.factor_information(z_mean, classes, space.scored, cfg.mig_bins)
-    codes = represent(space.sample(rng(4), cfg.udr_images))
-    return codes, {
-        'beta_vae': metrics.beta_vae_score(represent, space, rng(1), **sizes),
-        'factor_vae': metrics.factor_vae_score(represent, space, rng(2), num_variance_estimate=cfg.eval_num_points,
-                                               **sizes),
-        'mig': metrics.information_gap(information),
-        # which latents carry each factor: {factor: [normalised mutual information of each latent]}
-        'factor_information': {images.factor_names[k]: information[:, i].tolist()
-                               for i, k in enumerate(space.scored)},
-        'dci': dci['disentanglement'],
-        'dci_completeness': dci['completeness'],
-        'dci_informativeness': dci['informativeness'],
-        'sap': metrics.sap(metrics.sap_score_matrix(codes_train, factors_train, codes_test, factors_test)),
+    result = {
         'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist(),
         'reconstruction': metrics.reconstruction_error(observed, restored.decode(z_mean), cfg.likelihood),
+        # which latents carry each factor: {factor: [normalised mutual information of each latent]}
+        'factor_information': {images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(space.scored)},
     }
+    chosen = set(cfg.eval_metrics)
+    if 'mig' in chosen:
+        result['mig'] = metrics.information_gap(information)
+    sizes = dict(num_train=cfg.eval_num_train, num_eval=cfg.eval_num_eval, batch_size=cfg.eval_batch_size)
+    if 'beta_vae' in chosen:
+        result['beta_vae'] = metrics.beta_vae_score(represent, space, rng(1), **sizes)
+    if 'factor_vae' in chosen:
+        result['factor_vae'] = metrics.factor_vae_score(represent, space, rng(2), num_variance_estimate=cfg.eval_num_points,
+                                                        **sizes)
+    split_rng = rng(3)   # DCI, SAP, IRS, modularity and the rest share one train / test sample
+    train = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_train)
+    test = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_eval)
+    result.update(split_scores(cfg, chosen, train, test))
+    if 'downstream' in chosen:
+        result.update(downstream_scores(cfg, represent, space, rng(5), test))
+    return represent(space.sample(rng(4), cfg.udr_images)), result
+
+
+def split_scores(cfg, chosen, train, test):
+    """The chosen metrics that read the shared sample: train and test are (codes, scored factor indices)."""
+    (codes_train, factors_train), (codes_test, factors_test) = train, test
+    result = {}
+    if 'dci' in chosen:
+        dci = metrics.dci(codes_train, factors_train, codes_test, factors_test)
+        result.update(dci=dci['disentanglement'], dci_completeness=dci['completeness'],
+                      dci_informativeness=dci['informativeness'])
+    if 'sap' in chosen:
+        result['sap'] = metrics.sap(metrics.sap_score_matrix(codes_train, factors_train, codes_test, factors_test))
+    if 'irs' in chosen:
+        result['irs'] = metrics.irs(codes_train, factors_train)
+    if 'modularity' in chosen:
+        result['modularity'] = metrics.modularity_score(codes_train, factors_train, cfg.mig_bins)
+        result['explicitness_train'], result['explicitness'] = metrics.explicitness(
+            codes_train, factors_train, codes_test, factors_test)
+    if 'unsupervised' in chosen:
+        result.update(unsupervised.unsupervised_scores(codes_train, cfg.mig_bins))
+    return result
+
+
+def downstream_scores(cfg, represent, space, rng, test):
+    """Both downstream predictors' mean test accuracy at each of downstream_sizes training codes (nested
+    prefixes of one sample), and their sample efficiency where the sizes hold 100 and 10,000."""
+    codes, factors = metrics.factor_codes(represent, space, rng, max(cfg.downstream_sizes))
+    training_sets = {size: (codes[:size], factors[:size]) for size in cfg.downstream_sizes}
+    result = {}
+    for predictor in sorted(metrics.PREDICTORS):
+        accuracy = metrics.downstream(training_sets, test[0], test[1], predictor)
+        result['downstream_' + predictor] = {str(size): value for size, value in accuracy.items()}
+        if 100 in accuracy and 10000 in accuracy:
+            result['sample_efficiency_' + predictor] = metrics.sample_efficiency(accuracy)
+    return result
 
 
 def evaluate_images(restored):
@@ -98,6 +135,8 @@ def evaluate_images(restored):
     codes = z_mean[:cfg.udr_images]
     names, z_mean, z_logvar = (names or [])[:count], z_mean[:count], z_logvar[:count]
     result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
+    if 'unsupervised' in cfg.eval_metrics:
+        result.update(unsupervised.unsupervised_scores(z_mean, cfg.mig_bins))
     if cfg.dataset != 'celeba':
         return codes, result, None
     attribute_path = imagefiles.beside_images(cfg.data_dir_path, imagefiles.ATTRIBUTE_FILE)
@@ -123,7 +162,11 @@ def caption(entry):
 
 
 SCORE_LABELS = (('beta_vae', 'BetaVAE metric'), ('factor_vae', 'FactorVAE metric'), ('mig', 'MIG'),
-                ('dci', 'DCI disentangl.'), ('sap', 'SAP'), ('reconstruction', 'reconstruction'))
+                ('dci', 'DCI disentangl.'), ('sap', 'SAP'), ('irs', 'IRS'), ('modularity', 'modularity'),
+                ('explicitness', 'explicitness'), ('gaussian_total_correlation', 'Gaussian TC'),
+                ('wasserstein_dependency_norm', 'Wasserstein dep.'), ('mutual_info_score', 'MI score'),
+                ('sample_efficiency_logistic', 'sample eff. (LR)'),
+                ('sample_efficiency_boosted_trees', 'sample eff. (GBT)'), ('reconstruction', 'reconstruction'))
 
 
 def evaluate(restored):
@@ -144,7 +187,7 @@ def evaluate(restored):
     print('{:<18}{}'.format('KL per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))
     for factor, information in result.get('factor_information', {}).items():
         print(carriers(factor, information))
-    metrics.save_codes(codes, result['kl_per_dim'], restored.step, os.path.join(cfg.results_dir, metrics.CODES_FILE))
+    unsupervised.save_codes(codes, result['kl_per_dim'], restored.step, os.path.join(cfg.results_dir, unsupervised.CODES_FILE))
     write_json(result, os.path.join(cfg.results_dir, METRICS_FILE))
     if ranking is not None:
         write_json({'step': restored.step, 'checkpoint': restored.checkpoint, 'dims': ranking},

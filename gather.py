@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 import figures
-import metrics
+import unsupervised
 from common import write_json
 
 SUPERVISED = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')   # the metrics that need a dataset's factors
@@ -90,14 +90,14 @@ def score_udr(runs, rows):
     returns {setting label: the name of its run with the highest UDR}."""
     by_setting = collections.OrderedDict()
     for run in runs:
-        if run.name in rows and os.path.isfile(os.path.join(run.folder, 'results', metrics.CODES_FILE)):
+        if run.name in rows and os.path.isfile(os.path.join(run.folder, 'results', unsupervised.CODES_FILE)):
             by_setting.setdefault(setting_of(run), []).append(run)
     selected = collections.OrderedDict()
     for setting, group in by_setting.items():
         if len(group) < 2:
             continue
-        saved = [metrics.load_codes(os.path.join(run.folder, 'results', metrics.CODES_FILE)) for run in group]
-        scores, _ = metrics.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
+        saved = [unsupervised.load_codes(os.path.join(run.folder, 'results', unsupervised.CODES_FILE)) for run in group]
+        scores, _ = unsupervised.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
         for run, score in zip(group, scores):
             rows[run.name]['udr'] = float(score)
         selected[label(setting)] = group[int(np.argmax(scores))].name

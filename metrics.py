@@ -1,4 +1,5 @@
-"""Disentanglement metrics on data with known factors, and naming latent dims by labelled attributes.
+"""Disentanglement metrics on data with known factors, and naming latent dims by labelled attributes (the
+scores that need no labels are in unsupervised.py).
 
 Functions of numpy arrays. A representation is a function `represent(classes) -> codes`: factor
 indices [n, num_factors] in, the encoder's means [n, num_latents] out. Sample sizes and procedures
@@ -9,7 +10,7 @@ import warnings
 
 import numpy as np
 
-from common import SettingsError, atomic_path
+from common import SettingsError
 
 SKLEARN_HINT = 'pip install scikit-learn'
 
@@ -20,6 +21,7 @@ def sklearn():
         import sklearn as package
         import sklearn.ensemble  # noqa: F401
         import sklearn.linear_model  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
         import sklearn.svm  # noqa: F401
     except ImportError:
         raise SettingsError('--evaluate needs scikit-learn for the BetaVAE, DCI and SAP classifiers: run `{}`'.format(
@@ -268,6 +270,133 @@ def sap(score_matrix):
     return float(np.mean(ordered[-1] - ordered[-2]))
 
 
+# ---- IRS (Suter et al. 2019, "Robustly disentangled causal mechanisms", section 4) ----
+
+def irs(codes, factors, diff_quantile=0.99):
+    """Interventional robustness score of codes [n, M] against discrete factors [n, K] sampled uniformly from
+    the grid. For latent j and factor k: one minus the mean, over factor k's values, of the diff_quantile of
+    |z_j - E[z_j | factor k]| (how far the other factors still move z_j once k is fixed), normalised by z_j's
+    largest deviation from its mean; each latent keeps its best factor, and the score is the average over
+    latents weighted by that largest deviation. Constant latents are left out; none active scores 0."""
+    codes = np.asarray(codes, np.float64)
+    codes = codes[:, codes.var(axis=0) > 0]
+    if codes.shape[1] == 0:
+        return 0.0
+    max_deviation = np.abs(codes - codes.mean(axis=0)).max(axis=0)
+    deviation = np.zeros((codes.shape[1], factors.shape[1]))
+    for k in range(factors.shape[1]):
+        values = np.unique(factors[:, k])
+        for value in values:
+            fixed = codes[factors[:, k] == value]
+            deviation[:, k] += np.quantile(np.abs(fixed - fixed.mean(axis=0)), diff_quantile, axis=0)
+        deviation[:, k] /= len(values)
+    robustness = (1.0 - deviation / max_deviation[:, None]).max(axis=1)
+    return float(np.average(robustness, weights=max_deviation))
+
+
+# ---- modularity and explicitness (Ridgeway & Mozer 2018, section 3) ----
+
+def modularity(information):
+    """Modularity of a [M latents, K factors] mutual information matrix: per latent, one minus the share of
+    its squared information that goes to factors other than its best, relative to K - 1; averaged over
+    latents. 1 when each latent carries one factor; a latent that carries nothing scores 0."""
+    squared = np.square(np.asarray(information, np.float64))
+    best = squared.max(axis=1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        score = 1.0 - (squared.sum(axis=1) - best) / (best * (squared.shape[1] - 1.0))
+    score[best == 0] = 0.0
+    return float(np.mean(score))
+
+
+def modularity_score(codes, factors, bins=20):
+    """modularity() of the mutual information between binned codes [n, M] and factors [n, K], in nats."""
+    binned = discretize(codes, bins)
+    return modularity([[discrete_mutual_info(binned[:, j], factors[:, k]) for k in range(factors.shape[1])]
+                       for j in range(codes.shape[1])])
+
+
+def macro_auc(probabilities, labels, classes):
+    """Mean one-vs-rest ROC-AUC (scikit-learn's, ties averaged) over the classes that have both members and
+    non-members among labels."""
+    from sklearn.metrics import roc_auc_score
+    aucs = [roc_auc_score(labels == c, probabilities[:, i]) for i, c in enumerate(classes)
+            if 0 < np.sum(labels == c) < len(labels)]
+    return float(np.mean(aucs)) if aucs else float('nan')
+
+
+def explicitness(codes_train, factors_train, codes_test, factors_test):
+    """(train, test) explicitness: per factor, the macro ROC-AUC of scikit-learn's LogisticRegression with its
+    defaults on the standardised codes, averaged over factors. Classes absent from a set are left out of its
+    average, where disentanglement_lib's binarizer would fail."""
+    learn = sklearn()
+    mean, std = codes_train.mean(axis=0), codes_train.std(axis=0)
+    std[std == 0] = 1.0
+    x_train, x_test = (codes_train - mean) / std, (codes_test - mean) / std
+    train, test = [], []
+    for k in range(factors_train.shape[1]):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')   # lbfgs' iteration limit, as disentanglement_lib runs it
+            model = learn.linear_model.LogisticRegression().fit(x_train, factors_train[:, k])
+        train.append(macro_auc(model.predict_proba(x_train), factors_train[:, k], model.classes_))
+        test.append(macro_auc(model.predict_proba(x_test), factors_test[:, k], model.classes_))
+    return float(np.mean(train)), float(np.mean(test))
+
+
+# ---- downstream task (Locatello et al. 2019, section 6) ----
+
+DOWNSTREAM_SIZES = (10, 100, 1000, 10000)   # training codes per factor classifier, as the study's
+LOGISTIC_CS = 10                            # inverse regularisations LogisticRegressionCV tries
+MAX_FOLDS = 5
+
+
+def logistic_cv(codes, labels):
+    """disentanglement_lib's cross-validated logistic regression (10 Cs, 5 folds), made safe for small
+    training sets: folds are stratified and no more than the rarest class has codes; when a class has a
+    single code there is nothing to validate against, and a plain LogisticRegression (C = 1) is fitted."""
+    learn = sklearn()
+    folds = min(MAX_FOLDS, int(np.unique(labels, return_counts=True)[1].min()))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        if folds < 2:
+            return learn.linear_model.LogisticRegression().fit(codes, labels)
+        cv = learn.model_selection.StratifiedKFold(folds)
+        return learn.linear_model.LogisticRegressionCV(Cs=LOGISTIC_CS, cv=cv).fit(codes, labels)
+
+
+def boosted_trees(codes, labels):
+    """scikit-learn's GradientBoostingClassifier with its defaults, as disentanglement_lib's downstream task."""
+    return sklearn().ensemble.GradientBoostingClassifier(random_state=0).fit(codes, labels)
+
+
+PREDICTORS = {'logistic': logistic_cv, 'boosted_trees': boosted_trees}
+
+
+def factor_accuracy(fit, codes_train, factors_train, codes_test, factors_test):
+    """Test accuracy of fit(codes, labels) per factor [K]; a factor with one value in training predicts it."""
+    accuracy = []
+    for k in range(factors_train.shape[1]):
+        labels = factors_train[:, k]
+        if len(np.unique(labels)) < 2:
+            accuracy.append(np.mean(factors_test[:, k] == labels[0]))
+            continue
+        accuracy.append(np.mean(fit(codes_train, labels).predict(codes_test) == factors_test[:, k]))
+    return np.array(accuracy, np.float64)
+
+
+def sample_efficiency(accuracy, small=100, large=10000):
+    """Locatello et al. 2019's sample efficiency: mean accuracy with `small` training codes over that with
+    `large`; accuracy is {training codes: mean test accuracy}."""
+    return float(accuracy[small] / accuracy[large])
+
+
+def downstream(training_sets, codes_test, factors_test, predictor):
+    """{training codes: mean test accuracy over factors} of PREDICTORS[predictor], one classifier per factor,
+    for training_sets {size: (codes, factors)}."""
+    fit = PREDICTORS[predictor]
+    return {size: float(np.mean(factor_accuracy(fit, codes, factors, codes_test, factors_test)))
+            for size, (codes, factors) in sorted(training_sets.items())}
+
+
 # ---- reconstruction ----
 
 def reconstruction_error(images, reconstructions, likelihood):
@@ -325,75 +454,3 @@ def rank_attributes(codes, labels, names, top=3):
             {'name': names[a], 'auc': float(corrected[dim, a]), 'sign': 1 if auc[dim, a] >= 0.5 else -1}
             for a in best]})
     return ranking
-
-
-# ---- model selection without labels: UDR (Duan et al. 2020) ----
-
-UDR_ACTIVE_KL = 0.01   # nats: latents with less mean KL are left out of UDR, as in disentanglement_lib
-
-
-CODES_FILE = 'codes.npz'   # beside metrics.json: mean codes of images that every run of a dataset shares
-
-
-def save_codes(codes, kl_per_dim, step, path):
-    """The codes UDR compares across runs: mean codes [images, latent_dim], KL per dim, the step."""
-    with atomic_path(path) as tmp:
-        with open(tmp, 'wb') as f:
-            np.savez(f, codes=np.asarray(codes, np.float32), kl_per_dim=np.asarray(kl_per_dim, np.float64), step=step)
-
-
-def load_codes(path):
-    """(codes, kl_per_dim, step) as save_codes wrote them."""
-    with np.load(path) as saved:
-        return saved['codes'], saved['kl_per_dim'], int(saved['step'])
-
-
-def spearman_matrix(codes_a, codes_b):
-    """|Spearman correlation| of every latent of codes_a [n, Ma] with every latent of codes_b [n, Mb],
-    [Ma, Mb]; a latent that is constant on the sample correlates 0 with everything."""
-    from scipy.stats import rankdata
-    ranks = [np.stack([rankdata(column) for column in codes.T], axis=1) if codes.shape[1] else
-             np.zeros((len(codes), 0)) for codes in (codes_a, codes_b)]
-    centred = [r - r.mean(axis=0) for r in ranks]
-    norms = [np.sqrt((c ** 2).sum(axis=0)) for c in centred]
-    with np.errstate(invalid='ignore', divide='ignore'):
-        corr = centred[0].T.dot(centred[1]) / np.outer(norms[0], norms[1])
-    return np.abs(np.nan_to_num(corr))
-
-
-def relative_strength(corr):
-    """Duan et al. 2020, eq. 3: how one-to-one a [Ma, Mb] matrix of |correlations| is. For each column
-    (and then each row) its largest entry squared over its sum, averaged; the two averages' mean.
-    1 for a permutation matrix; near 0 when every latent relates a little to many."""
-    def one_side(matrix):
-        if matrix.size == 0:
-            return 0.0
-        sums = matrix.sum(axis=0)
-        with np.errstate(invalid='ignore', divide='ignore'):
-            return float(np.mean(np.nan_to_num(matrix.max(axis=0) ** 2 / sums)))
-    return (one_side(corr) + one_side(corr.T)) / 2.0
-
-
-def udr_pair(codes_a, kl_a, codes_b, kl_b, active_kl=UDR_ACTIVE_KL):
-    """The similarity of two models' mean codes of the same images: relative_strength of their
-    Spearman matrix over the latents whose mean KL is at least active_kl in each."""
-    active_a, active_b = np.asarray(kl_a) >= active_kl, np.asarray(kl_b) >= active_kl
-    return relative_strength(spearman_matrix(codes_a[:, active_a], codes_b[:, active_b]))
-
-
-def udr(codes, kls, active_kl=UDR_ACTIVE_KL):
-    """Duan et al. 2020's UDR (the Spearman variant of disentanglement_lib's `udr`) of models that
-    differ only in their seed: codes, a list of [n, M] mean codes of the same n images, and kls,
-    each model's mean KL per latent. Returns (each model's score: the median of its similarity with
-    every other model [num_models], the pairwise similarities [num_models, num_models], 1 on the
-    diagonal)."""
-    count = len(codes)
-    if count < 2:
-        raise SettingsError('UDR compares models that differ in their seed: it needs at least 2, got {}'.format(
-            count))
-    pairwise = np.eye(count)
-    for i in range(count):
-        for j in range(i + 1, count):
-            pairwise[i, j] = pairwise[j, i] = udr_pair(codes[i], kls[i], codes[j], kls[j], active_kl)
-    scores = np.array([np.median(np.delete(pairwise[i], i)) for i in range(count)])
-    return scores, pairwise

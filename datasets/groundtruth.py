@@ -141,9 +141,9 @@ def expect(condition, path, expected, found):
         raise SettingsError('{} is not the expected file: expected {}, found {}'.format(path, expected, found))
 
 
-def check_grid(path, classes, sizes):
-    """Factor indices read from a file's labels [n, F] must cover the grid exactly once, each at its row-major
-    index; returns the order that puts the file's rows at those indices."""
+def grid_index(path, classes, sizes):
+    """The row-major image index [n] of each row of factor indices read from a file's labels [n, F], which
+    must cover the grid exactly once; else a one-line error."""
     classes = np.asarray(classes, np.int64)
     inside = classes.shape == (int(np.prod(sizes)), len(sizes)) and (classes >= 0).all() and \
         (classes < np.asarray(sizes)).all()
@@ -151,4 +151,4 @@ def check_grid(path, classes, sizes):
     if not inside or len(np.unique(index)) != len(index):
         raise SettingsError('{}: its labels do not match the factor grid {} (each combination once): is it '
                             'the published file?'.format(path, 'x'.join(str(s) for s in sizes)))
-    return np.argsort(index)
+    return index

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from common import SettingsError
-from datasets.groundtruth import ArrayGroundTruth, check_grid, expect, required_file
+from datasets.groundtruth import ArrayGroundTruth, expect, grid_index, required_file
 
 FILE = '3dshapes.h5'
 SOURCE = 'https://storage.googleapis.com/3d-shapes/3dshapes.h5, from https://github.com/deepmind/3d-shapes'
@@ -55,8 +55,8 @@ class Shapes3D(ArrayGroundTruth):
                 labels = f['labels'][()]
                 expect(labels.shape == (self.count, len(self.factor_sizes)), path,
                        'labels {}'.format((self.count, len(self.factor_sizes))), 'labels {}'.format(labels.shape))
-                order = check_grid(path, self.label_classes(labels), self.factor_sizes)
-                expect(np.array_equal(order, np.arange(self.count)), path, 'images in the published factor order',
+                index = grid_index(path, self.label_classes(labels), self.factor_sizes)
+                expect(np.array_equal(index, np.arange(self.count)), path, 'images in the published factor order',
                        'the same images in another order')
                 images = read_images(path, found)
         except (OSError, KeyError) as error:   # h5py says OSError for a truncated or non-HDF5 file

@@ -77,16 +77,18 @@ def write_norb_matrix(path, array):
         f.write(np.ascontiguousarray(array, array.dtype.newbyteorder('<')).tobytes())
 
 
-def write_smallnorb(folder, sizes, seed=0):
+def write_smallnorb(folder, sizes, seed=0, images=True):
     """The six files of a SmallNORB grid of `sizes` (category, instance, elevation, azimuth, lighting): each
-    file holds half the instances, in shuffled order as the real files are, both cameras showing the index."""
+    file holds half the instances, in shuffled order as the real files are, both cameras showing the index.
+    images=False writes the four label files alone."""
     count = int(np.prod(sizes))
     classes = np.stack(np.unravel_index(np.arange(count), sizes), axis=1)
     rng = np.random.RandomState(seed)
     for part, in_part in (('training', classes[:, 1] % 2 == 1), ('testing', classes[:, 1] % 2 == 0)):
         rows = rng.permutation(np.flatnonzero(in_part))
-        pair = index_images(rows, smallnorb.NORB_SIDE, 1)[..., 0]
-        write_norb_matrix(os.path.join(folder, smallnorb.FILES[part].format('dat')), np.stack([pair, pair], axis=1))
+        if images:
+            pair = index_images(rows, smallnorb.NORB_SIDE, 1)[..., 0]
+            write_norb_matrix(os.path.join(folder, smallnorb.FILES[part].format('dat')), np.stack([pair, pair], axis=1))
         write_norb_matrix(os.path.join(folder, smallnorb.FILES[part].format('cat')), classes[rows, 0].astype(np.int32))
         info = np.column_stack([classes[rows, 1], classes[rows, 2], classes[rows, 3] * 2, classes[rows, 4]])
         write_norb_matrix(os.path.join(folder, smallnorb.FILES[part].format('info')), info.astype(np.int32))

@@ -131,15 +131,17 @@ def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path,
     folder = write_standin(name, str(tmp_path / 'data'))
     args = ['--dataset', name, '--data_dir_path', folder, '--batch_size', '8', '--filters', '8,8,8,8',
             '--hidden_units', '16,16', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--eval_num_train', '50', '--eval_num_eval', '30',
+            '--summary_dir', str(tmp_path / 'sum'), '--eval_num_train', '50', '--eval_num_eval', '30', '--downstream_sizes', '10,50',
             '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40']
     assert vae.main(['--train', '--steps', '2'] + args) == 0
     assert vae.main(['--train', '--steps', '3', '--evaluate'] + args) == 0
     assert 'resumed from' in capsys.readouterr().out
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
     assert result['step'] == 3
-    for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap'):
+    for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'irs', 'modularity', 'explicitness'):
         assert 0.0 <= result[key] <= 1.0, key
+    assert result['gaussian_total_correlation'] >= 0 and result['mutual_info_score'] >= 0
+    assert sorted(result['downstream_logistic']) == sorted(result['downstream_boosted_trees']) == ['10', '50']
     scored = open_ground_truth(settings.resolve(name, [('data_dir_path', folder)])).scored
     assert len(result['factor_information']) == len(scored)
 
@@ -147,7 +149,7 @@ def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path,
 def test_smallnorb_labels_off_the_grid_are_one_error(small_grids, tmp_path):
     folder = write_standin('smallnorb', str(tmp_path))
     info = os.path.join(folder, smallnorb.FILES['testing'].format('info'))
-    matrix = np.array(smallnorb.read_matrix(info, np.int32, (48, 4)))
+    matrix = smallnorb.read_rows(info, np.int32, (48, 4))
     matrix[1] = matrix[0]                   # one combination twice, one missing
     standins.write_norb_matrix(info, matrix)
     with pytest.raises(SettingsError, match='labels do not match the factor grid 2x4x2x3x2'):
@@ -221,13 +223,15 @@ def test_bad_mpi3d_files_are_one_line_each(tmp_path):
 
 def test_bad_smallnorb_and_cars3d_files_and_a_missing_scream_are_one_line_each(tmp_path):
     missing = train_cli('smallnorb', fresh(tmp_path, 'empty'), tmp_path)
-    assert smallnorb.FILES['training'].format('dat') in missing and 'ylclab' in missing
-    norb = fresh(tmp_path, 'norb')
-    standins.write_smallnorb(norb, SMALL['smallnorb'])
-    assert 'expected dimensions (24300, 2, 96, 96), found dimensions (48, 2, 96, 96)' in train_cli(
-        'smallnorb', norb, tmp_path)
-    dat = os.path.join(norb, smallnorb.FILES['training'].format('dat'))
-    standins.write_norb_matrix(dat, np.zeros((3, 4), np.int32))
+    assert smallnorb.FILES['training'].format('cat') in missing and 'ylclab' in missing
+    small = fresh(tmp_path, 'small')
+    standins.write_smallnorb(small, SMALL['smallnorb'])
+    assert 'cat.mat is not the expected file: expected dimensions (24300,), found dimensions (48,)' in train_cli(
+        'smallnorb', small, tmp_path)
+    norb = fresh(tmp_path, 'norb')   # the published labels, and image files that are not byte matrices
+    standins.write_smallnorb(norb, smallnorb.SmallNORB.factor_sizes, images=False)
+    for part in smallnorb.PARTS:
+        standins.write_norb_matrix(os.path.join(norb, smallnorb.FILES[part].format('dat')), np.zeros((3, 4), np.int32))
     assert 'expected a NORB uint8 matrix (magic 0x1e3d4c55), found magic 0x1e3d4c54' in train_cli(
         'smallnorb', norb, tmp_path)
     cars = fresh(tmp_path, 'cars')

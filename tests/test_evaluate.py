@@ -10,12 +10,14 @@ import inference
 from datasets import dsprites
 import evaluate
 import metrics
+import unsupervised
 import settings
 import vae
 from test_metrics import binning_bound
 from conftest import TINY_DSPRITES
 
-SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '100', '--eval_batch_size', '8']
+SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '100', '--eval_batch_size', '8',
+              '--downstream_sizes', '10,100']
 
 
 class FactorEncoder(object):
@@ -40,7 +42,7 @@ class FactorEncoder(object):
 def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: dsprites.NUM_DSPRITES)   # the table of every code
     cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_num_points', '10000'),
-                                        ('eval_num_train', '400'), ('eval_num_eval', '200')])
+                                        ('eval_num_train', '400'), ('eval_num_eval', '200'), ('downstream_sizes', '10,100')])
     result = evaluate.evaluate(FactorEncoder(cfg))
     assert result['beta_vae'] == 1.0            # the fixed factor's dim is exactly 0 in every pair
     assert result['factor_vae'] == 1.0          # the fixed factor's dim has zero variance
@@ -81,7 +83,7 @@ def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     codes, again = evaluate.evaluate_factors(restored)    # every sample is seeded: the same scores
     for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
         assert result[key] == again[key], key
-    saved, kl, step = metrics.load_codes(str(tmp_path / 'res' / metrics.CODES_FILE))   # what UDR compares
+    saved, kl, step = unsupervised.load_codes(str(tmp_path / 'res' / unsupervised.CODES_FILE))   # what UDR compares
     assert step == 3 and saved.shape == (1000, 10) and np.array_equal(saved, codes) and list(kl) == result['kl_per_dim']
 
 
@@ -143,6 +145,7 @@ def test_celeba_evaluate_names_dims_and_traverse_shows_them(celeba_dir, tiny_ove
     assert ranking['step'] == 2 and len(ranking['dims']) == 3
     assert ranking['dims'][1]['attributes'][0] == {'name': 'Smiling', 'auc': 1.0, 'sign': 1}
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
+    assert result['gaussian_total_correlation'] >= 0 and 'wasserstein_dependency' in result   # no labels needed
     assert 'mig' not in result and result['kl_per_dim'] == pytest.approx(
         metrics.kl_per_dim(*inference.Restored(cfg).encode_held_out(cfg.eval_attribute_images)[1:]).tolist())
     with Image.open(str(tmp_path / 'res' / 'traverse_latentdim1.jpg')) as grid:

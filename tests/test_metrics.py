@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import metrics
+import unsupervised
 from common import SettingsError
 
 SIZES = (1, 3, 6, 40, 32, 32)          # dSprites' factor grid (colour has one value and is not scored)
@@ -206,8 +207,8 @@ ACTIVE = np.ones(3)
 
 def test_identical_codes_score_1():
     codes = balanced_codes()
-    assert metrics.udr_pair(codes, ACTIVE, codes, ACTIVE) == pytest.approx(1.0)
-    scores, pairwise = metrics.udr([codes, codes, codes], [ACTIVE] * 3)
+    assert unsupervised.udr_pair(codes, ACTIVE, codes, ACTIVE) == pytest.approx(1.0)
+    scores, pairwise = unsupervised.udr([codes, codes, codes], [ACTIVE] * 3)
     np.testing.assert_allclose(scores, 1.0)
     np.testing.assert_allclose(pairwise, 1.0)
 
@@ -215,19 +216,19 @@ def test_identical_codes_score_1():
 def test_a_permutation_with_sign_flips_scores_1():
     codes = balanced_codes()
     other = np.stack([-codes[:, 2], codes[:, 0], -3.0 * codes[:, 1] + 1.0], axis=1)
-    assert metrics.udr_pair(codes, ACTIVE, other, ACTIVE) == pytest.approx(1.0)
+    assert unsupervised.udr_pair(codes, ACTIVE, other, ACTIVE) == pytest.approx(1.0)
 
 
 def test_a_rotation_scores_less_than_the_axes():
     codes = balanced_codes()
     mixed = np.stack([codes[:, 0] + codes[:, 1], codes[:, 0] - codes[:, 1], codes[:, 2]], axis=1)
-    assert metrics.udr_pair(codes, ACTIVE, mixed, ACTIVE) < 0.9
+    assert unsupervised.udr_pair(codes, ACTIVE, mixed, ACTIVE) < 0.9
 
 
 def test_independent_random_codes_score_near_0():
     rng = np.random.RandomState(0)
     a, b = rng.randn(20000, 10), rng.randn(20000, 10)
-    assert metrics.udr_pair(a, np.ones(10), b, np.ones(10)) < 0.05
+    assert unsupervised.udr_pair(a, np.ones(10), b, np.ones(10)) < 0.05
 
 
 def test_collapsed_dims_are_left_out():
@@ -235,23 +236,23 @@ def test_collapsed_dims_are_left_out():
     codes = balanced_codes()
     noisy = np.hstack([codes, rng.randn(len(codes), 2)])            # two more latents that carry nothing ...
     kl = np.array([1.0, 1.0, 1.0, 0.001, 0.0])                        # ... and say so by their KL
-    assert metrics.udr_pair(noisy, kl, codes, ACTIVE) == pytest.approx(1.0)
-    assert metrics.udr_pair(noisy, np.ones(5), codes, ACTIVE) < 0.95   # counted, they lower the score
+    assert unsupervised.udr_pair(noisy, kl, codes, ACTIVE) == pytest.approx(1.0)
+    assert unsupervised.udr_pair(noisy, np.ones(5), codes, ACTIVE) < 0.95   # counted, they lower the score
 
 
 def test_a_model_with_no_active_dims_scores_0():
     codes = balanced_codes()
-    assert metrics.udr_pair(codes, np.zeros(3), codes, ACTIVE) == 0.0
-    assert metrics.udr_pair(codes, np.zeros(3), codes, np.zeros(3)) == 0.0
+    assert unsupervised.udr_pair(codes, np.zeros(3), codes, ACTIVE) == 0.0
+    assert unsupervised.udr_pair(codes, np.zeros(3), codes, np.zeros(3)) == 0.0
 
 
 def test_each_model_scores_the_median_of_its_pairs():
     codes = balanced_codes()
     rng = np.random.RandomState(2)
     outlier = rng.randn(len(codes), 3)
-    scores, pairwise = metrics.udr([codes, codes, codes, outlier], [ACTIVE] * 4)
+    scores, pairwise = unsupervised.udr([codes, codes, codes, outlier], [ACTIVE] * 4)
     assert pairwise[0, 1] == pytest.approx(1.0) and pairwise[0, 3] < 0.9
     assert scores[0] == pytest.approx(1.0)                           # median of (1, 1, low)
     assert scores[3] == pytest.approx(np.median(pairwise[3, :3]))
     with pytest.raises(SettingsError):
-        metrics.udr([codes], [ACTIVE])
+        unsupervised.udr([codes], [ACTIVE])

@@ -267,7 +267,7 @@ def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
 @pytest.mark.parametrize('name', sorted(objectives.OBJECTIVES))
 def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path, capsys):
     """The only list of objectives outside objectives.py: whatever is registered is walked through."""
-    small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64',
+    small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64', '--downstream_sizes', '10,40',
                   '--eval_batch_size', '8']
     dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', name]

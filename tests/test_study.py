@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gather
-import metrics
+import unsupervised
 import study
 from common import SettingsError
 from conftest import TINY_DSPRITES
@@ -19,7 +19,7 @@ from slurm_cluster import SlurmCluster, Unavailable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny dSprites model and small metric samples: a run trains and evaluates in seconds.
-TINY = TINY_DSPRITES + ['--latent_dim', '4', '--discriminator_units', '16,16', '--eval_num_train', '40',
+TINY = TINY_DSPRITES + ['--latent_dim', '4', '--discriminator_units', '16,16', '--downstream_sizes', '10,20', '--eval_num_train', '40',
                         '--eval_num_eval', '20', '--eval_num_points', '64', '--eval_batch_size', '8', '--udr_images',
                         '64', '--image_snapshot_freq', '1000', '--checkpoint_every', '3600']
 
@@ -118,7 +118,7 @@ def fake_run(folder, name, grid, objective, seed, mig, codes, kl, step=2):
     values.update(step=step, reconstruction=1.0, kl_per_dim=list(kl),
                   config={'objective': objective, 'seed': seed, 'inactive_kl': 0.05})
     study.write_json(values, os.path.join(results, 'metrics.json'))
-    metrics.save_codes(codes, kl, step, os.path.join(results, metrics.CODES_FILE))
+    unsupervised.save_codes(codes, kl, step, os.path.join(results, unsupervised.CODES_FILE))
     return study.Run(name, os.path.join(folder, name), grid, ())
 
 
