@@ -18,6 +18,10 @@ import unsupervised
 from common import write_json
 
 SUPERVISED = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')   # the metrics that need a dataset's factors
+# The scores a study's tables and figures show, where every run has them (runs evaluated before a metric
+# existed lack it): the factor metrics, the downstream task's sample efficiency and the scores without labels.
+SCORES = SUPERVISED + ('irs', 'modularity', 'explicitness', 'sample_efficiency_logistic',
+                       'sample_efficiency_boosted_trees', 'gaussian_total_correlation', 'mutual_info_score')
 TABLE_FILE = 'results.md'
 RESULTS_FILE = 'results.json'
 METRICS_FIGURE = 'metrics.png'    # each metric against the swept settings, one column per objective
@@ -74,7 +78,7 @@ def row(run, values):
            'objective': values['config']['objective'], 'seed': values['config']['seed'],
            'active_dims': sum(kl >= values['config']['inactive_kl'] for kl in values['kl_per_dim']),
            'train_minutes': training_minutes(os.path.join(run.folder, 'summaries'))}
-    for key in SUPERVISED + ('reconstruction',):
+    for key in SCORES + ('reconstruction',):
         if key in values:
             line[key] = values[key]
     return line
@@ -123,7 +127,7 @@ def rank_correlations(rows):
     from scipy.stats import spearmanr
     scored = [r for r in rows if r['udr'] is not None]
     correlations = {}
-    for key in SUPERVISED:
+    for key in SCORES:
         if len(scored) >= 3 and all(key in r for r in scored):
             rho = spearmanr([r['udr'] for r in scored], [r[key] for r in scored])[0]
             correlations[key] = None if np.isnan(rho) else float(rho)
@@ -135,7 +139,7 @@ def selected_against_median(rows, selected):
     chosen = [r for r in rows if r['run'] in set(selected.values())]
     return {key: {'median': float(np.median([r[key] for r in rows])),
                   'selected': float(np.mean([r[key] for r in chosen])) if chosen else None}
-            for key in SUPERVISED + ('reconstruction',) if rows and all(key in r for r in rows)}
+            for key in SCORES + ('reconstruction',) if rows and all(key in r for r in rows)}
 
 
 def plot_metrics(rows, path):
@@ -144,7 +148,7 @@ def plot_metrics(rows, path):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    keys = [key for key in SUPERVISED + ('udr',) if rows and all(r.get(key) is not None for r in rows)] or ['udr']
+    keys = [key for key in SCORES + ('udr',) if rows and all(r.get(key) is not None for r in rows)] or ['udr']
     objectives = list(collections.OrderedDict((r['objective'], None) for r in rows))
     figure, axes = plt.subplots(len(keys), len(objectives), squeeze=False,
                                 figsize=(3.2 * len(objectives) + 1, 2.2 * len(keys) + 0.6))
@@ -214,7 +218,7 @@ def published_of(rows, dataset):
 
 
 def scored_keys(rows):
-    return [key for key in SUPERVISED + ('reconstruction',) if rows and all(key in r for r in rows)]
+    return [key for key in SCORES + ('reconstruction',) if rows and all(key in r for r in rows)]
 
 
 def cell(value, digits=3):
@@ -231,12 +235,7 @@ def markdown(rows, selected, summary):
         lines.append('| {} | {} | {:.1f} | {} | {} | {} | {} |'.format(
             r['run'], r['step'], r['train_minutes'], ' | '.join(cell(r[key]) for key in keys),
             r['active_dims'], cell(r['udr']), 'yes' if r['run'] in picked else ''))
-    lines += ['', '| setting | seeds | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 2) + '|']
-    for name, m in summary['medians'].items():
-        lines.append('| {} (median) | {} | {} |'.format(name, m['seeds'], ' | '.join(cell(m[key]) for key in keys)))
-    for objective, p in summary['published'].items():
-        lines.append('| {}, published: {} | | {} |'.format(objective, p['source'], ' | '.join(
-            cell(p['scores'].get(key), 2) for key in keys)))
+    lines += [''] + medians_lines(summary, keys)
     if summary['rank_correlations']:
         lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
             '{} {}'.format(key, cell(rho, 2)) for key, rho in summary['rank_correlations'].items())]
@@ -246,6 +245,18 @@ def markdown(rows, selected, summary):
         for key, pair in summary['selected_against_median'].items():
             lines.append('| {} | {:.3f} | {} |'.format(key, pair['median'], cell(pair['selected'])))
     return '\n'.join(lines) + '\n'
+
+
+def medians_lines(summary, keys=None):
+    """The table of each setting's median over its seeds, with its objectives' published scores."""
+    keys = keys or scored_keys(summary['runs'])
+    lines = ['| setting | seeds | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 2) + '|']
+    for name, m in summary['medians'].items():
+        lines.append('| {} (median) | {} | {} |'.format(name, m['seeds'], ' | '.join(cell(m[key]) for key in keys)))
+    for objective, p in summary['published'].items():
+        lines.append('| {}, published: {} | | {} |'.format(objective, p['source'], ' | '.join(
+            cell(p['scores'].get(key), 2) for key in keys)))
+    return lines
 
 
 def write_table(folder, summary, table):

@@ -5,8 +5,8 @@ the line that says where its figures come from (command, commit, date, machine).
     python report.py            # rewrites the blocks; running it twice changes nothing
     python report.py --check    # exit 1, naming the stale files, where a block differs from its JSON
 
-VIEW is a table the JSON holds (its "tables": {name: {"columns": [...], "rows": [[...], ...]}}), or `study`
-or `curves` for what study.py's gather writes (results.json). The prose around a block is the author's.
+VIEW is a table the JSON holds (its "tables": {name: {"columns": [...], "rows": [[...], ...]}}), or `study`,
+`medians` or `curves` for what study.py's gather writes (results.json). The prose around a block is the author's.
 """
 import argparse
 import glob
@@ -61,6 +61,8 @@ def render(result, view):
     if view == 'study':
         selected = result.get('selected_per_setting', {})
         body = gather.markdown(result['runs'], selected, result)
+    elif view == 'medians':
+        body = '\n'.join(gather.medians_lines(result)) + '\n'
     elif view == 'curves':
         body = gather.curves_markdown(result['points'], result['against_published'])
     else:
