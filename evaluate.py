@@ -52,77 +52,97 @@ def evaluate_factors(restored):
         images.close()
 
 
-def factor_scores(restored, images):
-    """evaluate_factors of the open dataset `images`: the metrics eval_metrics names."""
-    cfg = restored.cfg
-    space = metrics.FactorSpace(images.factor_sizes, images.scored)
-    represent = factor_representation(restored, images)
+class FactorSample(object):
+    """What the factor metrics read, drawn once with eval_seed: the encoder's means of any factor indices
+    (represent), MIG's sample, and the train / test sample that DCI, SAP, IRS, modularity, explicitness, the
+    scores without labels and the downstream task share (as DCI and SAP share it in disentanglement_lib)."""
 
-    def rng(metric):   # one stream per metric: each is reproducible on its own
-        return np.random.RandomState([cfg.eval_seed, metric])
+    def __init__(self, restored, images):
+        cfg = self.cfg = restored.cfg
+        self.images = images
+        self.space = metrics.FactorSpace(images.factor_sizes, images.scored)
+        self.represent = factor_representation(restored, images)
+        self.classes = self.space.sample(self.rng(0), cfg.eval_num_points)
+        self.observed = images.images(self.classes)
+        self.z_logvar = restored.encode(self.observed)[1]
+        self.z_mean = self.represent(self.classes)
+        split = self.rng(3)
+        self.train = metrics.factor_codes(self.represent, self.space, split, cfg.eval_num_train)
+        self.test = metrics.factor_codes(self.represent, self.space, split, cfg.eval_num_eval)
 
-    classes = space.sample(rng(0), cfg.eval_num_points)
-    observed = images.images(classes)
-    _, z_logvar = restored.encode(observed)
-    z_mean = represent(classes)
-    information = metrics.factor_information(z_mean, classes, space.scored, cfg.mig_bins)
-    result = {
-        'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist(),
-        'reconstruction': metrics.reconstruction_error(observed, restored.decode(z_mean), cfg.likelihood),
-        # which latents carry each factor: {factor: [normalised mutual information of each latent]}
-        'factor_information': {images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(space.scored)},
-    }
-    chosen = set(cfg.eval_metrics)
-    if 'mig' in chosen:
-        result['mig'] = metrics.information_gap(information)
-    sizes = dict(num_train=cfg.eval_num_train, num_eval=cfg.eval_num_eval, batch_size=cfg.eval_batch_size)
-    if 'beta_vae' in chosen:
-        result['beta_vae'] = metrics.beta_vae_score(represent, space, rng(1), **sizes)
-    if 'factor_vae' in chosen:
-        result['factor_vae'] = metrics.factor_vae_score(represent, space, rng(2), num_variance_estimate=cfg.eval_num_points,
-                                                        **sizes)
-    split_rng = rng(3)   # DCI, SAP, IRS, modularity and the rest share one train / test sample
-    train = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_train)
-    test = metrics.factor_codes(represent, space, split_rng, cfg.eval_num_eval)
-    result.update(split_scores(cfg, chosen, train, test))
-    if 'downstream' in chosen:
-        result.update(downstream_scores(cfg, represent, space, rng(5), test))
-    return represent(space.sample(rng(4), cfg.udr_images)), result
+    def rng(self, metric):   # one stream per metric: each is reproducible on its own
+        return np.random.RandomState([self.cfg.eval_seed, metric])
+
+    def sizes(self):
+        return dict(num_train=self.cfg.eval_num_train, num_eval=self.cfg.eval_num_eval,
+                    batch_size=self.cfg.eval_batch_size)
 
 
-def split_scores(cfg, chosen, train, test):
-    """The chosen metrics that read the shared sample: train and test are (codes, scored factor indices)."""
-    (codes_train, factors_train), (codes_test, factors_test) = train, test
-    result = {}
-    if 'dci' in chosen:
-        dci = metrics.dci(codes_train, factors_train, codes_test, factors_test)
-        result.update(dci=dci['disentanglement'], dci_completeness=dci['completeness'],
-                      dci_informativeness=dci['informativeness'])
-    if 'sap' in chosen:
-        result['sap'] = metrics.sap(metrics.sap_score_matrix(codes_train, factors_train, codes_test, factors_test))
-    if 'irs' in chosen:
-        result['irs'] = metrics.irs(codes_train, factors_train)
-    if 'modularity' in chosen:
-        result['modularity'] = metrics.modularity_score(codes_train, factors_train, cfg.mig_bins)
-        result['explicitness_train'], result['explicitness'] = metrics.explicitness(
-            codes_train, factors_train, codes_test, factors_test)
-    if 'unsupervised' in chosen:
-        result.update(unsupervised.unsupervised_scores(codes_train, cfg.mig_bins))
-    return result
+def mig_scores(s):
+    information = metrics.factor_information(s.z_mean, s.classes, s.space.scored, s.cfg.mig_bins)
+    # which latents carry each factor: {factor: [normalised mutual information of each latent]}
+    return {'mig': metrics.information_gap(information), 'factor_information': {
+        s.images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(s.space.scored)}}
 
 
-def downstream_scores(cfg, represent, space, rng, test):
+def dci_scores(s):
+    dci = metrics.dci(*(s.train + s.test))
+    return {'dci': dci['disentanglement'], 'dci_completeness': dci['completeness'],
+            'dci_informativeness': dci['informativeness']}
+
+
+def modularity_scores(s):
+    train, test = s.train, s.test
+    explicitness_train, explicitness = metrics.explicitness(train[0], train[1], test[0], test[1])
+    return {'modularity': metrics.modularity_score(train[0], train[1], s.cfg.mig_bins),
+            'explicitness_train': explicitness_train, 'explicitness': explicitness}
+
+
+def downstream_scores(s):
     """Both downstream predictors' mean test accuracy at each of downstream_sizes training codes (nested
     prefixes of one sample), and their sample efficiency where the sizes hold 100 and 10,000."""
-    codes, factors = metrics.factor_codes(represent, space, rng, max(cfg.downstream_sizes))
-    training_sets = {size: (codes[:size], factors[:size]) for size in cfg.downstream_sizes}
+    codes, factors = metrics.factor_codes(s.represent, s.space, s.rng(5), max(s.cfg.downstream_sizes))
+    training_sets = {size: (codes[:size], factors[:size]) for size in s.cfg.downstream_sizes}
     result = {}
     for predictor in sorted(metrics.PREDICTORS):
-        accuracy = metrics.downstream(training_sets, test[0], test[1], predictor)
+        accuracy = metrics.downstream(training_sets, s.test[0], s.test[1], predictor)
         result['downstream_' + predictor] = {str(size): value for size, value in accuracy.items()}
         if 100 in accuracy and 10000 in accuracy:
             result['sample_efficiency_' + predictor] = metrics.sample_efficiency(accuracy)
     return result
+
+
+# Each metric eval_metrics can name: sample -> {score: value}. IRS bins the factors as disentanglement_lib
+# does (dSprites' 40 orientations and 32 positions fall into 20 bins).
+FACTOR_METRICS = {
+    'beta_vae': lambda s: {'beta_vae': metrics.beta_vae_score(s.represent, s.space, s.rng(1), **s.sizes())},
+    'factor_vae': lambda s: {'factor_vae': metrics.factor_vae_score(
+        s.represent, s.space, s.rng(2), num_variance_estimate=s.cfg.eval_num_points, **s.sizes())},
+    'mig': mig_scores,
+    'dci': dci_scores,
+    'sap': lambda s: {'sap': metrics.sap(metrics.sap_score_matrix(*(s.train + s.test)))},
+    'irs': lambda s: {'irs': metrics.irs(s.train[0], metrics.discretize(s.train[1], s.cfg.mig_bins))},
+    'modularity': modularity_scores,
+    'unsupervised': lambda s: unsupervised.unsupervised_scores(s.train[0], s.cfg.mig_bins),
+    'downstream': downstream_scores,
+}
+
+
+def factor_scores(restored, images):
+    """evaluate_factors of the open dataset `images`: the metrics eval_metrics names, each timed (`seconds`)."""
+    cfg = restored.cfg
+    started = time.time()
+    sample = FactorSample(restored, images)
+    seconds = {'samples': time.time() - started}
+    result = {'kl_per_dim': metrics.kl_per_dim(sample.z_mean, sample.z_logvar).tolist(),
+              'reconstruction': metrics.reconstruction_error(sample.observed, restored.decode(sample.z_mean),
+                                                             cfg.likelihood)}
+    for name in cfg.eval_metrics:
+        started = time.time()
+        result.update(FACTOR_METRICS[name](sample))
+        seconds[name] = time.time() - started
+    result['seconds'] = seconds
+    return sample.represent(sample.space.sample(sample.rng(4), cfg.udr_images)), result
 
 
 def evaluate_images(restored):
@@ -185,6 +205,8 @@ def evaluate(restored):
         if key in result:
             print('{:<18}{:.3f}'.format(label, result[key]))
     print('{:<18}{}'.format('KL per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))
+    if 'seconds' in result:
+        print('{:<18}{}'.format('seconds', ', '.join('{} {:.0f}'.format(k, v) for k, v in result['seconds'].items())))
     for factor, information in result.get('factor_information', {}).items():
         print(carriers(factor, information))
     unsupervised.save_codes(codes, result['kl_per_dim'], restored.step, os.path.join(cfg.results_dir, unsupervised.CODES_FILE))

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import metrics
+import settings
 import unsupervised
+from common import SettingsError
 
 
 def grid(*sizes, repeats=1):
@@ -93,3 +95,9 @@ def test_logistic_regression_on_10_and_100_codes_with_rare_classes_fits():
         assert set(model.predict(codes)) <= set(labels)
     codes, labels = rng.randn(100, 4), np.repeat([0, 1, 2], [40, 57, 3])  # the rarest class has 3: 3 folds
     assert metrics.logistic_cv(codes, labels).cv.n_splits == 3
+
+
+def test_eval_metrics_names_known_metrics_only():
+    assert settings.resolve('dsprites', [('eval_metrics', 'irs,modularity')]).eval_metrics == ['irs', 'modularity']
+    with pytest.raises(SettingsError, match='eval_metrics has unknown bogus: choose from beta_vae,'):
+        settings.resolve('dsprites', [('eval_metrics', 'irs,bogus')])

@@ -1,0 +1,202 @@
+"""IRS, modularity, explicitness, the scores without labels and the downstream task, against
+disentanglement_lib's own code, on one checkpoint.
+
+    python -m benchmarks.crosscheck_metrics --checkpoint_dir DIR --dataset NAME [--json ...]
+
+Needs disentanglement_lib beside this project, which runs on the Python 3.7 stack (TensorFlow 1.14):
+
+    pip install disentanglement-lib==1.5 gin-config==0.1.4 tensorflow-probability==0.7.0 tensorflow-hub==0.5.0
+
+Two comparisons, both printed and written as JSON:
+- the same codes and factors (this project's samples) through both implementations' functions: any
+  difference is a difference of definition;
+- each implementation end to end with its own sampling: this project's --evaluate functions, and
+  disentanglement_lib's compute_* functions bound by the study's gin configurations (its
+  unsupervised_study_v1 metric configs; IRS's from its sample config), reading the same model and
+  dataset through a GroundTruthData adapter. These differ by sampling noise as well.
+"""
+import argparse
+import os
+
+from hardware import import_tensorflow
+
+tf = import_tensorflow()
+
+import numpy as np  # noqa: E402
+
+import evaluate  # noqa: E402
+import inference  # noqa: E402
+import metrics  # noqa: E402
+import settings  # noqa: E402
+import unsupervised  # noqa: E402
+from benchmarks import harness  # noqa: E402
+from common import SettingsError  # noqa: E402
+from datasets import open_ground_truth  # noqa: E402
+
+INSTALL = ('pip install disentanglement-lib==1.5 gin-config==0.1.4 tensorflow-probability==0.7.0 tensorflow-hub==0.5.0 '
+           '(Python 3.7 stack)')
+GIN_FILES = {'irs': 'sample/irs/irs.gin', 'modularity_explicitness':
+             'unsupervised_study_v1/metric_configs/modularity_explicitness.gin',
+             'unsupervised': 'unsupervised_study_v1/metric_configs/unsupervised.gin',
+             'downstream_logistic': 'unsupervised_study_v1/metric_configs/downstream_task_logistic_regression.gin',
+             'downstream_boosted_trees': 'unsupervised_study_v1/metric_configs/downstream_task_boosted_trees.gin'}
+
+
+def reference():
+    """disentanglement_lib's modules, or a one-line SettingsError that says how to install them."""
+    try:
+        import disentanglement_lib
+        import disentanglement_lib.evaluation.evaluate  # noqa: F401 (registers the configurables)
+        from disentanglement_lib.evaluation.metrics import (downstream_task, irs, modularity_explicitness,
+                                                            unsupervised_metrics, utils)
+    except ImportError as error:
+        raise SettingsError('the cross-check needs disentanglement_lib ({}): {}'.format(error, INSTALL))
+    modules = dict(irs=irs, modularity_explicitness=modularity_explicitness, unsupervised=unsupervised_metrics,
+                   downstream=downstream_task, utils=utils)
+    modules['config_dir'] = os.path.join(os.path.dirname(disentanglement_lib.__file__), 'config')
+    return modules
+
+
+def same_codes(dl, train, test, training_sets):
+    """{metric: (this project, disentanglement_lib)} on the same codes and factors."""
+    (codes, factors), (codes_test, factors_test) = train, test
+    binned = dl['utils']._histogram_discretize(factors.T, 20)
+    mus = dl['irs']._drop_constant_dims(codes.T)
+    pairs = {'irs': (metrics.irs(codes, metrics.discretize(factors, 20)),
+                     dl['irs'].scalable_disentanglement_score(binned.T, mus.T, 0.99)['avg_score'])}
+    information = dl['utils'].discrete_mutual_info(dl['utils']._histogram_discretize(codes.T, 20), factors.T)
+    pairs['modularity'] = (metrics.modularity_score(codes, factors, 20),
+                           dl['modularity_explicitness'].modularity(information))
+    train_norm, mean, std = dl['utils'].normalize_data(codes.T)
+    test_norm = dl['utils'].normalize_data(codes_test.T, mean, std)[0]
+    reference_auc = np.mean([dl['modularity_explicitness'].explicitness_per_factor(
+        train_norm, factors[:, k], test_norm, factors_test[:, k])[1] for k in range(factors.shape[1])])
+    pairs['explicitness'] = (metrics.explicitness(codes, factors, codes_test, factors_test)[1], reference_auc)
+    cov = np.cov(codes.T)
+    ours = unsupervised.unsupervised_scores(codes)
+    pairs['gaussian_total_correlation'] = (ours['gaussian_total_correlation'],
+                                           dl['unsupervised'].gaussian_total_correlation(cov))
+    pairs['wasserstein_dependency'] = (ours['wasserstein_dependency'],
+                                       dl['unsupervised'].gaussian_wasserstein_correlation(cov))
+    pairs.update(same_codes_downstream(dl, training_sets, codes_test, factors_test))
+    return pairs
+
+
+def same_codes_downstream(dl, training_sets, codes_test, factors_test):
+    """{downstream_PREDICTOR_SIZE: (this project, disentanglement_lib or its error)} on the same codes."""
+    from sklearn import ensemble, linear_model, model_selection
+    predictors = {'logistic': lambda: linear_model.LogisticRegressionCV(Cs=10, cv=model_selection.KFold(n_splits=5)),
+                  'boosted_trees': ensemble.GradientBoostingClassifier}
+    pairs = {}
+    for name, predictor in sorted(predictors.items()):
+        ours = metrics.downstream(training_sets, codes_test, factors_test, name)
+        for size, (codes, factors) in sorted(training_sets.items()):
+            try:
+                theirs = float(np.mean(dl['downstream']._compute_loss(codes, factors.T, codes_test, factors_test.T,
+                                                                      predictor)[1]))
+            except ValueError as error:   # a fold without one of the classes, under scikit-learn >= 1.0
+                theirs = 'fails: {}'.format(str(error).splitlines()[0][:80])
+            pairs['downstream_{}_{}'.format(name, size)] = (ours[size], theirs)
+    return pairs
+
+
+class Adapter(object):
+    """This project's dataset as disentanglement_lib's GroundTruthData: it samples the scored factors and
+    fills the others uniformly, as its SplitDiscreteStateSpace does."""
+
+    def __init__(self, images):
+        self.images = images
+        self.num_factors = len(images.scored)
+        self.factors_num_values = [images.factor_sizes[k] for k in images.scored]
+        self.observation_shape = list(images.img_shape)
+
+    def sample_factors(self, num, random_state):
+        return np.stack([random_state.randint(size, size=num) for size in self.factors_num_values], axis=1)
+
+    def sample_observations_from_factors(self, factors, random_state):
+        classes = self.images.sample(random_state, len(factors))
+        classes[:, self.images.scored] = factors
+        return self.images.images(classes)
+
+    def sample(self, num, random_state):
+        factors = self.sample_factors(num, random_state)
+        return factors, self.sample_observations_from_factors(factors, random_state)
+
+
+def end_to_end(dl, restored, images, sample):
+    """{score: (this project's --evaluate functions, disentanglement_lib's compute_* under the study's gin)}."""
+    import gin.tf
+    ours = {}
+    for name in ('irs', 'modularity', 'unsupervised', 'downstream'):
+        ours.update(evaluate.FACTOR_METRICS[name](sample))
+    adapter, encode = Adapter(images), lambda x: restored.encode(x)[0]
+    calls = {'irs': lambda: dl['irs'].compute_irs(adapter, encode, np.random.RandomState(0)),
+             'modularity_explicitness': lambda: dl['modularity_explicitness'].compute_modularity_explicitness(
+                 adapter, encode, np.random.RandomState(0)),
+             'unsupervised': lambda: dl['unsupervised'].unsupervised_metrics(adapter, encode, np.random.RandomState(0))}
+    for name in ('logistic', 'boosted_trees'):
+        calls['downstream_' + name] = lambda: dl['downstream'].compute_downstream_task(
+            adapter, encode, np.random.RandomState(0))
+    theirs = {}
+    for name, call in sorted(calls.items()):
+        gin.clear_config()
+        gin.parse_config_files_and_bindings([os.path.join(dl['config_dir'], GIN_FILES[name])], [])
+        try:
+            theirs[name] = call()
+        except ValueError as error:
+            theirs[name] = {'error': str(error).splitlines()[0][:80]}
+    return pair_end_to_end(ours, theirs)
+
+
+def pair_end_to_end(ours, theirs):
+    """The end-to-end scores side by side, under this project's names."""
+    pairs = {'irs': (ours['irs'], theirs['irs'].get('IRS')),
+             'modularity': (ours['modularity'], theirs['modularity_explicitness'].get('modularity_score')),
+             'explicitness': (ours['explicitness'], theirs['modularity_explicitness'].get('explicitness_score_test')),
+             'gaussian_total_correlation': (ours['gaussian_total_correlation'],
+                                            theirs['unsupervised'].get('gaussian_total_correlation')),
+             'wasserstein_dependency_norm': (ours['wasserstein_dependency_norm'],
+                                             theirs['unsupervised'].get('gaussian_wasserstein_correlation_norm')),
+             'mutual_info_score': (ours['mutual_info_score'], theirs['unsupervised'].get('mutual_info_score'))}
+    for name in ('logistic', 'boosted_trees'):
+        for size, accuracy in sorted(ours['downstream_' + name].items(), key=lambda item: int(item[0])):
+            found = theirs['downstream_' + name]
+            pairs['downstream_{}_{}'.format(name, size)] = (
+                accuracy, found.get('{}:mean_test_accuracy'.format(size), 'fails: ' + found.get('error', '?')))
+    return pairs
+
+
+def table(pairs):
+    rows = []
+    for name, (ours, theirs) in sorted(pairs.items()):
+        number = not isinstance(theirs, str) and theirs is not None
+        rows.append([name, '{:.4f}'.format(ours), '{:.4f}'.format(theirs) if number else str(theirs),
+                     '{:+.4f}'.format(ours - theirs) if number else '—'])
+    return {'columns': ['score', 'this project', 'disentanglement_lib', 'difference'], 'rows': rows}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--checkpoint_dir', required=True)
+    parser.add_argument('--dataset', required=True)
+    parser.add_argument('--json', default=harness.default_path('crosscheck_metrics'))
+    args = parser.parse_args()
+    dl = reference()
+    restored = inference.Restored(settings.resolve(args.dataset, [('checkpoint_dir', args.checkpoint_dir)]))
+    images = open_ground_truth(restored.cfg, seed=restored.cfg.eval_seed)
+    sample = evaluate.FactorSample(restored, images)   # the samples --evaluate draws
+    codes, factors = metrics.factor_codes(sample.represent, sample.space, sample.rng(5), 10000)
+    training_sets = {size: (codes[:size], factors[:size]) for size in (10, 100, 1000, 10000)}
+    pairs_end = end_to_end(dl, restored, images, sample)
+    pairs_same = same_codes(dl, sample.train, sample.test, training_sets)
+    report = {'checkpoint': restored.checkpoint, 'dataset': args.dataset, 'step': restored.step,
+              'tables': {'same_codes': table(pairs_same), 'end_to_end': table(pairs_end)}}
+    for name, t in sorted(report['tables'].items()):
+        print(name)
+        for row in t['rows']:
+            print('  {:<32}{:>12}{:>30}{:>12}'.format(*row))
+    harness.write_result(report, args.json)
+
+
+if __name__ == '__main__':
+    main()
