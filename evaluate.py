@@ -42,8 +42,8 @@ def factor_representation(restored, images):
 
 
 def evaluate_factors(restored):
-    """(the mean codes of udr_images images drawn with eval_seed, the scores: BetaVAE, FactorVAE, MIG, DCI
-    and SAP, KL per dim and reconstruction error) on the dataset with known factors."""
+    """(the mean codes of udr_images images drawn with eval_seed, the scores of the metrics eval_metrics names,
+    KL per dim and reconstruction error) on the dataset with known factors."""
     cfg = restored.cfg
     images = open_ground_truth(cfg, seed=cfg.eval_seed)
     try:

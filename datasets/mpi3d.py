@@ -30,7 +30,7 @@ def npy_member(path, key):
             read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
                 np.lib.format.read_array_header_2_0
             shape, fortran, dtype = read_header(member)
-            header_size = member.tell() if hasattr(member, 'tell') else None
+            header_size = member.tell()   # ZipExtFile tells its position from Python 3.7 on
     with open(path, 'rb') as f:   # the member's data starts after its local header, its name and extra field
         f.seek(info.header_offset + 26)
         name_length, extra_length = np.frombuffer(f.read(4), '<u2')
@@ -48,10 +48,10 @@ def read_images(path, key='images'):
            "'{}' uint8 [n, 64, 64, 3]".format(key), "'{}' {} {}".format(key, dtype, shape))
     expect(shape[0] in LAYOUTS, path, 'one of the published sizes, {} images'.format(
         ' or '.join('{:,}'.format(n) for n in sorted(LAYOUTS))), '{:,} images'.format(shape[0]))
-    end = data_start + (header_size or 0) + int(np.prod(shape))
+    end = data_start + header_size + int(np.prod(shape))
     expect(info.compress_type != zipfile.ZIP_STORED or end <= os.path.getsize(path), path,
            'all {:,} images'.format(shape[0]), 'a truncated file of {:,} bytes'.format(os.path.getsize(path)))
-    if info.compress_type == zipfile.ZIP_STORED and header_size is not None:
+    if info.compress_type == zipfile.ZIP_STORED:
         return np.memmap(path, np.uint8, 'r', data_start + header_size, shape)
     with np.load(path) as archive:   # compressed: read once, in numpy's chunks, into one array
         return archive[key]
