@@ -38,7 +38,8 @@ epsilon = 1e-5               # batch-norm variance epsilon ('original' only)
 # the original's published traversals at any batch_size. In the usual units (summed error per image
 # against summed KL) beta = kl_weight / 32 * N / M, N = pixels*channels, M = latent_dim: 33.6 here.
 kl_weight = 0.7
-objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor', 'dip_i', 'dip_ii': below
+objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor', 'dip_i', 'dip_ii' and the
+                              # weakly supervised 'ada_gvae', 'ada_mlvae', 'gvae_labels', 'mlvae_labels': below
 # capacity: loss per image = mean pixel error + capacity_gamma / N * |sum of KL over dims - C|,
 # with the KL target C raised linearly from 0 to capacity_max nats over capacity_steps steps.
 capacity_gamma = 1000.0       # gamma in the usual units (against the summed error), Burgess et al.'s
@@ -71,6 +72,12 @@ dip_kl_weight = 33.6          # KL weight: the original's beta (the paper's 1, t
 dip_lambda_od = 336.0         # off-diagonal weight: 10 as on dSprites, scaled by the same 33.6
 dip_i_lambda_d_factor = 10.0  # DIP-VAE-I: lambda_d = 10 lambda_od
 dip_ii_lambda_d_factor = 1.0  # DIP-VAE-II: lambda_d = lambda_od
+# ada_gvae, ada_mlvae, gvae_labels, mlvae_labels (weak supervision, Locatello et al. 2020; datasets with factors
+# only): a step reads batch_size pairs of images that share all their factors but a few. Loss per image of a
+# pair = mean pixel error + weak_beta * KL / N, where the dims judged shared take one averaged posterior.
+weak_beta = 1.0               # KL weight in the usual units: the paper's grid is 1, 2, 4, 6, 8, 16
+weak_k = 0                    # factors drawn anew in a pair: 1 or k, each half the time; k = 0 draws k for
+                              # each pair from 1 .. (factors - 1), the paper's "k = rnd"
 
 # ---- optimisation ----
 learning_rate = 1e-4          # Adam step size, constant
@@ -177,6 +184,9 @@ STUDY_PRESETS = {
         ['objective=tcvae', 'seed=0-2'], ['objective=factor', 'seed=0-2'], ['objective=beta', 'seed=0'],
         ['objective=capacity', 'capacity_steps=20000', 'seed=0'], ['objective=dip_i', 'seed=0-2'],
         ['objective=dip_ii', 'seed=0-2']]},
+    # Weak supervision on the same budget and steps: 24,000 steps x 32 pairs, the same 64 images a step.
+    'weak': {'dataset': 'dsprites', 'steps': 24000, 'grids': [
+        ['objective=ada_gvae', 'batch_size=32', 'seed=0-2'], ['objective=ada_mlvae', 'batch_size=32', 'seed=0-2']]},
     # How the scores grow with the images seen, up to near the published runs' ~19 M images.
     'learning_curves': {'dataset': 'dsprites', 'images': [0.25, 0.5, 1, 2, 4, 8, 16], 'grids': [
         ['objective=factor', 'seed=0-1'], ['objective=tcvae', 'seed=0-1']]},

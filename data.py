@@ -10,6 +10,7 @@ import tensorflow.compat.v2 as tf2   # for image.resize(antialias=True), on both
 import imagefiles
 from datasets import GROUND_TRUTH, open_ground_truth
 from datasets.groundtruth import TRAINING_STREAM, stream_seed
+from datasets.pairs import changeable, pair_indices
 from common import SettingsError
 from hardware import session_config, training_device
 
@@ -194,6 +195,32 @@ def training_data(cfg, start_step=0):
     else:
         batches = image_batches(FileList(split.train, split, cfg), cfg, start=start)
     return prefetched_to(on_host_cores(batches), training_device()), num_images, split
+
+
+def pair_batches(cfg, *, start_step=0, source=None):
+    """Batches of cfg.batch_size pairs (datasets/pairs.py) from training step `start_step` on: (images
+    [2 batch_size, H, W, C], the first images then their partners; the number of factors each pair's images
+    were drawn to differ in [batch_size], which only the objectives given k read)."""
+    source = source or open_ground_truth(cfg)
+
+    def generate():
+        return pair_indices(source, cfg.seed, start_step, cfg.batch_size, cfg.weak_k)
+    ds = tf.data.Dataset.from_generator(generate, (tf.int64, tf.int64, tf.int32), (
+        tf.TensorShape([]), tf.TensorShape([2 * cfg.batch_size]), tf.TensorShape([cfg.batch_size])))
+    ds = ds.map(lambda step, indices, changed: (
+        source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)), changed),
+        num_parallel_calls=tf.data.experimental.AUTOTUNE)
+    return ds.prefetch(tf.data.experimental.AUTOTUNE)
+
+
+def pair_data(cfg, start_step=0):
+    """(dataset of training batches of pairs from `start_step` on, number of images of the dataset)."""
+    if cfg.dataset not in GROUND_TRUTH:
+        raise SettingsError('pairs need a dataset with known factors; {} has none'.format(cfg.dataset))
+    source = open_ground_truth(cfg)
+    changeable(source, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
+    batches = pair_batches(cfg, start_step=start_step, source=source)
+    return prefetched_to(on_host_cores(batches), training_device()), source.count
 
 
 # ---- held-out data: the fixed images that pictures and metrics are made from ----

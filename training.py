@@ -18,18 +18,22 @@ def images_per_step(cfg):
     return cfg.batch_size * objectives.get(cfg.objective).batches_per_step
 
 
-def build_training(images, cfg, dataset_size=None):
+def build_training(images, cfg, dataset_size=None, changed=None):
     """The training step on a batch of images: losses, Adam update, BN updates and summaries.
 
     An objective that reads two batches a step (FactorVAE) gets them stacked in `images`: the model
-    trains on the first, the objective's own step uses the second. dataset_size, the number of
-    training images, weighs beta-TCVAE's estimate of q(z).
+    trains on the first, the objective's own step uses the second. A pair objective trains on all of
+    them, the first images then their partners, with `changed` [batch_size], how many factors each pair
+    differs in. dataset_size, the number of training images, weighs beta-TCVAE's estimate of q(z).
     """
     objective = objectives.get(cfg.objective)
     assert images.shape.as_list()[0] in (None, images_per_step(cfg)), images.shape
     global_step = tf.train.get_or_create_global_step()
-    images, second_batch = tf.split(images, 2) if objective.batches_per_step == 2 else (images, None)
+    second_batch = None
+    if objective.batches_per_step == 2 and not objective.pairs:
+        images, second_batch = tf.split(images, 2)
     z_mean, z_logvar = model.encode(images, cfg, training=True)
+    z_mean, z_logvar, pair_terms = objective.posterior(z_mean, z_logvar, changed, cfg)
     z = model.reparameterize(z_mean, z_logvar)
     logits = model.decode(z, cfg, training=True)
     model_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)   # before a second batch adds its own
@@ -40,6 +44,7 @@ def build_training(images, cfg, dataset_size=None):
         forward = objectives.Forward(images, logits, z, z_mean, z_logvar, reconstruction, kl_per_dim, global_step,
                                      dataset_size)
         loss, terms = objective.loss(forward, cfg)
+        terms.update(pair_terms)
         total = tf.identity(loss, name='total')
         mean_reconstruction = tf.reduce_mean(reconstruction, name='reconstruction')
         mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')

@@ -51,7 +51,10 @@ def train(cfg, steps=None):
         checkpoint, start_step = checkpoints.resume_point(cfg)
         # An objective may read several batches a step; the data position stays step x images per step.
         images_per_step = training.images_per_step(cfg)
-        dataset, num_images, split = data.training_data(cfg.replace(batch_size=images_per_step), start_step)
+        if objectives.get(cfg.objective).pairs:
+            (dataset, num_images), split = data.pair_data(cfg, start_step), None
+        else:
+            dataset, num_images, split = data.training_data(cfg.replace(batch_size=images_per_step), start_step)
         print(console.describe_data(split, num_images))
         max_steps = steps if steps is not None else cfg.num_epochs * num_images // images_per_step
         print(objectives.get(cfg.objective).describe(cfg))
@@ -68,12 +71,13 @@ def build_training_graph(cfg, dataset, num_images):
     """The training step, a moving-average sampler of the fixed-z fakes, a finiteness check, a Saver."""
     tf.set_random_seed(cfg.seed)
     batch = tf.data.make_one_shot_iterator(dataset).get_next()
-    step = training.build_training(batch, cfg, dataset_size=num_images)
+    images, changed = batch if isinstance(batch, tuple) else (batch, None)   # pairs come with their changes
+    step = training.build_training(images, cfg, dataset_size=num_images, changed=changed)
     fakes = model.build_sampler(tf.constant(pictures.fixed_fakes_z(cfg), tf.float32), cfg)
     snapshot_summaries = tf.summary.merge(step.image_summaries + [tf.summary.image('fakes', fakes, max_outputs=8)])
     weights_finite = tf.reduce_all([tf.reduce_all(tf.is_finite(v)) for v in tf.global_variables()
                                     if v.dtype.base_dtype == tf.float32])
-    return TrainingGraph(batch, step, fakes, snapshot_summaries, weights_finite,
+    return TrainingGraph(images, step, fakes, snapshot_summaries, weights_finite,
                          tf.train.Saver(max_to_keep=checkpoints.KEEP))
 
 
@@ -91,7 +95,7 @@ def run_training(cfg, graph, checkpoint, start_step, max_steps):
         writer.add_session_log(tf.SessionLog(status=tf.SessionLog.START), start_step + 1)
         step = saved_step = start_step
         last_save = time.time()
-        progress = console.Progress(start_step, max_steps, cfg.batch_size)
+        progress = console.Progress(start_step, max_steps, training.images_per_step(cfg))
         try:
             while step < max_steps and stop.received is None:
                 # ---- step (summaries, snapshots and the first reals ride along in the same run) ----

@@ -12,6 +12,7 @@ import model
 import objectives
 import training
 import settings
+import terms
 import vae
 from conftest import TINY_DSPRITES, train_from_scratch
 
@@ -30,7 +31,7 @@ def run(tensors, feed=None):
 
 
 def test_stratified_weights_sum_to_one_and_weigh_the_own_image_1_over_n():
-    weights = np.exp(objectives.stratified_log_weights(8, 1000))
+    weights = np.exp(terms.stratified_log_weights(8, 1000))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     np.testing.assert_allclose(np.diag(weights), 1.0 / 1000)
     for row in range(8):   # one stratum image (N - B + 1) / (N (B - 1)), the other six 1 / (B - 1)
@@ -45,9 +46,9 @@ def test_log_qz_of_identical_gaussians_is_that_gaussian():
     mean, logvar = rng.randn(1, 3), rng.randn(1, 3)
     z = rng.randn(6, 3)
     with tf.Graph().as_default():
-        densities = objectives.tcvae_log_densities(
+        densities = terms.tcvae_log_densities(
             tf.constant(z, tf.float32), tf.constant(np.repeat(mean, 6, 0), tf.float32),
-            tf.constant(np.repeat(logvar, 6, 0), tf.float32), objectives.stratified_log_weights(6, 500))
+            tf.constant(np.repeat(logvar, 6, 0), tf.float32), terms.stratified_log_weights(6, 500))
         log_qz_given_x, log_qz, log_prod_marginals, log_pz = run(densities)
     per_dim = -0.5 * (np.log(2 * np.pi) + logvar + (z - mean) ** 2 / np.exp(logvar))
     np.testing.assert_allclose(log_qz, per_dim.sum(axis=1), rtol=1e-5)
@@ -67,12 +68,12 @@ def test_mi_tc_and_dimension_wise_kl_are_each_their_closed_form_on_a_two_image_d
     logvar = np.array([[0.0, -1.0, 0.5], [-0.5, 0.0, 0.0]])
     z = np.array([[0.3, -0.8, 1.7], [-1.0, 0.2, 0.4]])
     with tf.Graph().as_default():
-        terms = objectives.tcvae_log_densities(tf.constant(z, tf.float32), tf.constant(mean, tf.float32),
-                                               tf.constant(logvar, tf.float32), objectives.stratified_log_weights(2, 2))
-        log_qz_given_x, log_qz, log_prod_marginals, log_pz = terms
-        mi, tc, dim_kl = run([objectives.index_code_mutual_information(log_qz_given_x, log_qz),
-                              objectives.total_correlation(log_qz, log_prod_marginals),
-                              objectives.dimension_wise_kl(log_prod_marginals, log_pz)])
+        densities = terms.tcvae_log_densities(tf.constant(z, tf.float32), tf.constant(mean, tf.float32),
+                                              tf.constant(logvar, tf.float32), terms.stratified_log_weights(2, 2))
+        log_qz_given_x, log_qz, log_prod_marginals, log_pz = densities
+        mi, tc, dim_kl = run([terms.index_code_mutual_information(log_qz_given_x, log_qz),
+                              terms.total_correlation(log_qz, log_prod_marginals),
+                              terms.dimension_wise_kl(log_prod_marginals, log_pz)])
     for i in range(2):
         per_dim = np.array([normal_log_pdf(z[i], mean[j], logvar[j]) for j in range(2)])   # [image j, dim]
         own = per_dim[i].sum()
@@ -88,7 +89,7 @@ def test_permuting_dims_keeps_each_marginal_and_breaks_the_joint():
     z = np.arange(64 * 3, dtype=np.float32).reshape(64, 3)
     with tf.Graph().as_default():
         tf.set_random_seed(0)
-        permuted = run(objectives.permute_dims(tf.constant(z)))
+        permuted = run(terms.permute_dims(tf.constant(z)))
     for d in range(3):
         np.testing.assert_array_equal(np.sort(permuted[:, d]), z[:, d])   # the same values in each dim
     rows = {tuple(row) for row in z}
@@ -98,8 +99,8 @@ def test_permuting_dims_keeps_each_marginal_and_breaks_the_joint():
 def test_discriminator_loss_and_tc_on_fixed_logits():
     logits_q, logits_permuted = np.array([[2.0, 0.0], [1.0, 1.0]]), np.array([[0.0, 1.0], [3.0, 0.0]])
     with tf.Graph().as_default():
-        loss, tc = run([objectives.discriminator_loss(tf.constant(logits_q), tf.constant(logits_permuted)),
-                        objectives.discriminator_tc(tf.constant(logits_q))])
+        loss, tc = run([terms.discriminator_loss(tf.constant(logits_q), tf.constant(logits_permuted)),
+                        terms.discriminator_tc(tf.constant(logits_q))])
     from_q = (math.log(1 + math.exp(-2.0)) + math.log(2.0)) / 2          # -log p(class 0) of each q row
     from_permuted = (math.log(1 + math.exp(-1.0)) + math.log(1 + math.exp(3.0))) / 2   # -log p(class 1)
     assert loss == pytest.approx(0.5 * (from_q + from_permuted))
@@ -173,8 +174,8 @@ def test_resume_is_exact_for_both_objectives(objective, tmp_path):
 def test_a_dip_penalty_is_zero_at_the_identity_and_sums_squares_otherwise():
     cov = np.array([[2.0, 0.5, 0.0], [0.5, 0.3, -0.2], [0.0, -0.2, 1.0]])
     with tf.Graph().as_default():
-        at_identity, penalty = run([objectives.dip_regulariser(tf.eye(3), 5.0, 7.0),
-                                    objectives.dip_regulariser(tf.constant(cov), 5.0, 7.0)])
+        at_identity, penalty = run([terms.dip_regulariser(tf.eye(3), 5.0, 7.0),
+                                    terms.dip_regulariser(tf.constant(cov), 5.0, 7.0)])
     assert at_identity == 0.0
     off_diagonal = 2 * 0.5 ** 2 + 2 * 0.2 ** 2
     diagonal = (2.0 - 1) ** 2 + (0.3 - 1) ** 2 + 0.0
@@ -187,8 +188,8 @@ def test_dip_covariances_by_hand():
     z_mean = np.array([[1.0, 0.0], [3.0, 2.0]])
     z_logvar = np.log([[1.0, 4.0], [3.0, 2.0]])
     with tf.Graph().as_default():
-        cov_i, cov_ii = run([objectives.dip_i_covariance(tf.constant(z_mean), tf.constant(z_logvar)),
-                             objectives.dip_ii_covariance(tf.constant(z_mean), tf.constant(z_logvar))])
+        cov_i, cov_ii = run([terms.dip_i_covariance(tf.constant(z_mean), tf.constant(z_logvar)),
+                             terms.dip_ii_covariance(tf.constant(z_mean), tf.constant(z_logvar))])
     np.testing.assert_allclose(cov_i, [[1.0, 1.0], [1.0, 1.0]])
     np.testing.assert_allclose(cov_ii, [[3.0, 1.0], [1.0, 4.0]])
 
@@ -210,8 +211,8 @@ def bank_estimate(z, batch_mean, batch_logvar, bank_mean, bank_logvar, filled, d
     with tf.Graph().as_default():
         codes_mean = tf.constant(np.concatenate([batch_mean, bank_mean]), tf.float32)
         codes_logvar = tf.constant(np.concatenate([batch_logvar, bank_logvar]), tf.float32)
-        weights = objectives.bank_log_weights(len(batch_mean), tf.constant(filled), len(bank_mean), dataset_size)
-        densities = objectives.tcvae_log_densities(
+        weights = terms.bank_log_weights(len(batch_mean), tf.constant(filled), len(bank_mean), dataset_size)
+        densities = terms.tcvae_log_densities(
             tf.constant(z, tf.float32), tf.constant(batch_mean, tf.float32), tf.constant(batch_logvar, tf.float32),
             weights, codes=(codes_mean, codes_logvar))
         return run(densities[1:3])     # log q(z), log prod_j q(z_j): what the bank changes
@@ -236,9 +237,9 @@ def test_an_empty_bank_is_minibatch_stratified_sampling():
     stale = rng.randn(10, 4)       # rows not yet written: they must weigh nothing
     log_qz, log_prod = bank_estimate(z, batch_mean, batch_logvar, stale, stale, filled=0, dataset_size=500)
     with tf.Graph().as_default():
-        _, mss_qz, mss_prod, _ = run(objectives.tcvae_log_densities(
+        _, mss_qz, mss_prod, _ = run(terms.tcvae_log_densities(
             tf.constant(z, tf.float32), tf.constant(batch_mean, tf.float32), tf.constant(batch_logvar, tf.float32),
-            objectives.stratified_log_weights(6, 500)))
+            terms.stratified_log_weights(6, 500)))
     np.testing.assert_allclose(log_qz, mss_qz, rtol=1e-6)
     np.testing.assert_allclose(log_prod, mss_prod, rtol=1e-6)
 
@@ -336,7 +337,7 @@ def test_bernoulli_reconstruction_is_cross_entropy():
 def _per_image_weights(batch, kl_weight):
     rec = tf.placeholder(tf.float32, [batch])
     kl = tf.placeholder(tf.float32, [batch, 4])
-    loss = objectives.beta_vae_loss(rec, kl, kl_weight)
+    loss = terms.beta_vae_loss(rec, kl, kl_weight)
     d_rec, d_kl = tf.gradients(loss, [rec, kl])
     feed = {rec: np.ones(batch), kl: np.ones((batch, 4))}
     d_rec, d_kl = run([d_rec, d_kl], feed)
@@ -353,18 +354,18 @@ def test_matches_the_original_objective_at_its_batch_of_32():
     rec, kl = rng.rand(32).astype(np.float32), rng.rand(32, 8).astype(np.float32)
     # The original: reconstruction summed over the batch, KL averaged over it, kl_weight = 0.7.
     original = rec.sum() + 0.7 * kl.mean(axis=1).mean()
-    ours = run(objectives.beta_vae_loss(tf.constant(rec), tf.constant(kl), 0.7))
+    ours = run(terms.beta_vae_loss(tf.constant(rec), tf.constant(kl), 0.7))
     assert ours * 32 == pytest.approx(original, rel=1e-5)
 
 
 def test_equivalent_beta_in_usual_units():
-    assert objectives.equivalent_beta(0.7, (128, 128, 3), 32) == pytest.approx(33.6)
-    assert objectives.equivalent_beta(0.3125, (64, 64, 1), 10) == pytest.approx(4.0)
+    assert terms.equivalent_beta(0.7, (128, 128, 3), 32) == pytest.approx(33.6)
+    assert terms.equivalent_beta(0.3125, (64, 64, 1), 10) == pytest.approx(4.0)
 
 
 def test_capacity_schedule_rises_linearly_then_holds():
     step = tf.placeholder(tf.int64, [])
-    capacity = objectives.capacity_schedule(step, 25.0, 1000)
+    capacity = terms.capacity_schedule(step, 25.0, 1000)
     with tf.Session() as sess:
         values = [sess.run(capacity, {step: s}) for s in (0, 500, 1000, 5000)]
     np.testing.assert_allclose(values, [0.0, 12.5, 25.0, 25.0])
@@ -373,6 +374,6 @@ def test_capacity_schedule_rises_linearly_then_holds():
 def test_capacity_loss_penalises_distance_from_the_target():
     rec = tf.constant([0.1, 0.3])
     kl = tf.constant([[1.0, 2.0], [3.0, 4.0]])        # 3 and 7 nats per image
-    loss = objectives.capacity_loss(rec, kl, 1000.0, 5.0, 100)
+    loss = terms.capacity_loss(rec, kl, 1000.0, 5.0, 100)
     # mean(rec) + 1000/100 * mean(|3 - 5|, |7 - 5|)
     assert run(loss) == pytest.approx(0.2 + 10.0 * 2.0)

@@ -1,0 +1,68 @@
+"""Pairs of images that share all their factors but a few (Locatello et al. 2020), for the weakly supervised
+objectives, on any dataset behind the GroundTruth interface.
+
+How many factors change follows disentanglement_lib's simple_dynamics: a k drawn for each pair from
+[1, F - 1] (F: the factors that vary), or fixed; then 1 or k factors change, each with probability 1/2;
+which ones, uniformly without replacement; their new values are drawn uniformly, so a new value may equal
+the old one. Factors the metrics leave out (SmallNORB's instance) are drawn anew for the second image, as
+disentanglement_lib draws them for every image. Everything is drawn from a RandomState seeded by (seed,
+step), where the original draws the new values from numpy's global generator: a step's pairs are the same
+in every run, and a resumed run reads the pairs it would have read.
+"""
+import collections
+
+import numpy as np
+
+from common import SettingsError
+
+PAIR_STREAM = 3      # the pairs' own seed stream, beside groundtruth.py's TRAINING/DRAW/INDEX_ORDER streams
+
+# A step's pairs: factor indices of the first images [B, F] and of their partners [B, F], and how many
+# factors were drawn anew for each pair [B].
+Pairs = collections.namedtuple('Pairs', 'first second changed')
+
+
+def changeable(source, k):
+    """The factors a pair of `source` may differ in: every scored factor (more than one value, not left
+    out); SettingsError where there are fewer than 2, or k is out of range."""
+    factors = source.scored
+    if len(factors) < 2:
+        raise SettingsError('pairs need at least 2 factors that vary, {} has {}'.format(type(source).__name__,
+                                                                                       len(factors)))
+    if not 0 <= k < len(factors):
+        raise SettingsError('weak_k must be 0 (k drawn for each pair) or 1 to {} ({} has {} factors that vary), '
+                            'got {}'.format(len(factors) - 1, type(source).__name__, len(factors), k))
+    return factors
+
+
+def sample_pairs(source, rng, count, k=0):
+    """`count` Pairs of `source` (a datasets.groundtruth.GroundTruth) drawn with numpy RandomState `rng`;
+    k = 0 draws k for each pair from [1, F - 1] (the paper's k = rnd)."""
+    factors = changeable(source, k)
+    num = len(factors)
+    first = source.sample(rng, count)
+    ks = rng.randint(1, num, size=count) if k == 0 else np.full(count, k)
+    changed = np.where(rng.randint(0, 2, size=count) == 1, ks, 1)
+    # A uniform random order of the factors for each pair: its first `changed` are drawn anew.
+    order_rank = np.argsort(np.argsort(rng.random_sample((count, num)), axis=1), axis=1)
+    fresh = source.sample(rng, count)
+    second = first.copy()
+    second[:, factors] = np.where(order_rank < changed[:, None], fresh[:, factors], first[:, factors])
+    for factor in source.unscored:
+        second[:, factor] = fresh[:, factor]
+    return Pairs(first, second, changed)
+
+
+def step_pairs(source, seed, step, count, k=0):
+    """The Pairs of training step `step`: the same for a given (seed, step), whatever ran before."""
+    return sample_pairs(source, np.random.RandomState([seed, PAIR_STREAM, step]), count, k)
+
+
+def pair_indices(source, seed, start_step, count, k=0):
+    """Endless (step, image indices [2 count]: the first images then their partners, number of changed
+    factors [count]) from `start_step` on."""
+    step = start_step
+    while True:
+        pairs = step_pairs(source, seed, step, count, k)
+        yield step, np.concatenate([source.index(pairs.first), source.index(pairs.second)]), pairs.changed.astype(np.int32)
+        step += 1
