@@ -309,8 +309,8 @@ class WeakObjective(Objective):
     def describe(self, cfg):
         chosen = ('the number of changed factors given by the pair sampler' if self.given_k
                   else 'the threshold halfway between the smallest and largest KL between the pair')
-        return ('objective: rec + {:g} KL / N per image of each pair ({}, {}), the shared dims by {}; {} pairs '
-                'a step'.format(cfg.weak_beta, self.title, self.paper, chosen, cfg.batch_size))
+        return 'objective: rec + {:g} KL / N per image of each pair ({}, {}), the shared dims by {}'.format(
+            cfg.weak_beta, self.title, self.paper, chosen)
 
     def posterior(self, z_mean, z_logvar, changed, cfg):
         (mean_1, mean_2), (logvar_1, logvar_2) = split_pairs(z_mean), split_pairs(z_logvar)

@@ -140,7 +140,9 @@ def restores_bit_for_bit(checkpoint_dir, cfg):
     exactly (and has no variable the checkpoint lacks)."""
     saved = checkpoint_values(checkpoints.latest(checkpoint_dir))
     with tf.Graph().as_default():
-        training.build_training(tf.zeros([training.images_per_step(cfg), 64, 64, 1]), cfg, dataset_size=737280)
+        changed = tf.ones([cfg.batch_size], tf.int32) if objectives.get(cfg.objective).pairs else None
+        training.build_training(tf.zeros([training.images_per_step(cfg), 64, 64, 1]), cfg, dataset_size=737280,
+                                changed=changed)
         with tf.Session() as sess:
             checkpoints.restore(sess, checkpoints.latest(checkpoint_dir))
             restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
