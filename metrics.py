@@ -371,16 +371,19 @@ def boosted_trees(codes, labels):
 PREDICTORS = {'logistic': logistic_cv, 'boosted_trees': boosted_trees}
 
 
-def factor_accuracy(fit, codes_train, factors_train, codes_test, factors_test):
-    """Test accuracy of fit(codes, labels) per factor [K]; a factor with one value in training predicts it."""
-    accuracy = []
-    for k in range(factors_train.shape[1]):
+def factor_accuracy(fit, codes_train, factors_train, codes_test, factors_test, jobs=None):
+    """Test accuracy of fit(codes, labels) per factor [K]; a factor with one value in training predicts it.
+    Factors are fitted in parallel threads: scikit-learn's fitting releases the GIL."""
+    from joblib import Parallel, delayed
+
+    def accuracy(k):
         labels = factors_train[:, k]
         if len(np.unique(labels)) < 2:
-            accuracy.append(np.mean(factors_test[:, k] == labels[0]))
-            continue
-        accuracy.append(np.mean(fit(codes_train, labels).predict(codes_test) == factors_test[:, k]))
-    return np.array(accuracy, np.float64)
+            return np.mean(factors_test[:, k] == labels[0])
+        return np.mean(fit(codes_train, labels).predict(codes_test) == factors_test[:, k])
+
+    return np.array(Parallel(n_jobs=jobs or -1, prefer='threads')(
+        delayed(accuracy)(k) for k in range(factors_train.shape[1])), np.float64)
 
 
 def sample_efficiency(accuracy, small=100, large=10000):
