@@ -1,13 +1,17 @@
-"""Throughput on this machine: matmul peak, training images/s and MFU, input pipelines, generate/traverse.
+"""Throughput on this machine: matmul peak, training images/s and MFU, input pipelines, generate/traverse,
+and the same training step in PyTorch (benchmarks/torch_twin.py) for comparison.
 
-    python -m benchmarks.throughput [--json results/throughput.json]
+    python -m benchmarks.throughput [--json results/throughput.json] [--torch_python PATH | --no_torch]
 
-Prints a table and writes the figures as JSON. Takes about 5 minutes on a 2-core CPU; every
-figure comes from the same run on the same machine.
+Prints a table and writes the figures as JSON. Takes about 10 minutes on a 2-core CPU; every figure comes
+from the same run on the same machine. PyTorch runs in its own interpreter: --torch_python, else the
+virtualenv .torch-venv/ at the project's root, made and filled with pip on first use (a large download).
 """
 import argparse
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -156,13 +160,67 @@ def loop_steps(cfg, images_per_s, seconds, first_measured_step):
     return first_measured_step + (intervals + 1) * cfg.summary_freq
 
 
-def measure_model(cfg, peak_gflops, bare_seconds, loop=None):
+TORCH_VENV = os.path.join(harness.ROOT, '.torch-venv')
+
+
+def torch_python(given=None):
+    """An interpreter with PyTorch: `given`, else .torch-venv/'s, made and filled with pip on first use."""
+    if given:
+        return given
+    python = os.path.join(TORCH_VENV, 'bin', 'python')
+    if not os.path.isfile(python):
+        print('installing PyTorch into {} for the comparison (once)'.format(TORCH_VENV), flush=True)
+        subprocess.run([sys.executable, '-m', 'venv', TORCH_VENV], check=True)
+        subprocess.run([python, '-m', 'pip', 'install', '-q', 'torch'], check=True)
+    return python
+
+
+def model_parameters(cfg):
+    """The number of trained weights of cfg's encoder and decoder."""
+    with tf.Graph().as_default():
+        z_mean, z_logvar = model.encode(tf.zeros([2] + list(cfg.img_shape)), cfg, training=True)
+        model.decode(z_mean, cfg, training=True)
+        return int(sum(np.prod(v.shape.as_list()) for v in tf.trainable_variables()))
+
+
+def torch_rate(cfg, python, seconds):
+    """(images/s of the PyTorch twin of cfg's training step in steady state, its JSON line): about `seconds`
+    of timed steps after a warm-up, sized from a first short run."""
+    args = ['--architecture', cfg.architecture, '--img_shape', ','.join(map(str, cfg.img_shape)),
+            '--filters', ','.join(map(str, cfg.filters)), '--hidden_units', ','.join(map(str, cfg.hidden_units)),
+            '--latent_dim', str(cfg.latent_dim), '--batch_size', str(cfg.batch_size), '--likelihood', cfg.likelihood,
+            '--kl_weight', str(cfg.kl_weight), '--learning_rate', str(cfg.learning_rate), '--beta1', str(cfg.beta1),
+            '--beta2', str(cfg.beta2), '--momentum', str(cfg.momentum), '--epsilon', str(cfg.epsilon),
+            '--precision', cfg.precision]
+
+    def twin(warmup, steps):
+        done = subprocess.run([python, '-m', 'benchmarks.torch_twin'] + args + ['--warmup', str(warmup), '--steps',
+                              str(steps)], check=True, stdout=subprocess.PIPE, universal_newlines=True,
+                              cwd=harness.ROOT)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    probe = twin(2, 3)
+    if probe['parameters'] != model_parameters(cfg):
+        raise RuntimeError('the PyTorch twin has {} parameters and the model {}: it is not the same network'.format(
+            probe['parameters'], model_parameters(cfg)))
+    steps = max(5, int(round(seconds / probe['median_step_seconds'])))
+    measured = twin(max(3, steps // 5), steps)
+    print('{} {} PyTorch {}: steady state over {} steps after {}: {:.4f} s per step (median)'.format(
+        cfg.dataset, cfg.precision, measured['torch'], measured['timed_steps'], measured['warmup_steps'],
+        measured['median_step_seconds']))
+    return measured['images_per_s'], measured
+
+
+def measure_model(cfg, peak_gflops, bare_seconds, loop=None, torch=None):
     """Bare and, given loop = (seconds, first measured step), real-loop rates of one model at
-    cfg.precision, with MFU against that precision's matmul peak."""
+    cfg.precision, with MFU against that precision's matmul peak; given torch = (python, seconds), the
+    PyTorch twin's rate too."""
     flops = 3.0 * forward_flops_per_image(cfg)     # forward + backward (twice the forward)
     bare = bare_training_rate(cfg, bare_seconds)
     row = {'batch_size': cfg.batch_size, 'precision': cfg.precision, 'train_gflop_per_image': flops / 1e9,
            'bare_images_per_s': bare, 'bare_mfu': bare * flops / (peak_gflops * 1e9)}
+    if torch is not None:
+        row['torch_images_per_s'], row['torch_run'] = torch_rate(cfg, *torch)
     if loop is not None:
         loop_seconds, first_measured_step = loop
         steps = loop_steps(cfg, bare, loop_seconds, first_measured_step)
@@ -170,10 +228,12 @@ def measure_model(cfg, peak_gflops, bare_seconds, loop=None):
         row.update(loop_steps=steps, loop_images_per_s=loop_rate, loop_mfu=loop_rate * flops / (peak_gflops * 1e9),
                    loop_vs_bare=loop_rate / bare, snapshot_seconds=snapshot_seconds,
                    snapshot_share=snapshot_seconds * loop_rate / (cfg.batch_size * cfg.image_snapshot_freq))
+        if torch is not None:
+            row['loop_vs_torch'] = loop_rate / row['torch_images_per_s']
     return row
 
 
-def run(work):
+def run(work, torch=None):
     folder = os.path.join(work, 'CelebA', 'img_align_celeba')
     harness.write_celeba_folder(folder, 512)
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
@@ -191,12 +251,13 @@ def run(work):
     report = {'matmul_peak_gflops': peaks, 'device': hardware.training_device() or 'cpu', 'models': {},
               'pipelines': {}, 'commands_seconds': {}}
 
-    report['models']['celeba float32'] = measure_model(celeba, peaks['float32'], 15, loop=(20, 2))
-    report['models']['dsprites float32'] = measure_model(dsprites, peaks['float32'], 15, loop=(40, 100))
+    report['models']['celeba float32'] = measure_model(celeba, peaks['float32'], 15, loop=(20, 2), torch=torch)
+    report['models']['dsprites float32'] = measure_model(dsprites, peaks['float32'], 15, loop=(40, 100), torch=torch)
     if low is not None:
         peaks[low] = matmul_peak_gflops(low)
+        twin = torch if low == 'bfloat16' else None      # torch.autocast's CPU bfloat16
         report['models']['celeba ' + low] = measure_model(resolved('celeba', low, *celeba_data), peaks[low], 15,
-                                                          loop=(20, 2))
+                                                          loop=(20, 2), torch=twin)
         report['models']['dsprites ' + low] = measure_model(resolved('dsprites', low), peaks[low], 15)
     else:   # measured anyway: how slow it is here is what `vae.py --train` warns about
         report['models']['dsprites bfloat16'] = measure_model(resolved('dsprites', 'bfloat16'), peaks['float32'], 3)
@@ -236,10 +297,12 @@ def tables(report):
     """The report's figures as the tables the results pages render (report.py): the models, then the
     pipelines, the xla switch and the commands."""
     models = {'columns': ['model', 'batch', 'GFLOP/img', 'bare img/s', 'bare MFU', 'loop img/s', 'loop MFU',
-                          'loop/bare'], 'rows': []}
+                          'loop/bare', 'PyTorch img/s', 'loop/PyTorch'], 'rows': []}
     for name, m in sorted(report['models'].items()):
         loop = (['{:.1f}'.format(m['loop_images_per_s']), '{:.1%}'.format(m['loop_mfu']),
                  '{:.1%}'.format(m['loop_vs_bare'])] if 'loop_images_per_s' in m else ['—'] * 3)
+        loop += (['{:.1f}'.format(m['torch_images_per_s']), '{:.2f}x'.format(m['loop_vs_torch'])]
+                 if 'loop_vs_torch' in m else ['—'] * 2)
         models['rows'].append([name, m['batch_size'], '{:.3f}'.format(m['train_gflop_per_image']),
                                '{:.1f}'.format(m['bare_images_per_s']), '{:.1%}'.format(m['bare_mfu'])] + loop)
     training = report['models']['celeba float32']['bare_images_per_s']
@@ -267,6 +330,9 @@ def print_table(report):
             if 'loop_images_per_s' in m else '')
         print('{:<18}{:>6}{:>11.3f}{:>12.1f}{:>10.1%}'.format(
             name, m['batch_size'], m['train_gflop_per_image'], m['bare_images_per_s'], m['bare_mfu']) + loop)
+        if 'loop_vs_torch' in m:
+            print('{:<18}PyTorch twin {:.1f} img/s: the loop is {:.2f}x PyTorch, the bare graph {:.2f}x'.format(
+                '', m['torch_images_per_s'], m['loop_vs_torch'], m['bare_images_per_s'] / m['torch_images_per_s']))
     print("(MFU against the matmul peak of the row's precision, float32's where it has no fast kernels; "
           "fakes snapshot: the extra time of a step that writes one, and its share of the loop at one per "
           "image_snapshot_freq steps)")
@@ -283,10 +349,13 @@ def print_table(report):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--json', default=harness.default_path('throughput'))
+    parser.add_argument('--torch_python', help='an interpreter with PyTorch (default: .torch-venv/, made on demand)')
+    parser.add_argument('--no_torch', action='store_true', help='leave out the PyTorch comparison')
     args = parser.parse_args()
+    torch = None if args.no_torch else (torch_python(args.torch_python), 20.0)
     work = tempfile.mkdtemp(prefix='beta_vae_bench_')
     try:
-        report = run(work)
+        report = run(work, torch)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print_table(report)
