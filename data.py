@@ -214,9 +214,8 @@ def pair_batches(cfg, *, start_step=0, source=None):
 
 
 def pair_data(cfg, start_step=0):
-    """(dataset of training batches of pairs from `start_step` on, number of images of the dataset)."""
-    if cfg.dataset not in GROUND_TRUTH:
-        raise SettingsError('pairs need a dataset with known factors; {} has none'.format(cfg.dataset))
+    """(dataset of training batches of pairs from `start_step` on, number of images of the dataset); the
+    weak objectives' check_run has made sure that cfg.dataset has factors."""
     source = open_ground_truth(cfg)
     changeable(source, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
     batches = pair_batches(cfg, start_step=start_step, source=source)

@@ -199,10 +199,10 @@ def torch_rate(cfg, python, seconds):
                               cwd=harness.ROOT)
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    probe = twin(2, 3)
-    if probe['parameters'] != model_parameters(cfg):
+    probe, parameters = twin(2, 3), model_parameters(cfg)
+    if probe['parameters'] != parameters:
         raise RuntimeError('the PyTorch twin has {} parameters and the model {}: it is not the same network'.format(
-            probe['parameters'], model_parameters(cfg)))
+            probe['parameters'], parameters))
     steps = max(5, int(round(seconds / probe['median_step_seconds'])))
     measured = twin(max(3, steps // 5), steps)
     print('{} {} PyTorch {}: steady state over {} steps after {}: {:.4f} s per step (median)'.format(

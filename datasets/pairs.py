@@ -64,5 +64,6 @@ def pair_indices(source, seed, start_step, count, k=0):
     step = start_step
     while True:
         pairs = step_pairs(source, seed, step, count, k)
-        yield step, np.concatenate([source.index(pairs.first), source.index(pairs.second)]), pairs.changed.astype(np.int32)
+        indices = np.concatenate([source.index(pairs.first), source.index(pairs.second)])
+        yield step, indices, pairs.changed.astype(np.int32)
         step += 1
