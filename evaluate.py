@@ -69,6 +69,7 @@ class FactorSample(object):
         split = self.rng(3)
         self.train = metrics.factor_codes(self.represent, self.space, split, cfg.eval_num_train)
         self.test = metrics.factor_codes(self.represent, self.space, split, cfg.eval_num_eval)
+        self._classifiers = {}
 
     def rng(self, metric):   # one stream per metric: each is reproducible on its own
         return np.random.RandomState([self.cfg.eval_seed, metric])
@@ -76,6 +77,21 @@ class FactorSample(object):
     def sizes(self):
         return dict(num_train=self.cfg.eval_num_train, num_eval=self.cfg.eval_num_eval,
                     batch_size=self.cfg.eval_batch_size)
+
+    def classifiers(self, predictor, count):
+        """One classifier per factor, metrics.PREDICTORS[predictor] fitted on the first `count` training codes.
+
+        The downstream task's training sets are prefixes of the training sample (extended where it asks for
+        more), so at eval_num_train codes its gradient-boosted trees are DCI's, fitted once: they are the
+        slowest part of --evaluate."""
+        if (predictor, count) not in self._classifiers:
+            codes, factors = self.train
+            if count > len(codes):
+                more = metrics.factor_codes(self.represent, self.space, self.rng(5), count - len(codes))
+                codes, factors = np.concatenate([codes, more[0]]), np.concatenate([factors, more[1]])
+            self._classifiers[predictor, count] = metrics.fit_per_factor(
+                metrics.PREDICTORS[predictor], codes[:count], factors[:count])
+        return self._classifiers[predictor, count]
 
 
 def mig_scores(s):
@@ -86,7 +102,7 @@ def mig_scores(s):
 
 
 def dci_scores(s):
-    dci = metrics.dci(*(s.train + s.test))
+    dci = metrics.dci(s.classifiers('boosted_trees', s.cfg.eval_num_train), *s.test)
     return {'dci': dci['disentanglement'], 'dci_completeness': dci['completeness'],
             'dci_informativeness': dci['informativeness']}
 
@@ -101,11 +117,10 @@ def modularity_scores(s):
 def downstream_scores(s):
     """Both downstream predictors' mean test accuracy at each of downstream_sizes training codes (nested
     prefixes of one sample), and their sample efficiency where the sizes hold 100 and 10,000."""
-    codes, factors = metrics.factor_codes(s.represent, s.space, s.rng(5), max(s.cfg.downstream_sizes))
-    training_sets = {size: (codes[:size], factors[:size]) for size in s.cfg.downstream_sizes}
     result = {}
     for predictor in sorted(metrics.PREDICTORS):
-        accuracy = metrics.downstream(training_sets, s.test[0], s.test[1], predictor)
+        accuracy = metrics.downstream({size: s.classifiers(predictor, size) for size in s.cfg.downstream_sizes},
+                                      *s.test)
         result['downstream_' + predictor] = {str(size): value for size, value in accuracy.items()}
         if 100 in accuracy and 10000 in accuracy:
             result['sample_efficiency_' + predictor] = metrics.sample_efficiency(accuracy)

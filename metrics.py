@@ -184,22 +184,38 @@ def factor_codes(represent, space, rng, count):
     return represent(classes), classes[:, space.scored]
 
 
-def gbt_importance(codes_train, factors_train, codes_test, factors_test, jobs=None):
-    """(importance [M, K], train accuracy, test accuracy): per factor, scikit-learn's
-    GradientBoostingClassifier with its defaults on the codes, as disentanglement_lib; the importance
-    of code j for factor k is the trees' feature importance. Factors are fitted in parallel."""
-    learn = sklearn()
+class OneValue(object):
+    """The classifier of a factor that takes one value in training: it predicts that value, and no code
+    matters to it."""
+
+    def __init__(self, value, num_codes):
+        self.value = value
+        self.feature_importances_ = np.zeros(num_codes)
+
+    def predict(self, codes):
+        return np.full(len(codes), self.value)
+
+
+def fit_per_factor(fit, codes, factors, jobs=None):
+    """[K] classifiers, fit(codes, labels) for each factor column of factors [n, K]. They are fitted in
+    parallel threads (scikit-learn's fitting releases the GIL), the factors with the most classes first,
+    so that the longest fit never starts last."""
     from joblib import Parallel, delayed
 
-    def fit(k):
-        model = learn.ensemble.GradientBoostingClassifier(random_state=k)
-        model.fit(codes_train, factors_train[:, k])
-        return (np.abs(model.feature_importances_), np.mean(model.predict(codes_train) == factors_train[:, k]),
-                np.mean(model.predict(codes_test) == factors_test[:, k]))
+    def fit_one(k):
+        labels = factors[:, k]
+        if len(np.unique(labels)) < 2:
+            return OneValue(labels[0], codes.shape[1])
+        return fit(codes, labels)
 
-    fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit)(k) for k in range(factors_train.shape[1]))
-    importance = np.stack([f[0] for f in fitted], axis=1)
-    return importance, float(np.mean([f[1] for f in fitted])), float(np.mean([f[2] for f in fitted]))
+    order = sorted(range(factors.shape[1]), key=lambda k: -len(np.unique(factors[:, k])))
+    fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit_one)(k) for k in order)
+    return [model for _, model in sorted(zip(order, fitted), key=lambda pair: pair[0])]
+
+
+def factor_accuracy(models, codes, factors):
+    """Accuracy [K] of each factor's classifier (fit_per_factor) on codes [n, M] with factors [n, K]."""
+    return np.array([np.mean(model.predict(codes) == factors[:, k]) for k, model in enumerate(models)], np.float64)
 
 
 def _entropy(p, base, axis):
@@ -227,12 +243,13 @@ def dci_completeness(importance):
     return dci_disentanglement(np.asarray(importance).T)
 
 
-def dci(codes_train, factors_train, codes_test, factors_test):
-    """{'disentanglement', 'completeness', 'informativeness'}: DCI from gradient-boosted trees, with
-    the trees' mean test accuracy as informativeness."""
-    importance, _, test_accuracy = gbt_importance(codes_train, factors_train, codes_test, factors_test)
+def dci(trees, codes_test, factors_test):
+    """{'disentanglement', 'completeness', 'informativeness'} from one gradient-boosted tree classifier per
+    factor, fit_per_factor(boosted_trees, ...) on the training codes, as disentanglement_lib: the importance
+    of code j for factor k is the trees' feature importance, and informativeness is their mean test accuracy."""
+    importance = np.stack([np.abs(model.feature_importances_) for model in trees], axis=1)
     return {'disentanglement': dci_disentanglement(importance), 'completeness': dci_completeness(importance),
-            'informativeness': test_accuracy}
+            'informativeness': float(np.mean(factor_accuracy(trees, codes_test, factors_test)))}
 
 
 # ---- SAP (Kumar et al. 2018, section 3) ----
@@ -364,26 +381,12 @@ def logistic_cv(codes, labels):
 
 
 def boosted_trees(codes, labels):
-    """scikit-learn's GradientBoostingClassifier with its defaults, as disentanglement_lib's downstream task."""
+    """scikit-learn's GradientBoostingClassifier with its defaults, as disentanglement_lib's DCI and
+    downstream task."""
     return sklearn().ensemble.GradientBoostingClassifier(random_state=0).fit(codes, labels)
 
 
 PREDICTORS = {'logistic': logistic_cv, 'boosted_trees': boosted_trees}
-
-
-def factor_accuracy(fit, codes_train, factors_train, codes_test, factors_test, jobs=None):
-    """Test accuracy of fit(codes, labels) per factor [K]; a factor with one value in training predicts it.
-    Factors are fitted in parallel threads: scikit-learn's fitting releases the GIL."""
-    from joblib import Parallel, delayed
-
-    def accuracy(k):
-        labels = factors_train[:, k]
-        if len(np.unique(labels)) < 2:
-            return np.mean(factors_test[:, k] == labels[0])
-        return np.mean(fit(codes_train, labels).predict(codes_test) == factors_test[:, k])
-
-    return np.array(Parallel(n_jobs=jobs or -1, prefer='threads')(
-        delayed(accuracy)(k) for k in range(factors_train.shape[1])), np.float64)
 
 
 def sample_efficiency(accuracy, small=100, large=10000):
@@ -392,12 +395,11 @@ def sample_efficiency(accuracy, small=100, large=10000):
     return float(accuracy[small] / accuracy[large])
 
 
-def downstream(training_sets, codes_test, factors_test, predictor):
-    """{training codes: mean test accuracy over factors} of PREDICTORS[predictor], one classifier per factor,
-    for training_sets {size: (codes, factors)}."""
-    fit = PREDICTORS[predictor]
-    return {size: float(np.mean(factor_accuracy(fit, codes, factors, codes_test, factors_test)))
-            for size, (codes, factors) in sorted(training_sets.items())}
+def downstream(classifiers, codes_test, factors_test):
+    """{training codes: mean test accuracy over factors} of {training codes: one classifier per factor}
+    (fit_per_factor of a predictor of PREDICTORS on that many codes)."""
+    return {size: float(np.mean(factor_accuracy(models, codes_test, factors_test)))
+            for size, models in sorted(classifiers.items())}
 
 
 # ---- reconstruction ----

@@ -89,7 +89,8 @@ def same_codes_downstream(dl, training_sets, codes_test, factors_test):
                   'boosted_trees': ensemble.GradientBoostingClassifier}
     pairs = {}
     for name, predictor in sorted(predictors.items()):
-        ours = metrics.downstream(training_sets, codes_test, factors_test, name)
+        ours = metrics.downstream({size: metrics.fit_per_factor(metrics.PREDICTORS[name], codes, factors)
+                                   for size, (codes, factors) in training_sets.items()}, codes_test, factors_test)
         for size, (codes, factors) in sorted(training_sets.items()):
             try:
                 theirs = float(np.mean(dl['downstream']._compute_loss(codes, factors.T, codes_test, factors_test.T,

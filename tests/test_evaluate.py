@@ -69,6 +69,24 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monke
     assert saved['sap'] == sap and saved['step'] == 7
 
 
+def test_dci_and_the_downstream_task_fit_their_shared_boosted_trees_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: dsprites.NUM_DSPRITES)
+    fitted = []
+
+    def counted(codes, labels):
+        fitted.append(len(codes))
+        return metrics.boosted_trees(codes, labels)
+
+    monkeypatch.setitem(metrics.PREDICTORS, 'boosted_trees', counted)
+    cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_metrics', 'dci,downstream'),
+                                        ('eval_num_train', '200'), ('eval_num_eval', '100'),
+                                        ('downstream_sizes', '200,300')])
+    result = evaluate.evaluate(FactorEncoder(cfg))
+    assert sorted(fitted) == [200] * 5 + [300] * 5   # DCI's trees serve the downstream task at 200 codes
+    assert result['dci_informativeness'] == result['downstream_boosted_trees']['200']
+    assert result['downstream_boosted_trees']['300'] >= 0.9   # 300 codes: the shared 200 and 100 more
+
+
 def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     args = TINY_DSPRITES + ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
             '--summary_dir', str(tmp_path / 'sum'), '--objective', 'capacity']

@@ -160,10 +160,10 @@ def test_dci_of_disentangled_and_random_codes():
     codes, factors = factor_sample(400, 0)
     test_codes, test_factors = factor_sample(200, 1)
     # Not exactly 1: boosting's late stages fit leftover noise with a few splits on the other codes.
-    assert metrics.dci(codes, factors, test_codes, test_factors)['disentanglement'] > 0.9
-    random_codes = np.random.RandomState(2).randn(400, 7)
-    assert metrics.dci(random_codes, factors, np.random.RandomState(3).randn(200, 7),
-                       test_factors)['disentanglement'] < 0.15
+    trees = metrics.fit_per_factor(metrics.boosted_trees, codes, factors)
+    assert metrics.dci(trees, test_codes, test_factors)['disentanglement'] > 0.9
+    random_trees = metrics.fit_per_factor(metrics.boosted_trees, np.random.RandomState(2).randn(400, 7), factors)
+    assert metrics.dci(random_trees, np.random.RandomState(3).randn(200, 7), test_factors)['disentanglement'] < 0.15
 
 
 def test_sap_known_answers():

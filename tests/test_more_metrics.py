@@ -80,10 +80,11 @@ def test_mutual_info_score_is_near_0_for_independent_dims_and_the_entropy_for_co
 def test_downstream_reaches_1_on_codes_that_hold_the_factors_and_sample_efficiency_is_the_ratio():
     factors = grid(3, 40, repeats=100)[np.random.RandomState(0).permutation(12000)]
     train, test = factors[:10000], factors[10000:]
-    exact = {10000: (train.astype(float), train)}
-    assert metrics.downstream(exact, test.astype(float), test, 'boosted_trees') == {10000: 1.0}
+    exact = {10000: metrics.fit_per_factor(metrics.boosted_trees, train.astype(float), train)}
+    assert metrics.downstream(exact, test.astype(float), test) == {10000: 1.0}
     one_hot = lambda f: np.hstack([np.eye(3)[f[:, 0]], np.eye(40)[f[:, 1]]])
-    assert metrics.downstream({10000: (one_hot(train), train)}, one_hot(test), test, 'logistic') == {10000: 1.0}
+    logistic = {10000: metrics.fit_per_factor(metrics.logistic_cv, one_hot(train), train)}
+    assert metrics.downstream(logistic, one_hot(test), test) == {10000: 1.0}
     assert metrics.sample_efficiency({100: 0.5, 10000: 0.8}) == pytest.approx(0.625)
 
 
