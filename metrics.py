@@ -200,7 +200,9 @@ def fit_per_factor(fit, codes, factors, jobs=None):
     """[K] classifiers, fit(codes, labels) for each factor column of factors [n, K]. They are fitted in
     parallel threads (scikit-learn's fitting releases the GIL), the factors with the most classes first,
     so that the longest fit never starts last."""
+    sklearn()   # its one-line error comes before joblib's and threadpoolctl's imports, which come with it
     from joblib import Parallel, delayed
+    from threadpoolctl import threadpool_limits
 
     def fit_one(k):
         labels = factors[:, k]
@@ -209,7 +211,10 @@ def fit_per_factor(fit, codes, factors, jobs=None):
         return fit(codes, labels)
 
     order = sorted(range(factors.shape[1]), key=lambda k: -len(np.unique(factors[:, k])))
-    fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit_one)(k) for k in order)
+    # One BLAS thread per fit: BLAS's own threads on top of these oversubscribe the cores, and the
+    # logistic regressions then run several times slower.
+    with threadpool_limits(limits=1, user_api='blas'):
+        fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit_one)(k) for k in order)
     return [model for _, model in sorted(zip(order, fitted), key=lambda pair: pair[0])]
 
 
