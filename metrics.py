@@ -196,26 +196,31 @@ class OneValue(object):
         return np.full(len(codes), self.value)
 
 
-def fit_per_factor(fit, codes, factors, jobs=None):
-    """[K] classifiers, fit(codes, labels) for each factor column of factors [n, K]. They are fitted in
-    parallel threads (scikit-learn's fitting releases the GIL), the factors with the most classes first,
-    so that the longest fit never starts last."""
+def fit_classifiers(tasks, jobs=None):
+    """[a classifier for each (fit, codes [n, M], labels [n]) of tasks]: fit(codes, labels), or a OneValue where
+    the labels hold one value. They are fitted in parallel threads (scikit-learn's fitting releases the GIL),
+    the largest (classes x codes) first, so that no long fit starts last and the small ones fill the gaps."""
     sklearn()   # its one-line error comes before joblib's and threadpoolctl's imports, which come with it
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
 
-    def fit_one(k):
-        labels = factors[:, k]
+    def fit_one(task):
+        fit, codes, labels = task
         if len(np.unique(labels)) < 2:
             return OneValue(labels[0], codes.shape[1])
         return fit(codes, labels)
 
-    order = sorted(range(factors.shape[1]), key=lambda k: -len(np.unique(factors[:, k])))
+    order = sorted(range(len(tasks)), key=lambda i: -len(np.unique(tasks[i][2])) * len(tasks[i][2]))
     # One BLAS thread per fit: BLAS's own threads on top of these oversubscribe the cores, and the
     # logistic regressions then run several times slower.
     with threadpool_limits(limits=1, user_api='blas'):
-        fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit_one)(k) for k in order)
+        fitted = Parallel(n_jobs=jobs or -1, prefer='threads')(delayed(fit_one)(tasks[i]) for i in order)
     return [model for _, model in sorted(zip(order, fitted), key=lambda pair: pair[0])]
+
+
+def fit_per_factor(fit, codes, factors, jobs=None):
+    """[K] classifiers (fit_classifiers), fit(codes, labels) for each factor column of factors [n, K]."""
+    return fit_classifiers([(fit, codes, factors[:, k]) for k in range(factors.shape[1])], jobs)
 
 
 def factor_accuracy(models, codes, factors):

@@ -4,7 +4,8 @@ full sample sizes, run as a user runs it (a process of its own), so the wall tim
     python -m benchmarks.evaluate_speed --checkpoint_dir RUN/checkpoints [--dataset dsprites] [--json PATH]
 
 The per-metric seconds are the ones --evaluate records in metrics.json ('seconds'): 'samples' is drawing and
-encoding the samples the metrics share, each metric the rest of its own time. Run it on an idle machine.
+encoding the samples the metrics share, 'classifiers' fitting DCI's and the downstream task's classifiers in
+one parallel pass, each metric the rest of its own time. Run it on an idle machine.
 """
 import argparse
 import json
