@@ -10,6 +10,7 @@ import json
 import os
 import re
 import time
+import warnings
 
 import numpy as np
 
@@ -26,6 +27,7 @@ TABLE_FILE = 'results.md'
 RESULTS_FILE = 'results.json'
 METRICS_FIGURE = 'metrics.png'    # each metric against the swept settings, one column per objective
 UDR_FIGURE = 'udr_mig.png'        # UDR against MIG, each run a point
+CORRELATION_FIGURE = 'correlations.png'   # the metrics' rank correlations with each other, across runs
 CURVES_FIGURE = 'curves.png'      # each metric against images seen, one line per run
 CURVE_DIR = 'curve'               # in each run's folder, with image counts: images_{COUNT}M.json
 TREND_COUNTS = 3                  # the fewest counts a trend is fitted to: two only draw a line
@@ -134,6 +136,46 @@ def rank_correlations(rows):
     return correlations
 
 
+def metric_correlations(rows):
+    """Locatello et al. 2019's view of how the scores agree (their figures 6 and 13): {'keys': the scores every
+    run has, 'spearman': [[Spearman's rank correlation of key i with key j across the runs]]}; None below 3
+    runs. A score constant over the runs correlates with nothing (None)."""
+    from scipy.stats import spearmanr
+    keys = [key for key in SCORES if all(key in r for r in rows)]
+    if len(rows) < 3 or len(keys) < 2:
+        return None
+    values = np.array([[r[key] for key in keys] for r in rows], np.float64)
+    matrix = [[None] * len(keys) for _ in keys]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')   # scipy warns of a constant score, which is None here
+        for i in range(len(keys)):
+            for j in range(len(keys)):
+                rho = spearmanr(values[:, i], values[:, j])[0]
+                matrix[i][j] = None if np.isnan(rho) else float(rho)
+    return {'keys': keys, 'spearman': matrix}
+
+
+def plot_correlations(correlations, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    keys = correlations['keys']
+    matrix = np.array([[np.nan if rho is None else rho for rho in line] for line in correlations['spearman']])
+    figure, ax = plt.subplots(figsize=(0.55 * len(keys) + 2.2, 0.55 * len(keys) + 1.4))
+    image = ax.imshow(matrix, cmap='RdBu_r', vmin=-1, vmax=1)
+    for i in range(len(keys)):
+        for j in range(len(keys)):
+            if not np.isnan(matrix[i, j]):
+                ax.text(j, i, '{:.0f}'.format(100 * matrix[i, j]), ha='center', va='center', fontsize=7)
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels(keys, rotation=60, fontsize=7, ha='right')
+    ax.set_yticks(range(len(keys)))
+    ax.set_yticklabels(keys, fontsize=7)
+    figure.colorbar(image, ax=ax, fraction=0.046, label="Spearman's rank correlation")
+    figure.tight_layout()
+    figures.save_figure(figure, path)
+
+
 def selected_against_median(rows, selected):
     """{metric: {'median': over every run, 'selected': mean of the runs UDR selected per setting}}."""
     chosen = [r for r in rows if r['run'] in set(selected.values())]
@@ -239,12 +281,24 @@ def markdown(rows, selected, summary):
     if summary['rank_correlations']:
         lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
             '{} {}'.format(key, cell(rho, 2)) for key, rho in summary['rank_correlations'].items())]
+    if summary['metric_correlations']:
+        lines += [''] + correlation_lines(summary['metric_correlations'])
     if selected:
         lines += ['', 'UDR-selected runs (mean) against the median run:', '',
                   '| metric | median run | UDR-selected |', '|---|---|---|']
         for key, pair in summary['selected_against_median'].items():
             lines.append('| {} | {:.3f} | {} |'.format(key, pair['median'], cell(pair['selected'])))
     return '\n'.join(lines) + '\n'
+
+
+def correlation_lines(correlations):
+    """The metrics' rank correlations with each other, a markdown table."""
+    keys = correlations['keys']
+    lines = ["Spearman's rank correlation of the scores with each other, across runs:", '',
+             '| | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+    for key, line in zip(keys, correlations['spearman']):
+        lines.append('| {} | {} |'.format(key, ' | '.join(cell(rho, 2) for rho in line)))
+    return lines
 
 
 def medians_lines(summary, keys=None):
@@ -278,6 +332,7 @@ def gather(finished, not_finished, definition, folder, header=None):
                'medians': medians(rows), 'published': published_of(rows, definition['dataset']),
                'selected_per_setting': selected, 'selected_per_objective': by_objective(rows),
                'rank_correlations': rank_correlations(rows) if has_factors else {},
+               'metric_correlations': metric_correlations(rows),
                'selected_against_median': selected_against_median(rows, selected),
                'not_finished': list(not_finished)}
     write_table(folder, summary, markdown(rows, selected, summary))
@@ -285,6 +340,8 @@ def gather(finished, not_finished, definition, folder, header=None):
         plot_metrics(rows, os.path.join(folder, METRICS_FIGURE))
         if has_factors and any(r['udr'] is not None for r in rows):
             plot_udr_against_mig(rows, os.path.join(folder, UDR_FIGURE))
+        if summary['metric_correlations']:
+            plot_correlations(summary['metric_correlations'], os.path.join(folder, CORRELATION_FIGURE))
 
 
 # ---- learning curves: a study with image counts ----

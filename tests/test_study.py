@@ -8,6 +8,7 @@ import sys
 import time
 
 import numpy as np
+from PIL import Image
 import pytest
 
 import gather
@@ -139,6 +140,24 @@ def test_udr_picks_the_seed_that_agrees_with_the_others_and_is_rank_correlated_w
     assert selected == {'objective=beta': 'beta_seed0'}
     assert scores[0] == pytest.approx(scores[1]) and scores[0] > scores[2]
     assert gather.rank_correlations(list(lines.values()))['mig'] == pytest.approx(0.866, abs=1e-3)
+
+
+def test_the_metrics_rank_correlations_with_each_other_have_known_answers(tmp_path):
+    rows = [{'mig': m, 'dci': 2 * m, 'sap': -m, 'irs': 0.5, 'factor_vae': f} for m, f in
+            [(0.1, 0.3), (0.4, 0.1), (0.2, 0.2), (0.3, 0.4)]]
+    correlations = gather.metric_correlations(rows)
+    keys = correlations['keys']
+    assert keys == ['factor_vae', 'mig', 'dci', 'sap', 'irs']   # the scores every run has, in SCORES' order
+    rho = {(a, b): correlations['spearman'][i][j] for i, a in enumerate(keys) for j, b in enumerate(keys)}
+    assert rho['mig', 'dci'] == pytest.approx(1.0) and rho['mig', 'sap'] == pytest.approx(-1.0)
+    assert rho['mig', 'mig'] == pytest.approx(1.0)
+    # ranks of mig 1 4 2 3 against factor_vae 3 1 2 4: 1 - 6 * (4 + 9 + 0 + 1) / (4 * 15) = -0.4
+    assert rho['mig', 'factor_vae'] == pytest.approx(-0.4) and rho['factor_vae', 'mig'] == pytest.approx(-0.4)
+    assert rho['irs', 'mig'] is None   # constant over the runs: no rank order
+    assert gather.metric_correlations(rows[:2]) is None
+    gather.plot_correlations(correlations, str(tmp_path / 'correlations.png'))
+    assert Image.open(str(tmp_path / 'correlations.png')).size[0] > 100
+    assert '| mig | -0.40 | 1.00 | 1.00 | -1.00 | - |' in gather.correlation_lines(correlations)
 
 
 def test_a_setting_with_one_finished_seed_gets_no_udr(tmp_path):
