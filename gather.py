@@ -161,12 +161,13 @@ def plot_correlations(correlations, path):
     import matplotlib.pyplot as plt
     keys = correlations['keys']
     matrix = np.array([[np.nan if rho is None else rho for rho in line] for line in correlations['spearman']])
-    figure, ax = plt.subplots(figsize=(0.55 * len(keys) + 2.2, 0.55 * len(keys) + 1.4))
+    figure, ax = plt.subplots(figsize=(0.55 * len(keys) + 3.4, 0.55 * len(keys) + 1.8))
     image = ax.imshow(matrix, cmap='RdBu_r', vmin=-1, vmax=1)
     for i in range(len(keys)):
         for j in range(len(keys)):
             if not np.isnan(matrix[i, j]):
-                ax.text(j, i, '{:.0f}'.format(100 * matrix[i, j]), ha='center', va='center', fontsize=7)
+                ax.text(j, i, '{:.0f}'.format(100 * matrix[i, j]), ha='center', va='center', fontsize=7,
+                        color='white' if abs(matrix[i, j]) > 0.6 else 'black')
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels(keys, rotation=60, fontsize=7, ha='right')
     ax.set_yticks(range(len(keys)))
