@@ -60,15 +60,14 @@ class FactorSample(object):
     def __init__(self, restored, images):
         cfg = self.cfg = restored.cfg
         self.images = images
-        self.space = metrics.FactorSpace(images.factor_sizes, images.scored)
         self.represent = factor_representation(restored, images)
-        self.classes = self.space.sample(self.rng(0), cfg.eval_num_points)
+        self.classes = self.images.sample(self.rng(0), cfg.eval_num_points)
         self.observed = images.images(self.classes)
         self.z_logvar = restored.encode(self.observed)[1]
         self.z_mean = self.represent(self.classes)
         split = self.rng(3)
-        self.train = metrics.factor_codes(self.represent, self.space, split, cfg.eval_num_train)
-        self.test = metrics.factor_codes(self.represent, self.space, split, cfg.eval_num_eval)
+        self.train = metrics.factor_codes(self.represent, self.images, split, cfg.eval_num_train)
+        self.test = metrics.factor_codes(self.represent, self.images, split, cfg.eval_num_eval)
         self._classifiers = {}
 
     def rng(self, metric):   # one stream per metric: each is reproducible on its own
@@ -82,7 +81,7 @@ class FactorSample(object):
         """The first `count` training (codes, factors): the training sample, extended where count is larger."""
         codes, factors = self.train
         if count > len(codes):
-            more = metrics.factor_codes(self.represent, self.space, self.rng(5), count - len(codes))
+            more = metrics.factor_codes(self.represent, self.images, self.rng(5), count - len(codes))
             codes, factors = np.concatenate([codes, more[0]]), np.concatenate([factors, more[1]])
         return codes[:count], factors[:count]
 
@@ -99,7 +98,7 @@ class FactorSample(object):
             codes, factors = self.training_codes(count)
             tasks += [(metrics.PREDICTORS[predictor], codes, factors[:, k]) for k in range(factors.shape[1])]
         fitted = metrics.fit_classifiers(tasks)
-        per_set = len(self.space.scored)
+        per_set = len(self.images.scored)
         for i, key in enumerate(new):
             self._classifiers[key] = fitted[i * per_set:(i + 1) * per_set]
 
@@ -110,10 +109,10 @@ class FactorSample(object):
 
 
 def mig_scores(s):
-    information = metrics.factor_information(s.z_mean, s.classes, s.space.scored, s.cfg.mig_bins)
+    information = metrics.factor_information(s.z_mean, s.classes, s.images.scored, s.cfg.mig_bins)
     # which latents carry each factor: {factor: [normalised mutual information of each latent]}
     return {'mig': metrics.information_gap(information), 'factor_information': {
-        s.images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(s.space.scored)}}
+        s.images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(s.images.scored)}}
 
 
 def dci_scores(s):
@@ -145,9 +144,9 @@ def downstream_scores(s):
 # Each metric eval_metrics can name: sample -> {score: value}. IRS bins the factors as disentanglement_lib
 # does (dSprites' 40 orientations and 32 positions fall into 20 bins).
 FACTOR_METRICS = {
-    'beta_vae': lambda s: {'beta_vae': metrics.beta_vae_score(s.represent, s.space, s.rng(1), **s.sizes())},
+    'beta_vae': lambda s: {'beta_vae': metrics.beta_vae_score(s.represent, s.images, s.rng(1), **s.sizes())},
     'factor_vae': lambda s: {'factor_vae': metrics.factor_vae_score(
-        s.represent, s.space, s.rng(2), num_variance_estimate=s.cfg.eval_num_points, **s.sizes())},
+        s.represent, s.images, s.rng(2), num_variance_estimate=s.cfg.eval_num_points, **s.sizes())},
     'mig': mig_scores,
     'dci': dci_scores,
     'sap': lambda s: {'sap': metrics.sap(metrics.sap_score_matrix(*(s.train + s.test)))},
@@ -183,7 +182,7 @@ def factor_scores(restored, images):
         result.update(FACTOR_METRICS[name](sample))
         seconds[name] = time.time() - started
     result['seconds'] = seconds
-    return sample.represent(sample.space.sample(sample.rng(4), cfg.udr_images)), result
+    return sample.represent(sample.images.sample(sample.rng(4), cfg.udr_images)), result
 
 
 def evaluate_images(restored):

@@ -2,7 +2,9 @@
 scores that need no labels are in unsupervised.py).
 
 Functions of numpy arrays. A representation is a function `represent(classes) -> codes`: factor
-indices [n, num_factors] in, the encoder's means [n, num_latents] out. Sample sizes and procedures
+indices [n, num_factors] in, the encoder's means [n, num_latents] out. A `space` is the factor grid as a
+datasets.groundtruth.GroundTruth gives it: its factor_sizes, the factors it scores (scored) and
+sample(rng, count), uniform factor indices. Sample sizes and procedures
 follow Locatello et al. 2019 (disentanglement_lib), and the classifiers are scikit-learn's where its
 reference implementations use them, so that scores compare with the published ones.
 """
@@ -29,18 +31,6 @@ def sklearn():
     return package
 
 POINTS_PER_CALL = 32   # metric points whose images are encoded in one call of `represent`
-
-
-class FactorSpace(object):
-    """Uniform sampling over a grid of discrete factors; `scored` lists the factors the metrics score (by
-    default every factor with more than one value)."""
-
-    def __init__(self, sizes, scored=None):
-        self.sizes = np.asarray(sizes)
-        self.scored = list(scored) if scored is not None else [i for i, size in enumerate(sizes) if size > 1]
-
-    def sample(self, rng, count):
-        return np.stack([rng.randint(0, size, count) for size in self.sizes], axis=1)
 
 
 def _batched_points(represent, rng, num_points, make_point):
@@ -97,7 +87,7 @@ def factor_vae_votes(represent, space, rng, num_points, batch_size, global_std, 
         return classes, k
 
     codes, labels = _batched_points(represent, rng, num_points, make_point)
-    votes = np.zeros((len(global_std), len(space.sizes)), np.int64)
+    votes = np.zeros((len(global_std), len(space.factor_sizes)), np.int64)
     for code, k in zip(codes, labels):
         variance = np.var(code / global_std, axis=0, ddof=1)
         variance[~active] = np.inf
