@@ -282,7 +282,7 @@ def markdown(rows, selected, summary):
     if summary['rank_correlations']:
         lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
             '{} {}'.format(key, cell(rho, 2)) for key, rho in summary['rank_correlations'].items())]
-    if summary['metric_correlations']:
+    if summary.get('metric_correlations'):   # a study gathered before they were written has none
         lines += [''] + correlation_lines(summary['metric_correlations'])
     if selected:
         lines += ['', 'UDR-selected runs (mean) against the median run:', '',
