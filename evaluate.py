@@ -229,8 +229,9 @@ SCORE_LABELS = (('beta_vae', 'BetaVAE metric'), ('factor_vae', 'FactorVAE metric
                 ('sample_efficiency_boosted_trees', 'sample eff. (GBT)'), ('reconstruction', 'reconstruction'))
 
 
-def evaluate(restored):
-    """Scores the latest checkpoint; writes results/metrics.json (and attributes.json on CelebA)."""
+def evaluate(restored, images_per_step):
+    """Scores the latest checkpoint; writes results/metrics.json (and attributes.json on CelebA).
+    images_per_step, the images the model trained on a step, gives the images it had seen."""
     cfg = restored.cfg
     ranking = None
     if cfg.dataset in GROUND_TRUTH:
@@ -239,7 +240,7 @@ def evaluate(restored):
     else:
         codes, result, ranking = evaluate_images(restored)
     # config: every setting the checkpoint was trained with (not this command's); evaluation: the sample sizes
-    result.update(step=restored.step, checkpoint=restored.checkpoint, config=restored.trained_cfg.as_dict(),
+    result.update(step=restored.step, images=restored.step * images_per_step, checkpoint=restored.checkpoint, config=restored.trained_cfg.as_dict(),
                   evaluation={key: getattr(cfg, key) for key in EVALUATION_KEYS})
     for key, label in SCORE_LABELS:
         if key in result:

@@ -185,6 +185,12 @@ def load(path):
     return Config(merged)
 
 
+def steps_at(millions, images_per_step):
+    """The training budget that counts `millions` M images: the step at which a run that trains on
+    images_per_step images a step has seen them, rounded, and at least 1."""
+    return max(1, int(round(millions * 1e6 / images_per_step)))
+
+
 def read_runs(path):
     """The runs a study lists for checking: [{'name', 'dataset', 'settings': [[name, text], ...]}]."""
     try:

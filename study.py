@@ -208,8 +208,10 @@ def prepare(runs, unfinished, definition, folder):
 # ---- the runs ----
 
 def train_command(run, definition):
+    """The run's vae.py command, to the definition's step budget or to a learning curve's count of images."""
     return ([sys.executable, VAE, '--train', '--evaluate', '--dataset', definition['dataset']]
             + (['--steps', str(definition['steps'])] if definition['steps'] else [])
+            + (['--images', repr(definition['count'])] if definition.get('count') else [])
             + [word for name, text in run.settings for word in ('--' + name, text)])
 
 
@@ -223,13 +225,27 @@ def latest_step(checkpoint_dir):
     return max(steps or [0])
 
 
-def result(run, definition):
-    """The run's metrics.json, if it holds its scores at the step budget; else None."""
+def scores(run):
+    """The run's latest metrics.json, or None."""
     path = os.path.join(run.folder, 'results', 'metrics.json')
-    if not os.path.isfile(path):
+    return read_json(path) if os.path.isfile(path) else None
+
+
+def at_images(values, millions):
+    """Whether scores (a metrics.json) are those of the step at which the run has seen `millions` M images."""
+    if not values.get('images'):
+        return False
+    return values['step'] == settings.steps_at(millions, values['images'] // values['step'])
+
+
+def result(run, definition):
+    """The run's metrics.json, if it holds its scores at the step budget (or the count of images); else None."""
+    values = scores(run)
+    if values is None:
         return None
-    values = read_json(path)
     if definition['steps'] and values.get('step') != definition['steps']:
+        return None
+    if definition.get('count') and not at_images(values, definition['count']):
         return None
     if settings.has_factors(definition['dataset']) and any(values.get(key) is None for key in gather.SUPERVISED):
         return None
@@ -276,19 +292,27 @@ def run_here(runs, definition):
 
 # ---- learning curves: a study evaluated at image counts ----
 
-def steps_at(millions, batch_size):
-    """The step at which a run of batch_size has trained on `millions` M images."""
-    return max(1, int(round(millions * 1e6 / batch_size)))
-
-
 def curve_path(run, millions):
     return os.path.join(run.folder, gather.CURVE_DIR, 'images_{:g}M.json'.format(millions))
 
 
-def at_count(run, definition, millions):
-    """The run's definition when it trains to `millions` M images: the step budget of that count."""
-    batch_size = settings.resolve(definition['dataset'], run.settings).batch_size
-    return dict(definition, steps=steps_at(millions, batch_size), batch_size=batch_size)
+def at_count(definition, millions):
+    """The definition of a run that trains to `millions` M images; vae.py --images turns the count into
+    a step, since the images a step depend on the objective (a pair is two)."""
+    return dict(definition, steps=None, count=millions)
+
+
+def check_not_past(run, millions):
+    """SettingsError if the run's checkpoint is past the count, since a curve can not go back. The images
+    a step come from the run's latest scores; before it has any, vae.py --images refuses the same way."""
+    values = scores(run)
+    if not values or not values.get('images'):
+        return
+    stop = settings.steps_at(millions, values['images'] // values['step'])
+    trained = latest_step(dict(run.settings)['checkpoint_dir'])
+    if trained > stop:
+        raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at {}): drop '
+                            'that count, or start its curve in another folder'.format(run.name, millions, trained, stop))
 
 
 def keep_counts(runs, definition):
@@ -300,12 +324,11 @@ def keep_counts(runs, definition):
         for millions in definition['images']:
             if os.path.isfile(curve_path(run, millions)):
                 continue
-            budget = at_count(run, definition, millions)
-            values = result(run, budget)
+            values = result(run, at_count(definition, millions))
             if values is None:
                 following[run.name] = millions
                 break
-            write_json(dict(values, images=budget['steps'] * budget['batch_size']), curve_path(run, millions))
+            write_json(values, curve_path(run, millions))
     return following
 
 
@@ -318,14 +341,9 @@ def run_curves(runs, definition):
         for run in runs:
             if run.name in failed or os.path.isfile(curve_path(run, millions)):
                 continue
-            budget = at_count(run, definition, millions)
-            trained = latest_step(dict(run.settings)['checkpoint_dir'])
-            if trained > budget['steps']:
-                raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at '
-                                    '{}): drop that count, or start its curve in another folder'.format(
-                                        run.name, millions, trained, budget['steps']))
-            print('=== {}: {:g} M images (step {}) ==='.format(run.name, millions, budget['steps']), flush=True)
-            code = run_to_the_end(train_command(run, budget))
+            check_not_past(run, millions)
+            print('=== {}: {:g} M images ==='.format(run.name, millions), flush=True)
+            code = run_to_the_end(train_command(run, at_count(definition, millions)))
             if code in STOPPED:
                 print('stopped: the same command continues from {} at {:g} M images'.format(run.name, millions))
                 return code
@@ -459,7 +477,7 @@ def main(argv=None):
         print('study {}: {} runs, {} unfinished'.format(args.folder, len(runs), len(unfinished)), flush=True)
         if args.list:
             for run in unfinished:
-                budget = at_count(run, definition, following[run.name]) if definition['images'] else definition
+                budget = at_count(definition, following[run.name]) if definition['images'] else definition
                 print(' '.join(shlex.quote(word) for word in train_command(run, budget)))
             return 0
         if args.slurm and unfinished:

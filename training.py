@@ -18,6 +18,13 @@ def images_per_step(cfg):
     return cfg.batch_size * objectives.get(cfg.objective).batches_per_step
 
 
+def images_trained_per_step(cfg):
+    """Images the VAE's loss sees a step, the unit of image budgets and learning curves: a pair counts as
+    two images. FactorVAE's second batch reaches only its discriminator and is not counted, as the
+    published step budgets count it."""
+    return cfg.batch_size * (2 if objectives.get(cfg.objective).pairs else 1)
+
+
 def build_training(images, cfg, dataset_size=None, changed=None):
     """The training step on a batch of images: losses, Adam update, BN updates and summaries.
 

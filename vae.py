@@ -1,7 +1,8 @@
 """beta-VAE on CelebA (or your own images, or a dataset with known factors): train, generate, traverse, evaluate,
 explore.
 
-    python vae.py --train      [--dataset celeba|folder|dsprites|shapes3d|...] [--steps N] [--NAME VALUE ...]
+    python vae.py --train      [--dataset celeba|folder|dsprites|shapes3d|...] [--steps N | --images MILLIONS]
+                               [--NAME VALUE ...]
     python vae.py --generate   [--dataset ...]   # results/randomFakeGrid.jpg, reconstructions.jpg
     python vae.py --traverse   [--dataset ...]   # results/traverse_latentdim{d}[_seed{k}].jpg, overview, GIFs
     python vae.py --evaluate   [--dataset ...]   # results/metrics.json (and attributes.json on CelebA)
@@ -44,8 +45,9 @@ from common import SettingsError  # noqa: E402
 TrainingGraph = collections.namedtuple('TrainingGraph', 'batch step fakes snapshot_summaries weights_finite saver')
 
 
-def train(cfg, steps=None):
-    """Trains until `steps` (or num_epochs); returns the exit code: 0, or 128 + the signal that stopped it."""
+def train(cfg, steps=None, millions=None):
+    """Trains until `steps`, or until `millions` M images are seen, or for num_epochs; returns the exit code:
+    0, or 128 + the signal that stopped it."""
     with tf.Graph().as_default(), checkpoints.WriterLock(cfg.checkpoint_dir):
         # ---- data, from exactly where the latest checkpoint left off ----
         checkpoint, start_step = checkpoints.resume_point(cfg)
@@ -56,7 +58,7 @@ def train(cfg, steps=None):
         else:
             dataset, num_images, split = data.training_data(cfg.replace(batch_size=images_per_step), start_step)
         print(console.describe_data(split, num_images))
-        max_steps = steps if steps is not None else cfg.num_epochs * num_images // images_per_step
+        max_steps = budget(cfg, steps, millions, num_images, start_step)
         print(objectives.get(cfg.objective).describe(cfg))
         line = (console.describe_precision(cfg.precision, training_device()) if cfg.precision != 'float32'
                 else console.bfloat16_hint(training_device()))
@@ -65,6 +67,18 @@ def train(cfg, steps=None):
         graph = build_training_graph(cfg, dataset, num_images)
         checkpoints.warn_if_little_room(cfg.checkpoint_dir)
         return run_training(cfg, graph, checkpoint, start_step, max_steps)
+
+
+def budget(cfg, steps, millions, num_images, start_step):
+    """The step training stops at: --steps, --images as a step, or num_epochs. A count of images the
+    checkpoint is already past is an error, since a learning curve's point can not go back."""
+    if millions is None:
+        return steps if steps is not None else cfg.num_epochs * num_images // training.images_per_step(cfg)
+    stop = settings.steps_at(millions, training.images_trained_per_step(cfg))
+    if start_step > stop:
+        raise SettingsError('the checkpoint in {} is at step {}, past --images {:g} (step {}): give a larger count or '
+                            'another checkpoint_dir'.format(cfg.checkpoint_dir, start_step, millions, stop))
+    return stop
 
 
 def build_training_graph(cfg, dataset, num_images):
@@ -187,12 +201,18 @@ def parse_args(argv):
     parser.add_argument('--dataset', default=config.dataset, choices=sorted(config.DATASET_DEFAULTS),
                         help='dataset and its defaults (default: %(default)s)')
     parser.add_argument('--steps', type=int, help='train until the global step reaches N (default: num_epochs)')
+    parser.add_argument('--images', type=float, metavar='MILLIONS',
+                        help='train until the model has seen this many million images (a pair counts as two)')
     args, rest = parser.parse_known_args(argv)
     if not (args.train or args.generate or args.traverse or args.evaluate or args.plot or args.explore
             or args.check is not None):
         parser.error('choose at least one of --train, --evaluate, --generate, --traverse, --plot, --explore, --check')
     if args.steps is not None and args.steps < 1:
         parser.error('--steps must be >= 1')
+    if args.images is not None and not args.images > 0:
+        parser.error('--images takes a count in millions above 0, not {:g}'.format(args.images))
+    if args.images is not None and args.steps is not None:
+        parser.error('--images and --steps both say where training stops: give one')
     return args, checked(args.dataset, settings.parse_overrides(rest))
 
 
@@ -226,7 +246,7 @@ def main(argv=None):
                 print('settings ok')
             return 0
         if args.train:
-            code = train(cfg, args.steps)
+            code = train(cfg, args.steps, args.images)
             if code:
                 return code
         if args.plot:
@@ -234,7 +254,7 @@ def main(argv=None):
         if args.generate or args.traverse or args.evaluate or args.explore:
             restored = inference.Restored(cfg)
             if args.evaluate:
-                evaluate.evaluate(restored)
+                evaluate.evaluate(restored, training.images_trained_per_step(restored.trained_cfg))
             if args.generate:
                 pictures.generate(restored)
             if args.traverse:

@@ -43,7 +43,8 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monke
     monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: dsprites.NUM_DSPRITES)   # the table of every code
     cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_num_points', '10000'),
                                         ('eval_num_train', '400'), ('eval_num_eval', '200'), ('downstream_sizes', '10,100')])
-    result = evaluate.evaluate(FactorEncoder(cfg))
+    result = evaluate.evaluate(FactorEncoder(cfg), 64)
+    assert (result['step'], result['images']) == (7, 7 * 64)
     assert result['beta_vae'] == 1.0            # the fixed factor's dim is exactly 0 in every pair
     assert result['factor_vae'] == 1.0          # the fixed factor's dim has zero variance
     assert result['mig'] == pytest.approx(binning_bound([3, 6, 40, 32, 32]), abs=0.01)
@@ -81,7 +82,7 @@ def test_dci_and_the_downstream_task_fit_their_shared_boosted_trees_once(tmp_pat
     cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_metrics', 'dci,downstream'),
                                         ('eval_num_train', '200'), ('eval_num_eval', '100'),
                                         ('downstream_sizes', '200,300')])
-    result = evaluate.evaluate(FactorEncoder(cfg))
+    result = evaluate.evaluate(FactorEncoder(cfg), 64)
     assert sorted(fitted) == [200] * 5 + [300] * 5   # DCI's trees serve the downstream task at 200 codes
     assert result['dci_informativeness'] == result['downstream_boosted_trees']['200']
     assert result['downstream_boosted_trees']['300'] >= 0.9   # 300 codes: the shared 200 and 100 more
@@ -135,7 +136,7 @@ def test_missing_scikit_learn_is_a_one_line_error(monkeypatch, tmp_path):
     monkeypatch.setattr(builtins, '__import__', without_sklearn)
     cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path))])
     with pytest.raises(settings.SettingsError, match=r'run `pip install scikit-learn`') as error:
-        evaluate.evaluate(FactorEncoder(cfg))
+        evaluate.evaluate(FactorEncoder(cfg), 64)
     assert '\n' not in str(error.value)
 
 

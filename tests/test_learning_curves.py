@@ -32,7 +32,7 @@ def test_each_count_is_evaluated_once_a_stopped_curve_resumes_and_a_curve_never_
     capfd.readouterr()
     assert study.main([str(tmp_path / 'curves'), '--images', FIRST, SECOND, '--list']) == 0
     commands = [line for line in capfd.readouterr().out.splitlines() if 'vae.py' in line]
-    assert len(commands) == 1 and '--steps 4 ' in commands[0]
+    assert len(commands) == 1 and '--images 3.2e-05 ' in commands[0]
     # ... and the next command keeps the first count and trains on from its checkpoint.
     assert curves(tmp_path, FIRST, SECOND) == 0
     out = capfd.readouterr().out

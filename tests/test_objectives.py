@@ -284,6 +284,7 @@ def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path,
     assert 'resumed from' in out and 'at step 2' in out
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
     assert result['step'] == 3 and result['config']['objective'] == name
+    assert result['images'] == 3 * 8 * (2 if objectives.get(name).pairs else 1)   # TINY's 8 images or pairs a step
     assert all(np.isfinite(result[key]) for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap'))
 
 

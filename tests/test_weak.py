@@ -14,6 +14,7 @@ import objectives
 import settings
 import terms
 import training
+import vae
 from common import SettingsError
 from conftest import ROOT, TINY_DSPRITES, train_from_scratch
 from datasets import open_ground_truth
@@ -188,6 +189,18 @@ def cli(args, tmp_path):
     done = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1'] + args + dirs,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, cwd=str(tmp_path))
     return done.returncode, [line for line in done.stderr.splitlines() if line.startswith('error')]
+
+
+def test_a_budget_in_images_counts_a_pair_as_two_and_a_count_behind_the_checkpoint_is_one_line(tmp_path, capsys):
+    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
+            '--summary_dir', str(tmp_path / 'sum'), '--objective', 'ada_gvae']
+    # 8 pairs a step are 16 images, so 48 images are 3 steps (6 for an objective of single images).
+    assert vae.main(['--train', '--images', '0.000048'] + TINY_DSPRITES + dirs) == 0
+    assert 'step 3/3' in capsys.readouterr().out
+    assert vae.main(['--train', '--images', '0.000016'] + TINY_DSPRITES + dirs) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        'error: the checkpoint in {} is at step 3, past --images 1.6e-05 (step 1): give a larger count or another '
+        'checkpoint_dir'.format(tmp_path / 'ck')]
 
 
 @pytest.mark.parametrize('dataset', ['celeba', 'folder'])
