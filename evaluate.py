@@ -240,8 +240,8 @@ def evaluate(restored, images_per_step):
     else:
         codes, result, ranking = evaluate_images(restored)
     # config: every setting the checkpoint was trained with (not this command's); evaluation: the sample sizes
-    result.update(step=restored.step, images=restored.step * images_per_step, checkpoint=restored.checkpoint, config=restored.trained_cfg.as_dict(),
-                  evaluation={key: getattr(cfg, key) for key in EVALUATION_KEYS})
+    result.update(step=restored.step, images=restored.step * images_per_step, checkpoint=restored.checkpoint,
+                  config=restored.trained_cfg.as_dict(), evaluation={key: getattr(cfg, key) for key in EVALUATION_KEYS})
     for key, label in SCORE_LABELS:
         if key in result:
             print('{:<18}{:.3f}'.format(label, result[key]))

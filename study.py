@@ -312,7 +312,8 @@ def check_not_past(run, millions):
     trained = latest_step(dict(run.settings)['checkpoint_dir'])
     if trained > stop:
         raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at {}): drop '
-                            'that count, or start its curve in another folder'.format(run.name, millions, trained, stop))
+                            'that count, or start its curve in another folder'.format(
+                                run.name, millions, trained, stop))
 
 
 def keep_counts(runs, definition):

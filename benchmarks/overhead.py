@@ -2,11 +2,11 @@
 
     python -m benchmarks.overhead [--dataset celeba|dsprites] [--precision float32] [--rounds 3] [--seconds 10]
 
-Keeps two training sessions open in one process: the step on a constant in-memory batch, and the
-step on the real tf.data pipeline (decode + crop of CelebA JPEGs, or dSprites rendered) with the
-summaries fetched every step.
-It times them alternately, `rounds` times each, so a slow spell of a shared machine hits both
-alike, and prints each round and the median ratio. About 2 minutes on a 2-core CPU.
+Keeps three training sessions open in one process: the step on a constant in-memory batch, the
+step on the real tf.data pipeline (decode + crop of CelebA JPEGs, or dSprites rendered), and the
+same with every summary fetched every step. It times them in turns, `rounds` times each, so a slow
+spell of a shared machine hits all alike, and prints each round and the median ratios to the constant
+batch. About 3 minutes on a 2-core CPU.
 """
 import argparse
 import os
