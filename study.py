@@ -231,25 +231,21 @@ def scores(run):
     return read_json(path) if os.path.isfile(path) else None
 
 
-def at_images(values, millions):
-    """Whether scores (a metrics.json) are those of the step at which the run has seen `millions` M images."""
-    if not values.get('images'):
-        return False
-    return values['step'] == settings.steps_at(millions, values['images'] // values['step'])
+def count_step(values, millions):
+    """The step at which a run has seen `millions` M images, by the images a step its scores (a metrics.json)
+    record; None before it has any."""
+    if values and values.get('images'):
+        return settings.steps_at(millions, values['images'] // values['step'])
 
 
 def result(run, definition):
     """The run's metrics.json, if it holds its scores at the step budget (or the count of images); else None."""
     values = scores(run)
-    if values is None:
-        return None
-    if definition['steps'] and values.get('step') != definition['steps']:
-        return None
-    if definition.get('count') and not at_images(values, definition['count']):
-        return None
-    if settings.has_factors(definition['dataset']) and any(values.get(key) is None for key in gather.SUPERVISED):
-        return None
-    return values
+    wrong = (values is None or (definition['steps'] and values.get('step') != definition['steps'])
+             or (definition.get('count') and values['step'] != count_step(values, definition['count']))
+             or (settings.has_factors(definition['dataset'])
+                 and any(values.get(key) is None for key in gather.SUPERVISED)))
+    return None if wrong else values
 
 
 def check(runs, definition):
@@ -297,23 +293,8 @@ def curve_path(run, millions):
 
 
 def at_count(definition, millions):
-    """The definition of a run that trains to `millions` M images; vae.py --images turns the count into
-    a step, since the images a step depend on the objective (a pair is two)."""
+    """The definition of a run trained to `millions` M images; vae.py --images makes it a step (a pair is two)."""
     return dict(definition, steps=None, count=millions)
-
-
-def check_not_past(run, millions):
-    """SettingsError if the run's checkpoint is past the count, since a curve can not go back. The images
-    a step come from the run's latest scores; before it has any, vae.py --images refuses the same way."""
-    values = scores(run)
-    if not values or not values.get('images'):
-        return
-    stop = settings.steps_at(millions, values['images'] // values['step'])
-    trained = latest_step(dict(run.settings)['checkpoint_dir'])
-    if trained > stop:
-        raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at {}): drop '
-                            'that count, or start its curve in another folder'.format(
-                                run.name, millions, trained, stop))
 
 
 def keep_counts(runs, definition):
@@ -342,7 +323,12 @@ def run_curves(runs, definition):
         for run in runs:
             if run.name in failed or os.path.isfile(curve_path(run, millions)):
                 continue
-            check_not_past(run, millions)
+            # A curve can not go back. Before a run has scores, vae.py --images refuses the same way.
+            stop, trained = count_step(scores(run), millions), latest_step(dict(run.settings)['checkpoint_dir'])
+            if stop is not None and trained > stop:
+                raise SettingsError('{} is trained past {:g} M images (its checkpoint is at step {}, the count at {}): '
+                                    'drop that count, or start its curve in another folder'.format(
+                                        run.name, millions, trained, stop))
             print('=== {}: {:g} M images ==='.format(run.name, millions), flush=True)
             code = run_to_the_end(train_command(run, at_count(definition, millions)))
             if code in STOPPED:
