@@ -32,6 +32,11 @@ def atomic_path(path):
             os.remove(tmp)
 
 
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
 def write_json(values, path):
     """Writes JSON atomically, keys sorted."""
     with atomic_path(path) as tmp:

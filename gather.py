@@ -16,7 +16,7 @@ import numpy as np
 
 import figures
 import unsupervised
-from common import write_json
+from common import SettingsError, read_json, write_json
 
 SUPERVISED = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')   # the metrics that need a dataset's factors
 # The scores a study's tables and figures show, where every run has them (runs evaluated before a metric
@@ -278,6 +278,9 @@ def markdown(rows, selected, summary):
         lines.append('| {} | {} | {:.1f} | {} | {} | {} | {} |'.format(
             r['run'], r['step'], r['train_minutes'], ' | '.join(cell(r[key]) for key in keys),
             r['active_dims'], cell(r['udr']), 'yes' if r['run'] in picked else ''))
+    earlier = ['{} (commit {})'.format(r['run'], r['commit'] or 'unknown') for r in rows if 'commit' in r]
+    if earlier:
+        lines += ['', 'Kept from earlier gathers, with no UDR: ' + ', '.join(earlier) + '.']
     lines += [''] + medians_lines(summary, keys)
     if summary['rank_correlations']:
         lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
@@ -322,12 +325,36 @@ def write_table(folder, summary, table):
     print('wrote {} and {} in {}'.format(TABLE_FILE, RESULTS_FILE, folder))
 
 
-def gather(finished, not_finished, definition, folder, header=None):
+def kept_rows(paths, definition, names):
+    """{run name: its row} from earlier gathers of this study (their results.json), for the runs in `names`:
+    a study split over machines, or whose run folders are gone. A row keeps the commit it was gathered at
+    and loses its UDR, which the run's codes would be needed for."""
+    if paths and definition['images']:
+        raise SettingsError('--keep takes rows of studies with a step budget; this one has learning curves')
+    kept = collections.OrderedDict()
+    for path in paths:
+        try:
+            earlier = read_json(path)
+        except (OSError, ValueError) as error:
+            raise SettingsError('cannot read the earlier gather {}: {}'.format(path, error))
+        study, here = (earlier.get('dataset'), earlier.get('steps')), (definition['dataset'], definition['steps'])
+        if study != here:
+            raise SettingsError('{} gathers {} runs of {} steps, this study {} runs of {}: keep rows of this study '
+                                'only'.format(path, study[0], study[1], here[0], here[1]))
+        commit = (earlier.get('header') or {}).get('commit')
+        for r in earlier.get('runs', []):
+            if r['run'] in names and r['run'] not in kept:
+                kept[r['run']] = dict(r, udr=None, commit=r.get('commit') or commit)
+    return kept
+
+
+def gather(finished, not_finished, definition, folder, header=None, kept=(), order=()):
     """Writes the study's table, JSON and figures into `folder` and prints the table. `finished` is
-    [(run, its metrics.json)], `not_finished` the names of the other runs."""
+    [(run, its metrics.json)], `not_finished` the names of the other runs, `kept` rows of earlier gathers,
+    `order` every run's name in the study's order (default: as given, the kept rows last)."""
     rows = collections.OrderedDict((run.name, row(run, values)) for run, values in finished)
     selected = score_udr([run for run, _ in finished], rows)
-    rows = list(rows.values())
+    rows = sorted(list(rows.values()) + list(kept), key=lambda r: list(order).index(r['run']) if order else 0)
     has_factors = any('mig' in r for r in rows)
     summary = {'header': header, 'dataset': definition['dataset'], 'steps': definition['steps'], 'runs': rows,
                'medians': medians(rows), 'published': published_of(rows, definition['dataset']),

@@ -14,7 +14,6 @@ imports no model. docs/studies.md is the guide.
 import argparse
 import collections
 import itertools
-import json
 import os
 import re
 import shlex
@@ -28,7 +27,7 @@ import config
 import gather
 import hardware
 import settings
-from common import SettingsError, write_json
+from common import SettingsError, read_json, write_json
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VAE = os.path.join(ROOT, 'vae.py')
@@ -169,11 +168,6 @@ def define(folder, grids, dataset, steps, given, images=None):
         raise SettingsError('--images and --steps both set where training stops: give one')
     return {'dataset': dataset, 'steps': None if images else steps or (saved or {}).get('steps'),
             'settings': given, 'grids': all_grids, 'images': images}
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
 
 
 def check_folders(runs):
@@ -425,6 +419,8 @@ def parse_args(argv):
     mode.add_argument('--list', action='store_true', help='print one vae.py command line per unfinished run')
     mode.add_argument('--slurm', action='store_true', help='submit the unfinished runs as a Slurm job array')
     mode.add_argument('--gather', action='store_true', help='only gather the finished runs; train nothing')
+    parser.add_argument('--keep', nargs='+', default=[], metavar='RESULTS_JSON', help='rows of earlier gathers of '
+                        'this study (their results.json) for the runs not finished here: a study split over machines')
     parser.add_argument('--throttle', type=int, default=DEFAULT_THROTTLE,
                         help='--slurm: array tasks running at once (%%K; default %(default)s)')
     parser.add_argument('--sbatch', default='', metavar='OPTIONS', help='--slurm: sbatch options for every job, '
@@ -457,8 +453,9 @@ def main(argv=None):
                                 'through --list (its next counts) on any scheduler')
         runs = runs_of(definition, args.folder)
         following = keep_counts(runs, definition) if definition['images'] else {}
+        kept = gather.kept_rows(args.keep, definition, [run.name for run in runs])
         unfinished = ([run for run in runs if following[run.name] is not None] if definition['images']
-                      else [run for run in runs if result(run, definition) is None])
+                      else [run for run in runs if result(run, definition) is None and run.name not in kept])
         if not args.gather:
             prepare(runs, unfinished, definition, args.folder)
         print('study {}: {} runs, {} unfinished'.format(args.folder, len(runs), len(unfinished)), flush=True)
@@ -470,14 +467,15 @@ def main(argv=None):
         if args.slurm and unfinished:
             return submit(unfinished, definition, args.folder, args.throttle, shlex.split(args.sbatch), args.wait)
         header = hardware.result_header(' '.join(['python study.py'] + [shlex.quote(word) for word in argv]))
-        return train_and_gather(args.gather, runs, unfinished, definition, args.folder, header)
+        return train_and_gather(args.gather, runs, unfinished, definition, args.folder, header, kept)
     except SettingsError as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 2
 
 
-def train_and_gather(gather_only, runs, unfinished, definition, folder, header):
-    """Trains the unfinished runs here (unless gather_only), then gathers; the exit code."""
+def train_and_gather(gather_only, runs, unfinished, definition, folder, header, kept):
+    """Trains the unfinished runs here (unless gather_only), then gathers, with the `kept` rows of earlier
+    gathers ({run name: row}) for the runs not finished here; the exit code."""
     train = run_curves if definition['images'] else run_here
     code = 0 if gather_only else train(unfinished, definition)
     if code in STOPPED or (code and not definition['images']):
@@ -487,9 +485,10 @@ def train_and_gather(gather_only, runs, unfinished, definition, folder, header):
         gather.gather_curves(points, definition, folder, header)
         return code or (0 if points else 1)
     finished = [(run, result(run, definition)) for run in runs]
-    missing = [run for run, values in finished if values is None]
+    missing = [run for run, values in finished if values is None and run.name not in kept]
     gather.gather([pair for pair in finished if pair[1] is not None], [run.name for run in missing], definition,
-                  folder, header)
+                  folder, header, [kept[run.name] for run, values in finished if values is None and run.name in kept],
+                  [run.name for run in runs])
     if missing:
         print('not finished: {}'.format(describe_missing(missing)), file=sys.stderr)
         return 1

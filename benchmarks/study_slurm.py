@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 
+import common
 import gather
 import study
 from benchmarks import harness
@@ -24,7 +25,7 @@ from slurm_cluster import SlurmCluster, Unavailable
 
 def run_spans(folder, after):
     """{run: seconds from its task's start to its metrics.json} for the runs this submission finished."""
-    definition = study.read_json(os.path.join(folder, study.DEFINITION_FILE))
+    definition = common.read_json(os.path.join(folder, study.DEFINITION_FILE))
     spans = {}
     for run in study.runs_of(definition, folder):
         done = os.path.join(run.folder, 'results', 'metrics.json')
