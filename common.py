@@ -1,5 +1,5 @@
 """What every layer of the project shares and imports nothing of it: the settings error, CelebA's raw
-geometry, and writing a file so that a reader never sees half of it."""
+geometry, writing a file so that a reader never sees half of it, and JSON files."""
 import contextlib
 import json
 import os
