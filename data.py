@@ -12,7 +12,7 @@ from datasets import GROUND_TRUTH, open_ground_truth
 from datasets.groundtruth import TRAINING_STREAM, stream_seed
 from datasets.pairs import changeable, pair_indices
 from common import SettingsError
-from hardware import session_config, training_device
+from hardware import session_config, training_device, usable_cores
 
 tf.disable_v2_behavior()
 
@@ -157,7 +157,7 @@ def on_host_cores(dataset, cores=None):
     already spread the images over the cores."""
     options = tf.data.Options()
     threading = getattr(options, 'threading', None) or options.experimental_threading  # TF 2.x / 1.14 name
-    threading.private_threadpool_size = cores or os.cpu_count() or 1
+    threading.private_threadpool_size = cores or usable_cores()
     threading.max_intra_op_parallelism = 1
     return dataset.with_options(options)
 

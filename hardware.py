@@ -130,10 +130,16 @@ def fast_cpu_bfloat16():
     return native_bfloat16(cpu()[1], tensorflow_version()) is not None
 
 
+def usable_cores():
+    """The cores this process may run on: its CPU affinity where the system has one (taskset, Slurm's task
+    binding, a container's cpuset), else every core; threads beyond them only take turns."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
 def session_config(xla_jit=False):
-    """Session options: one op thread per core, GPU memory on demand; optionally XLA JIT of the graph."""
+    """Session options: one op thread per usable core, GPU memory on demand; optionally XLA JIT of the graph."""
     import tensorflow.compat.v1 as tf
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     proto = tf.ConfigProto(allow_soft_placement=True, intra_op_parallelism_threads=cores,
                            inter_op_parallelism_threads=cores)
     proto.gpu_options.allow_growth = True
@@ -200,5 +206,5 @@ def result_header(command):
     TensorFlow."""
     name, flags = cpu()
     return {'command': command, 'commit': commit(), 'date': datetime.datetime.utcnow().strftime('%Y-%m-%d'),
-            'cpu': name, 'cpu_flags': flags, 'cores': os.cpu_count(), 'python': platform.python_version(),
+            'cpu': name, 'cpu_flags': flags, 'cores': usable_cores(), 'python': platform.python_version(),
             'tensorflow': tensorflow_version()}

@@ -320,7 +320,7 @@ def print_table(report):
     peaks = ', '.join('{} {:.1f} GFLOP/s'.format(dtype, gflops)
                       for dtype, gflops in sorted(report['matmul_peak_gflops'].items()))
     print('TensorFlow {}, Python {}, {} cores, training on {}; matmul peak {}'.format(
-        tf.__version__, sys.version.split()[0], os.cpu_count(), report['device'], peaks))
+        tf.__version__, sys.version.split()[0], hardware.usable_cores(), report['device'], peaks))
     print('{:<18}{:>6}{:>11}{:>12}{:>10}{:>12}{:>10}{:>11}{:>16}'.format(
         'model', 'batch', 'GFLOP/img', 'bare img/s', 'bare MFU', 'loop img/s', 'loop MFU', 'loop/bare',
         'fakes snapshot'))

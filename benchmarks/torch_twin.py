@@ -160,7 +160,8 @@ def parse(argv=None):
 def main(argv=None):
     args = parse(argv)
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    # as hardware.usable_cores, which this interpreter (PyTorch's own) does not import
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
     if args.architecture == 'original':
         net = Original(args.img_shape, args.filters, args.latent_dim, args.momentum, args.epsilon)
     else:

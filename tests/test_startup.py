@@ -59,3 +59,21 @@ def test_modules_hidden_while_tensorflow_loads_are_importable_after():
             importlib.import_module('json.tool')
         assert importlib.import_module('os') is os    # already imported: never hidden
     assert importlib.import_module('json.tool') is sys.modules['json.tool']
+
+
+PINNED = r'''
+import os, hardware
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+config = hardware.session_config()
+print(hardware.usable_cores(), config.intra_op_parallelism_threads, config.inter_op_parallelism_threads,
+      hardware.result_header('pinned')['cores'])
+'''
+
+
+def test_a_process_pinned_to_one_core_runs_one_op_thread_and_says_one_core():
+    if not hasattr(os, 'sched_setaffinity'):
+        pytest.skip('this system has no CPU affinity to pin a process with')
+    run = subprocess.run([sys.executable, '-c', PINNED], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ['1', '1', '1', '1']
