@@ -154,11 +154,19 @@ def decode_any_image(path, is_png, jpeg_ratio, img_shape):
 def on_host_cores(dataset, cores=None):
     """The pipeline on its own pool of all host cores, so decoding never waits behind the training
     step's ops in TensorFlow's shared pool; each op single-threaded, since parallel map calls
-    already spread the images over the cores."""
+    already spread the images over the cores.
+
+    The autotuning model is off: its thread sleeps for a period that doubles up to a minute, and closing
+    the session waits for it to wake, so every run would end (or stop on a signal) up to a minute late.
+    Without it AUTOTUNE parallelism is the pool's size and prefetch buffers still grow on demand."""
     options = tf.data.Options()
     threading = getattr(options, 'threading', None) or options.experimental_threading  # TF 2.x / 1.14 name
     threading.private_threadpool_size = cores or usable_cores()
     threading.max_intra_op_parallelism = 1
+    if hasattr(options, 'autotune'):
+        options.autotune.enabled = False
+    else:
+        options.experimental_optimization.autotune = False
     return dataset.with_options(options)
 
 

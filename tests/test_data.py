@@ -287,3 +287,17 @@ def test_host_thread_pool_and_device_prefetch_keep_the_batches():
             for _ in range(3):
                 expected, got = sess.run([plain, batch])
                 np.testing.assert_array_equal(got, expected)
+
+
+def autotuned(dataset):
+    options = dataset.options()
+    return options.autotune.enabled if hasattr(options, 'autotune') else options.experimental_optimization.autotune
+
+
+def test_the_training_pipelines_run_without_the_autotuning_thread_that_closing_a_session_waits_for():
+    # Its sleep doubles up to a minute, and a session's close waits for it: runs ended up to a minute late.
+    cfg = settings.resolve('dsprites', [('batch_size', '3')])
+    with tf.Graph().as_default():
+        assert autotuned(data.factor_batches(cfg)) is not False   # TensorFlow's default: on
+        assert autotuned(data.training_data(cfg)[0]) is False
+        assert autotuned(data.pair_data(cfg)[0]) is False
