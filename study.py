@@ -26,6 +26,7 @@ import time
 import config
 import gather
 import hardware
+import runner
 import settings
 from common import SettingsError, read_json, write_json
 
@@ -36,6 +37,7 @@ DEFINITION_FILE = 'study.json'    # the study: dataset, steps, settings of every
 RUN_FILE = 'run.json'             # in each run's folder: its settings; the folder never trains others
 SLURM_SCRIPT = 'study.sbatch'
 TASK_LOG = 'slurm.log'            # in each run's folder: what its Slurm tasks printed
+TRAIN_LOG = 'train.log'           # in each run's folder: what it printed, trained side by side with others
 GATHER_LOG = 'gather.log'
 
 # Each run's outputs, in its own folder: the study sets these, a grid may not.
@@ -256,24 +258,21 @@ def check(runs, definition):
         raise SettingsError((lines[-1] if lines else 'vae.py --check failed').replace('error: ', '', 1))
 
 
-def run_to_the_end(args):
-    """Runs one command; Ctrl-C reaches it too (same process group), so this waits while it saves its
-    checkpoint, then passes its exit code on."""
-    process = subprocess.Popen(args)
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            continue
-
-
-def run_here(runs, definition):
-    """Trains and evaluates each run in turn; a failed run does not stop the others (the gather names
-    it). Returns 0, or the exit code of a run that a signal stopped, which stops the study."""
+def run_here(runs, definition, parallel=1):
+    """Trains and evaluates each run, in turn in the foreground, or `parallel` side by side, each pinned to
+    its share of the cores, its output in its folder's TRAIN_LOG. A failed run does not stop the others (the
+    gather names it). Returns 0, or the exit code of a run that a signal stopped, which stops the study."""
+    if parallel > 1:
+        codes = runner.side_by_side([(run.name, train_command(run, definition), os.path.join(run.folder, TRAIN_LOG))
+                                     for run in runs], parallel, STOPPED)
+        stopped = [code for code in codes.values() if code in STOPPED]
+        if stopped:
+            print('stopped: the same command resumes the unfinished runs')
+        return (stopped or [0])[0]
     for number, run in enumerate(runs):
         print('=== {} ({} of {}): {} ==='.format(run.name, number + 1, len(runs), time.strftime('%H:%M:%S')),
               flush=True)
-        code = run_to_the_end(train_command(run, definition))
+        code = runner.run_to_the_end(train_command(run, definition))
         if code in STOPPED:
             print('{} was stopped; the same command resumes it'.format(run.name))
             return code
@@ -324,7 +323,7 @@ def run_curves(runs, definition):
                                     'drop that count, or start its curve in another folder'.format(
                                         run.name, millions, trained, stop))
             print('=== {}: {:g} M images ==='.format(run.name, millions), flush=True)
-            code = run_to_the_end(train_command(run, at_count(definition, millions)))
+            code = runner.run_to_the_end(train_command(run, at_count(definition, millions)))
             if code in STOPPED:
                 print('stopped: the same command continues from {} at {:g} M images'.format(run.name, millions))
                 return code
@@ -395,9 +394,9 @@ def submit(runs, definition, folder, throttle, options, wait):
 
 
 def describe_missing(runs):
-    return ', '.join('{} (log: {})'.format(run.name, os.path.join(run.folder, TASK_LOG)
-                                           if os.path.isfile(os.path.join(run.folder, TASK_LOG)) else 'none')
-                     for run in runs)
+    logs = [[os.path.join(run.folder, name) for name in (TASK_LOG, TRAIN_LOG)] for run in runs]
+    return ', '.join('{} (log: {})'.format(run.name, next((p for p in paths if os.path.isfile(p)), 'none'))
+                     for run, paths in zip(runs, logs))
 
 
 # ---- the command line ----
@@ -419,6 +418,8 @@ def parse_args(argv):
     mode.add_argument('--list', action='store_true', help='print one vae.py command line per unfinished run')
     mode.add_argument('--slurm', action='store_true', help='submit the unfinished runs as a Slurm job array')
     mode.add_argument('--gather', action='store_true', help='only gather the finished runs; train nothing')
+    parser.add_argument('--parallel', type=int, default=1, metavar='N', help='here: N runs side by side, each '
+                        'pinned to its share of the cores, its output in its folder\'s ' + TRAIN_LOG)
     parser.add_argument('--keep', nargs='+', default=[], metavar='RESULTS_JSON', help='rows of earlier gathers of '
                         'this study (their results.json) for the runs not finished here: a study split over machines')
     parser.add_argument('--throttle', type=int, default=DEFAULT_THROTTLE,
@@ -428,7 +429,7 @@ def parse_args(argv):
     parser.add_argument('--wait', action='store_true',
                         help='--slurm: wait until the study is gathered; non-zero if a run failed')
     args, rest = parser.parse_known_args(argv)
-    for name in ('steps', 'throttle'):
+    for name in ('steps', 'throttle', 'parallel'):
         if (getattr(args, name) or 1) < 1:
             parser.error('--{} must be >= 1'.format(name))
     if (args.wait or args.sbatch) and not args.slurm:
@@ -448,9 +449,9 @@ def main(argv=None):
         if args.slurm:
             sbatch_path()
         definition = define(args.folder, args.grid, args.dataset, args.steps, given, args.images)
-        if args.slurm and definition['images']:
-            raise SettingsError('a study with image counts trains each run count after count: run it here, or '
-                                'through --list (its next counts) on any scheduler')
+        if definition['images'] and (args.slurm or args.parallel > 1):
+            raise SettingsError('a study with image counts trains each run count after count: run it here one at '
+                                'a time, or through --list (its next counts) on any scheduler')
         runs = runs_of(definition, args.folder)
         following = keep_counts(runs, definition) if definition['images'] else {}
         kept = gather.kept_rows(args.keep, definition, [run.name for run in runs])
@@ -467,28 +468,28 @@ def main(argv=None):
         if args.slurm and unfinished:
             return submit(unfinished, definition, args.folder, args.throttle, shlex.split(args.sbatch), args.wait)
         header = hardware.result_header(' '.join(['python study.py'] + [shlex.quote(word) for word in argv]))
-        return train_and_gather(args.gather, runs, unfinished, definition, args.folder, header, kept)
+        return train_and_gather(args, runs, unfinished, definition, header, kept)
     except SettingsError as error:
         print('error: {}'.format(error), file=sys.stderr)
         return 2
 
 
-def train_and_gather(gather_only, runs, unfinished, definition, folder, header, kept):
-    """Trains the unfinished runs here (unless gather_only), then gathers, with the `kept` rows of earlier
-    gathers ({run name: row}) for the runs not finished here; the exit code."""
-    train = run_curves if definition['images'] else run_here
-    code = 0 if gather_only else train(unfinished, definition)
+def train_and_gather(args, runs, unfinished, definition, header, kept):
+    """Trains the unfinished runs here (unless args.gather), then gathers into args.folder, with the `kept`
+    rows of earlier gathers ({run name: row}) for the runs not finished here; the exit code."""
+    code = 0 if args.gather else (run_curves(unfinished, definition) if definition['images']
+                                  else run_here(unfinished, definition, args.parallel))
     if code in STOPPED or (code and not definition['images']):
         return code
     if definition['images']:
         points = gather.curve_points(runs)
-        gather.gather_curves(points, definition, folder, header)
+        gather.gather_curves(points, definition, args.folder, header)
         return code or (0 if points else 1)
     finished = [(run, result(run, definition)) for run in runs]
     missing = [run for run, values in finished if values is None and run.name not in kept]
     gather.gather([pair for pair in finished if pair[1] is not None], [run.name for run in missing], definition,
-                  folder, header, [kept[run.name] for run, values in finished if values is None and run.name in kept],
-                  [run.name for run in runs])
+                  args.folder, header, [kept[run.name] for run, values in finished
+                                        if values is None and run.name in kept], [run.name for run in runs])
     if missing:
         print('not finished: {}'.format(describe_missing(missing)), file=sys.stderr)
         return 1

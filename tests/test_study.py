@@ -12,6 +12,7 @@ from PIL import Image
 import pytest
 
 import gather
+import runner
 import unsupervised
 import study
 from common import SettingsError
@@ -198,6 +199,22 @@ def test_a_study_here_resumes_a_stopped_run_trains_the_rest_names_a_failed_one_a
     code, out, err = run_study(folder)
     assert code == 1 and '=== beta_seed0' not in out and '=== beta_seed1' not in out, err
     assert (run / 'results' / 'metrics.json').stat().st_mtime == stamp
+
+
+def test_runs_side_by_side_each_train_on_their_own_cores_and_log_into_their_folders(tmp_path):
+    folder = tmp_path / 'study'
+    code, out, err = run_study(folder, '--grid', 'objective=beta', 'seed=0-1', '--steps', '2', '--parallel', '2',
+                               *TINY)
+    assert code == 0, err
+    gathered = json.loads((folder / gather.RESULTS_FILE).read_text())
+    assert [line['run'] for line in gathered['runs']] == ['beta_seed0', 'beta_seed1']
+    shares = runner.core_shares(runner.affinity(), 2) if runner.affinity() else [None]
+    for name, share in zip(('beta_seed0', 'beta_seed1'), shares + shares):
+        log = (folder / name / study.TRAIN_LOG).read_text()
+        assert 'trained to step 2' in log and '=== {} on cores {}'.format(name, sorted(share or []) or 'any') in out
+        assert '{} ended with exit code 0'.format(name) in out
+    code, _, err = run_study(tmp_path / 'curves', '--grid', 'seed=0', '--images', '0.001', '--parallel', '2')
+    assert code == 2 and err.count('\n') == 1 and 'one at a time' in err
 
 
 def test_list_prints_one_command_per_unfinished_run(tmp_path):

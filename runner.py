@@ -1,0 +1,69 @@
+"""Running a study's training processes here: one at a time in the foreground, or several side by side,
+each pinned to its own share of the cores. A small model's step does not keep two cores busy, so on a
+CPU two one-core runs train more images a second than one two-core run (the performance results
+measure it). Imports nothing of the project."""
+import os
+import subprocess
+import time
+
+POLL_SECONDS = 0.5      # how often the side-by-side runner looks for a finished process
+
+
+def run_to_the_end(args):
+    """Runs one command; Ctrl-C reaches it too (same process group), so this waits while it saves its
+    checkpoint, then passes its exit code on."""
+    process = subprocess.Popen(args)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def core_shares(cores, count):
+    """`count` disjoint shares of `cores` (CPU ids), contiguous and as even as can be; one per core at most."""
+    cores = sorted(cores)
+    count = max(1, min(count, len(cores)))
+    return [set(cores[k * len(cores) // count:(k + 1) * len(cores) // count]) for k in range(count)]
+
+
+def affinity():
+    """The CPU ids this process may run on, or None where the system has no CPU affinity."""
+    return os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else None
+
+
+def start(command, log_path, share):
+    log = open(log_path, 'a')
+    pin = (lambda: os.sched_setaffinity(0, share)) if share else None
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=pin), log
+
+
+def side_by_side(jobs, count, stopped):
+    """Runs the jobs [(name, command, log path)] `count` at a time, each pinned to its own share of this
+    process's cores, its output appended to its log. Once one exits with a code in `stopped` (a signal
+    told it to save and stop), or Ctrl-C reaches them all, none is started and the running ones are
+    waited for. Returns {name: exit code} of those that ran."""
+    cores = affinity()
+    shares = core_shares(cores, count) if cores else [None] * count
+    pending, free, running, codes = list(jobs), list(range(len(shares))), {}, {}
+    interrupted = False
+    while running or (pending and not interrupted):
+        while pending and free and not interrupted:
+            (name, command, log_path), lane = pending.pop(0), free.pop(0)
+            running[name] = start(command, log_path, shares[lane]) + (lane,)
+            print('=== {} on cores {}: {} ({}) ==='.format(name, sorted(shares[lane] or []) or 'any', log_path,
+                                                        time.strftime('%H:%M:%S')), flush=True)
+        try:
+            time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            interrupted = True
+        for name, (process, log, lane) in list(running.items()):
+            if process.poll() is not None:
+                codes[name] = process.returncode
+                log.close()
+                free.append(lane)
+                del running[name]
+                print('{} ended with exit code {} ({})'.format(name, codes[name], time.strftime('%H:%M:%S')),
+                      flush=True)
+        interrupted = interrupted or bool(set(codes.values()) & set(stopped))
+    return codes
