@@ -130,10 +130,16 @@ def fast_cpu_bfloat16():
     return native_bfloat16(cpu()[1], tensorflow_version()) is not None
 
 
+def core_ids():
+    """The CPU ids this process may run on (its affinity: taskset, Slurm's task binding, a container's
+    cpuset), or None where the system has no CPU affinity."""
+    return os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else None
+
+
 def usable_cores():
-    """The cores this process may run on: its CPU affinity where the system has one (taskset, Slurm's task
-    binding, a container's cpuset), else every core; threads beyond them only take turns."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+    """How many cores this process may run on: threads beyond them only take turns."""
+    ids = core_ids()
+    return len(ids) if ids else os.cpu_count() or 1
 
 
 def session_config(xla_jit=False):

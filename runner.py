@@ -1,10 +1,12 @@
 """Running a study's training processes here: one at a time in the foreground, or several side by side,
 each pinned to its own share of the cores. A small model's step does not keep two cores busy, so on a
 CPU two one-core runs train more images a second than one two-core run (the performance results
-measure it). Imports nothing of the project."""
+measure it)."""
 import os
 import subprocess
 import time
+
+import hardware
 
 POLL_SECONDS = 0.5      # how often the side-by-side runner looks for a finished process
 
@@ -27,11 +29,6 @@ def core_shares(cores, count):
     return [set(cores[k * len(cores) // count:(k + 1) * len(cores) // count]) for k in range(count)]
 
 
-def affinity():
-    """The CPU ids this process may run on, or None where the system has no CPU affinity."""
-    return os.sched_getaffinity(0) if hasattr(os, 'sched_getaffinity') else None
-
-
 def start(command, log_path, share):
     log = open(log_path, 'a')
     pin = (lambda: os.sched_setaffinity(0, share)) if share else None
@@ -43,7 +40,7 @@ def side_by_side(jobs, count, stopped):
     process's cores, its output appended to its log. Once one exits with a code in `stopped` (a signal
     told it to save and stop), or Ctrl-C reaches them all, none is started and the running ones are
     waited for. Returns {name: exit code} of those that ran."""
-    cores = affinity()
+    cores = hardware.core_ids()
     shares = core_shares(cores, count) if cores else [None] * count
     pending, free, running, codes = list(jobs), list(range(len(shares))), {}, {}
     interrupted = False

@@ -17,6 +17,7 @@ import time
 import figures
 import hardware
 import runner
+import study
 from benchmarks import harness
 
 
@@ -34,11 +35,8 @@ def parse(argv):
 
 def command(args, folder):
     return [sys.executable, harness.VAE, '--train', '--dataset', args.dataset, '--objective', args.objective,
-            '--steps', str(args.steps), '--image_snapshot_freq', str(10 * args.steps),
-            '--checkpoint_every', '36000'] + [word for key, sub in (('checkpoint_dir', 'checkpoints'),
-                                                                   ('results_dir', 'results'),
-                                                                   ('summary_dir', 'summaries'))
-                                              for word in ('--' + key, os.path.join(folder, sub))]
+            '--steps', str(args.steps), '--image_snapshot_freq', str(10 * args.steps), '--checkpoint_every',
+            '36000'] + [word for key, sub in study.PLACED for word in ('--' + key, os.path.join(folder, sub))]
 
 
 def steady_rate(folder, args, batch_size):

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+import hardware
 import runner
 
 
@@ -20,13 +21,13 @@ PRINT_CORES = 'import os, sys; print(sorted(os.sched_getaffinity(0))); sys.exit(
 
 
 def test_processes_side_by_side_each_run_on_their_own_share_and_write_their_logs(tmp_path):
-    if runner.affinity() is None or len(runner.affinity()) < 2:
+    if hardware.core_ids() is None or len(hardware.core_ids()) < 2:
         pytest.skip('needs CPU affinity and 2 cores, to pin two processes apart')
     jobs = [(name, [sys.executable, '-c', PRINT_CORES, code], str(tmp_path / (name + '.log')))
             for name, code in (('a', '0'), ('b', '3'), ('c', '0'))]
     assert runner.side_by_side(jobs, 2, stopped=(130, 143)) == {'a': 0, 'b': 3, 'c': 0}
     seen = {name: json.loads((tmp_path / (name + '.log')).read_text()) for name in 'abc'}
-    shares = runner.core_shares(runner.affinity(), 2)
+    shares = runner.core_shares(hardware.core_ids(), 2)
     assert all(set(cores) in shares for cores in seen.values()) and seen['a'] != seen['b']
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 import pytest
 
 import gather
+import hardware
 import runner
 import unsupervised
 import study
@@ -208,7 +209,7 @@ def test_runs_side_by_side_each_train_on_their_own_cores_and_log_into_their_fold
     assert code == 0, err
     gathered = json.loads((folder / gather.RESULTS_FILE).read_text())
     assert [line['run'] for line in gathered['runs']] == ['beta_seed0', 'beta_seed1']
-    shares = runner.core_shares(runner.affinity(), 2) if runner.affinity() else [None]
+    shares = runner.core_shares(hardware.core_ids(), 2) if hardware.core_ids() else [None]
     for name, share in zip(('beta_seed0', 'beta_seed1'), shares + shares):
         log = (folder / name / study.TRAIN_LOG).read_text()
         assert 'trained to step 2' in log and '=== {} on cores {}'.format(name, sorted(share or []) or 'any') in out
