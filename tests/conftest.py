@@ -44,6 +44,18 @@ def tiny_overrides(tmp_path):
             '--summary_dir', str(tmp_path / 'sum'), '--summary_freq', '1', '--image_snapshot_freq', '1']
 
 
+def gif_shown_ms(path):
+    """(size, milliseconds the animation runs) of a GIF. Pillow merges a frame identical to the one before
+    into it, adding its time, so a tiny model's near-equal pictures can make fewer frames but never less time."""
+    from PIL import Image
+    with Image.open(path) as gif:
+        shown = 0
+        for frame in range(gif.n_frames):
+            gif.seek(frame)
+            shown += gif.info['duration']
+        return gif.size, shown
+
+
 def train_from_scratch(graph, steps):
     """(loss before, loss after, global step) of `steps` training steps of a training.TrainingStep from fresh weights."""
     import tensorflow.compat.v1 as tf

@@ -11,7 +11,7 @@ import figures
 import metrics
 import settings
 import vae
-from conftest import ROOT
+from conftest import ROOT, gif_shown_ms
 
 
 def image_size(path):
@@ -52,10 +52,8 @@ def test_celeba_train_generate_traverse(celeba_dir, tiny_overrides, tmp_path, ca
             assert image_size(str(res / 'traverse_latentdim{}_seed{}.jpg'.format(dim, seed))) == (10 * 128, 128)
     assert not (res / 'traverse_latentdim3.jpg').exists()
     assert image_size(str(res / 'reconstructions.jpg')) == (4 * 128, 2 * 128)
-    with Image.open(str(res / 'traverse_latentdim1.gif')) as gif:
-        assert gif.size == (5 * 128, 128) and gif.n_frames == 18      # 10 values forth and back
-    with Image.open(str(res / 'vae_training.gif')) as gif:
-        assert gif.n_frames == 3                                         # the fakes of steps 1, 2 and 3
+    assert gif_shown_ms(str(res / 'traverse_latentdim1.gif')) == ((5 * 128, 128), 18 * figures.GIF_FRAME_MS)
+    assert gif_shown_ms(str(res / 'vae_training.gif'))[1] == 3 * 400      # the fakes of steps 1, 2 and 3
     # The overview has a 128-pixel row per dim whose held-out KL reaches inactive_kl, and a note row
     # when any dim falls short: count them from the checkpoint's own encoding of the held-out images.
     cfg = settings.resolve('celeba', settings.parse_overrides(

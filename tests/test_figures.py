@@ -11,7 +11,7 @@ import training
 import pictures
 import settings
 import vae
-from conftest import TINY_DSPRITES
+from conftest import TINY_DSPRITES, gif_shown_ms
 
 tf.disable_v2_behavior()
 
@@ -56,8 +56,16 @@ def test_traverse_from_data_sweeps_around_held_out_means(tmp_path):
     seeds = pictures.traversal_seeds(restored)
     np.testing.assert_allclose(seeds, np.tile(MEANS, (5, 1)), atol=1e-5)   # this encoder maps every image to MEANS
     pictures.traverse(restored)
-    with Image.open(str(tmp_path / 'res' / 'traverse_latentdim0.gif')) as gif:
-        assert gif.size == (5 * 64, 64) and gif.n_frames == 18
+    assert gif_shown_ms(str(tmp_path / 'res' / 'traverse_latentdim0.gif')) == ((5 * 64, 64), 18 * figures.GIF_FRAME_MS)
+
+
+def test_gif_shows_every_frame_for_its_time_even_when_equal_neighbours_merge(tmp_path):
+    dark, light = np.zeros((8, 16, 3), np.uint8), np.full((8, 16, 3), 200, np.uint8)
+    figures.save_gif([dark, light, light, dark], str(tmp_path / 'a.gif'), frame_ms=100)
+    assert gif_shown_ms(str(tmp_path / 'a.gif')) == ((16, 8), 400)
+    with Image.open(str(tmp_path / 'a.gif')) as gif:
+        gif.seek(1)
+        assert gif.info['duration'] == 200 and np.asarray(gif.convert('L')).min() > 150
 
 
 def test_read_scalars_drops_steps_a_killed_run_left_behind(tmp_path):
