@@ -120,7 +120,7 @@ def named_batches(files, batch_size):
     """(file paths, images) batches of the files in order, for evaluation; one pass, bad files dropped."""
     ds = tf.data.Dataset.range(len(files.paths)).map(traced_as_written(files.decode),
                                                      num_parallel_calls=tf.data.experimental.AUTOTUNE)
-    return ds.apply(tf.data.experimental.ignore_errors()).batch(batch_size).prefetch(2)
+    return without_autotuning(ds.apply(tf.data.experimental.ignore_errors()).batch(batch_size).prefetch(2))
 
 
 def centre_crop_to_aspect(image, img_shape):
@@ -151,23 +151,28 @@ def decode_any_image(path, is_png, jpeg_ratio, img_shape):
 
 # ---- one entry point for the training loop ----
 
+def without_autotuning(dataset, options=None):
+    """The dataset with tf.data's autotuning model off (and any other `options`). Its thread sleeps for a
+    period that doubles up to a minute, and closing the session waits for it to wake, so a run would end
+    (or stop on a signal) up to a minute late. Without it AUTOTUNE parallelism is the pool's size and
+    prefetch buffers still grow on demand. Every pipeline a session of the project iterates goes through it."""
+    options = options or tf.data.Options()
+    if hasattr(options, 'autotune'):
+        options.autotune.enabled = False
+    else:                                       # TensorFlow 1.14's name
+        options.experimental_optimization.autotune = False
+    return dataset.with_options(options)
+
+
 def on_host_cores(dataset, cores=None):
     """The pipeline on its own pool of all host cores, so decoding never waits behind the training
     step's ops in TensorFlow's shared pool; each op single-threaded, since parallel map calls
-    already spread the images over the cores.
-
-    The autotuning model is off: its thread sleeps for a period that doubles up to a minute, and closing
-    the session waits for it to wake, so every run would end (or stop on a signal) up to a minute late.
-    Without it AUTOTUNE parallelism is the pool's size and prefetch buffers still grow on demand."""
+    already spread the images over the cores; without autotuning."""
     options = tf.data.Options()
     threading = getattr(options, 'threading', None) or options.experimental_threading  # TF 2.x / 1.14 name
     threading.private_threadpool_size = cores or usable_cores()
     threading.max_intra_op_parallelism = 1
-    if hasattr(options, 'autotune'):
-        options.autotune.enabled = False
-    else:
-        options.experimental_optimization.autotune = False
-    return dataset.with_options(options)
+    return without_autotuning(dataset, options)
 
 
 def prefetched_to(dataset, device):

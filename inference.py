@@ -49,7 +49,7 @@ class Restored(object):
         """z_mean [n, latent_dim] of every image of the tf.data dataset of image batches that
         make_dataset() builds; the images never leave the graph."""
         with self.graph.as_default():
-            batch = tf.data.make_one_shot_iterator(make_dataset()).get_next()
+            batch = tf.data.make_one_shot_iterator(data.without_autotuning(make_dataset())).get_next()
             z_mean, _ = model.encode(batch, self.cfg, training=False)
         parts = []
         while True:

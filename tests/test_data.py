@@ -294,10 +294,13 @@ def autotuned(dataset):
     return options.autotune.enabled if hasattr(options, 'autotune') else options.experimental_optimization.autotune
 
 
-def test_the_training_pipelines_run_without_the_autotuning_thread_that_closing_a_session_waits_for():
+def test_the_pipelines_run_without_the_autotuning_thread_that_closing_a_session_waits_for(celeba_dir):
     # Its sleep doubles up to a minute, and a session's close waits for it: runs ended up to a minute late.
     cfg = settings.resolve('dsprites', [('batch_size', '3')])
+    celeba = settings.resolve('celeba', [('batch_size', '8')])
+    split = imagefiles.split_celeba(str(celeba_dir), 0.5)
     with tf.Graph().as_default():
         assert autotuned(data.factor_batches(cfg)) is not False   # TensorFlow's default: on
         assert autotuned(data.training_data(cfg)[0]) is False
         assert autotuned(data.pair_data(cfg)[0]) is False
+        assert autotuned(data.named_batches(data.FileList(split.holdout, split, celeba), 8)) is False
