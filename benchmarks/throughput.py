@@ -233,18 +233,26 @@ def measure_model(cfg, peak_gflops, bare_seconds, loop=None, torch=None):
     return row
 
 
-def run(work, torch=None):
-    folder = os.path.join(work, 'CelebA', 'img_align_celeba')
-    harness.write_celeba_folder(folder, 512)
-    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
-
+def resolved_in(work):
+    """resolved(name, precision, *overrides): a dataset's settings with its outputs in their own folder of `work`."""
     def resolved(name, precision, *extra):
         outputs = [(key, os.path.join(work, name, precision, key)) for key in ('checkpoint_dir', 'results_dir',
                                                                                'summary_dir')]
         return settings.resolve(name, outputs + [('precision', precision)] + list(extra))
+    return resolved
 
-    # Summaries on every CelebA step (50x the default: a conservative loop) to time single steps.
-    celeba_data = [('data_dir_path', folder), ('holdout_percent', '10'), ('summary_freq', '1')]
+
+def celeba_overrides(folder):
+    """A synthetic CelebA in `folder`, and summaries on every step (50x the default: a conservative loop)
+    to time single steps."""
+    return [('data_dir_path', folder), ('holdout_percent', '10'), ('summary_freq', '1')]
+
+
+def run(work, torch=None):
+    folder = os.path.join(work, 'CelebA', 'img_align_celeba')
+    harness.write_celeba_folder(folder, 512)
+    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
+    resolved, celeba_data = resolved_in(work), celeba_overrides(folder)
     celeba, dsprites = resolved('celeba', 'float32', *celeba_data), resolved('dsprites', 'float32')
     low = low_precision()
     peaks = {'float32': matmul_peak_gflops()}
