@@ -10,7 +10,8 @@ from common import atomic_path
 
 LABEL_WIDTH = 240        # pixels of the label column of the overview
 NOTE_HEIGHT = 20         # pixels of the overview's closing note row
-GIF_FRAME_MS = 120       # milliseconds per GIF frame
+GIF_FRAME_MS = 120       # milliseconds per GIF frame of a traversal
+TRAINING_GIF_FRAME_MS = 400   # milliseconds per fakes snapshot in vae_training.gif
 
 
 # ---- the traversal overview ----
@@ -65,7 +66,7 @@ def training_gif(results_dir):
     for path in paths:
         with Image.open(path) as picture:
             frames.append(np.asarray(picture)[..., None] if picture.mode == 'L' else np.asarray(picture))
-    save_gif(frames, os.path.join(results_dir, 'vae_training.gif'), frame_ms=400)
+    save_gif(frames, os.path.join(results_dir, 'vae_training.gif'), frame_ms=TRAINING_GIF_FRAME_MS)
     return len(frames)
 
 

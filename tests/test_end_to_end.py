@@ -53,7 +53,7 @@ def test_celeba_train_generate_traverse(celeba_dir, tiny_overrides, tmp_path, ca
     assert not (res / 'traverse_latentdim3.jpg').exists()
     assert image_size(str(res / 'reconstructions.jpg')) == (4 * 128, 2 * 128)
     assert gif_shown_ms(str(res / 'traverse_latentdim1.gif')) == ((5 * 128, 128), 18 * figures.GIF_FRAME_MS)
-    assert gif_shown_ms(str(res / 'vae_training.gif'))[1] == 3 * 400      # the fakes of steps 1, 2 and 3
+    assert gif_shown_ms(str(res / 'vae_training.gif'))[1] == 3 * figures.TRAINING_GIF_FRAME_MS   # the fakes of steps 1, 2 and 3
     # The overview has a 128-pixel row per dim whose held-out KL reaches inactive_kl, and a note row
     # when any dim falls short: count them from the checkpoint's own encoding of the held-out images.
     cfg = settings.resolve('celeba', settings.parse_overrides(
