@@ -49,34 +49,44 @@ def _class_tensor(index):
     return tf.stack(classes[::-1], axis=1)
 
 
+def _shape_mask(shape, u, v):
+    """The pixels inside unit shape `shape` (0 square, 1 ellipse, 2 heart) at sprite-frame coordinates u, v."""
+    if shape == 0:
+        return tf.maximum(tf.abs(u), tf.abs(v)) <= 1.0
+    if shape == 1:
+        return tf.square(u) + tf.square(v / 0.5) <= 1.0
+    hx, hy = 1.15 * u, 0.1 - 1.15 * v      # heart coordinates, lobes up in the image
+    lobe = tf.square(hx) + tf.square(hy) - 1.0
+    return lobe * lobe * lobe <= tf.square(hx) * hy * hy * hy
+
+
 def render_dsprites(classes):
     """Factor indices [n, 6] (int tensor) -> binary images [n, 64, 64, 1] float32.
 
     A pixel is on when its centre, moved into the sprite's frame (centred, unrotated, unscaled),
     lies inside the unit shape: square |u|,|v| <= 1; ellipse with semi-axes 1 and 0.5; heart
-    (x^2 + y^2 - 1)^3 <= x^2 y^3.
+    (x^2 + y^2 - 1)^3 <= x^2 y^3. Each image's pixels are tested against its own shape alone: the batch is
+    split by shape and stitched back, a third of the work of testing all three, which the training step
+    would otherwise share its cores with.
     """
     classes = tf.cast(classes, tf.int32)
     values = [tf.constant(v, tf.float32) for v in factor_values()]
     shape = classes[:, 1]
-    scale, angle, pos_x, pos_y = [tf.gather(values[f], classes[:, f])[:, None, None] for f in (2, 3, 4, 5)]
+    by_shape = [tf.dynamic_partition(tf.gather(values[f], classes[:, f])[:, None, None], shape, 3) for f in (2, 3, 4, 5)]
     travel = DSPRITE_SIZE - 2 * SPRITE_MARGIN
-    centre_x = SPRITE_MARGIN + pos_x * travel
-    centre_y = SPRITE_MARGIN + pos_y * travel
     pixel = tf.range(DSPRITE_SIZE, dtype=tf.float32) + 0.5
-    dx = pixel[None, None, :] - centre_x
-    dy = pixel[None, :, None] - centre_y
-    radius = scale * SPRITE_HALF_SIZE
-    u = (tf.cos(angle) * dx + tf.sin(angle) * dy) / radius
-    v = (-tf.sin(angle) * dx + tf.cos(angle) * dy) / radius
-    square = tf.maximum(tf.abs(u), tf.abs(v)) <= 1.0
-    ellipse = tf.square(u) + tf.square(v / 0.5) <= 1.0
-    hx, hy = 1.15 * u, 0.1 - 1.15 * v      # heart coordinates, lobes up in the image
-    lobe = tf.square(hx) + tf.square(hy) - 1.0
-    heart = lobe * lobe * lobe <= tf.square(hx) * hy * hy * hy
-    which = tf.broadcast_to(shape[:, None, None], tf.shape(square))
-    inside = tf.where(tf.equal(which, 0), square, tf.where(tf.equal(which, 1), ellipse, heart))
-    return tf.cast(inside, tf.float32)[..., None]
+    masks = []
+    for kind, (scale, angle, pos_x, pos_y) in enumerate(zip(*by_shape)):
+        dx = pixel[None, None, :] - (SPRITE_MARGIN + pos_x * travel)
+        dy = pixel[None, :, None] - (SPRITE_MARGIN + pos_y * travel)
+        radius = scale * SPRITE_HALF_SIZE
+        u = (tf.cos(angle) * dx + tf.sin(angle) * dy) / radius
+        v = (-tf.sin(angle) * dx + tf.cos(angle) * dy) / radius
+        masks.append(tf.cast(_shape_mask(kind, u, v), tf.float32))
+    positions = tf.dynamic_partition(tf.range(tf.shape(classes)[0]), shape, 3)
+    images = tf.dynamic_stitch(positions, masks)
+    images.set_shape([classes.shape[0], DSPRITE_SIZE, DSPRITE_SIZE])
+    return images[..., None]
 
 
 def load_dsprites_npz(path, count=NUM_DSPRITES):
