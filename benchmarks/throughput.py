@@ -183,28 +183,28 @@ def model_parameters(cfg):
         return int(sum(np.prod(v.shape.as_list()) for v in tf.trainable_variables()))
 
 
-def torch_rate(cfg, python, seconds):
-    """(images/s of the PyTorch twin of cfg's training step in steady state, its JSON line): about `seconds`
-    of timed steps after a warm-up, sized from a first short run."""
+def run_twin(cfg, python, warmup, steps, *extra):
+    """The JSON line of one run of the PyTorch twin of cfg's training step (benchmarks/torch_twin.py)."""
     args = ['--architecture', cfg.architecture, '--img_shape', ','.join(map(str, cfg.img_shape)),
             '--filters', ','.join(map(str, cfg.filters)), '--hidden_units', ','.join(map(str, cfg.hidden_units)),
             '--latent_dim', str(cfg.latent_dim), '--batch_size', str(cfg.batch_size), '--likelihood', cfg.likelihood,
             '--kl_weight', str(cfg.kl_weight), '--learning_rate', str(cfg.learning_rate), '--beta1', str(cfg.beta1),
             '--beta2', str(cfg.beta2), '--momentum', str(cfg.momentum), '--epsilon', str(cfg.epsilon),
-            '--precision', cfg.precision]
+            '--precision', cfg.precision, '--warmup', str(warmup), '--steps', str(steps)] + list(extra)
+    done = subprocess.run([python, '-m', 'benchmarks.torch_twin'] + args, check=True, stdout=subprocess.PIPE,
+                          universal_newlines=True, cwd=harness.ROOT)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def twin(warmup, steps):
-        done = subprocess.run([python, '-m', 'benchmarks.torch_twin'] + args + ['--warmup', str(warmup), '--steps',
-                              str(steps)], check=True, stdout=subprocess.PIPE, universal_newlines=True,
-                              cwd=harness.ROOT)
-        return json.loads(done.stdout.strip().splitlines()[-1])
 
-    probe, parameters = twin(2, 3), model_parameters(cfg)
+def torch_rate(cfg, python, seconds):
+    """(images/s of the PyTorch twin of cfg's training step in steady state, its JSON line): about `seconds`
+    of timed steps after a warm-up, sized from a first short run."""
+    probe, parameters = run_twin(cfg, python, 2, 3), model_parameters(cfg)
     if probe['parameters'] != parameters:
         raise RuntimeError('the PyTorch twin has {} parameters and the model {}: it is not the same network'.format(
             probe['parameters'], parameters))
     steps = max(5, int(round(seconds / probe['median_step_seconds'])))
-    measured = twin(max(3, steps // 5), steps)
+    measured = run_twin(cfg, python, max(3, steps // 5), steps)
     print('{} {} PyTorch {}: steady state over {} steps after {}: {:.4f} s per step (median)'.format(
         cfg.dataset, cfg.precision, measured['torch'], measured['timed_steps'], measured['warmup_steps'],
         measured['median_step_seconds']))

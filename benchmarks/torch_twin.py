@@ -135,6 +135,17 @@ def steady_rate(step, batch_size, warmup, steps):
     return batch_size / median, median
 
 
+def profiled_ops(step, steps):
+    """{op name: its own CPU milliseconds per step} over `steps` steps under PyTorch's profiler: the time in
+    each op itself, its callees' excluded, so that the ops' times add up to the step's."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            step()
+    return dict((event.key, event.self_cpu_time_total / 1000.0 / steps) for event in profiler.key_averages()
+                if event.self_cpu_time_total > 0)
+
+
 def parse(argv=None):
     ints = lambda text: [int(v) for v in text.split(',') if v]   # noqa: E731
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -154,6 +165,7 @@ def parse(argv=None):
     parser.add_argument('--precision', choices=['float32', 'bfloat16'], default='float32')
     parser.add_argument('--warmup', type=int, default=10)
     parser.add_argument('--steps', type=int, default=50)
+    parser.add_argument('--profile', type=int, default=0, help='then this many steps under the profiler')
     return parser.parse_args(argv)
 
 
@@ -180,9 +192,12 @@ def main(argv=None):
         optimizer.step()
 
     rate, median = steady_rate(step, args.batch_size, args.warmup, args.steps)
-    print(json.dumps({'images_per_s': rate, 'median_step_seconds': median, 'warmup_steps': args.warmup,
-                      'timed_steps': args.steps, 'torch': torch.__version__, 'threads': torch.get_num_threads(),
-                      'parameters': sum(p.numel() for p in net.parameters())}))
+    report = {'images_per_s': rate, 'median_step_seconds': median, 'warmup_steps': args.warmup,
+              'timed_steps': args.steps, 'torch': torch.__version__, 'threads': torch.get_num_threads(),
+              'parameters': sum(p.numel() for p in net.parameters())}
+    if args.profile:
+        report['ops_ms'] = profiled_ops(step, args.profile)
+    print(json.dumps(report))
     return 0
 
 

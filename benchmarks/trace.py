@@ -1,9 +1,11 @@
 """Where a training step's time goes: TensorFlow's own trace of steps of the bare graph (the training op on
 a constant batch) and of the project's loop graph (the real input pipeline, fetched as --train fetches an
-ordinary step), for the CelebA and the dSprites model; and the ops the loop runs that the bare graph does
-not, with their time.
+ordinary step), for the CelebA and the dSprites model; the ops the loop runs that the bare graph does
+not, with their time; and the bare graph's op families (convolutions, batch norm, casts) beside the PyTorch
+twin's, from its own profiler, which shows whether a gap between the two lies in the kernels or around them.
 
     python -m benchmarks.trace [--precision float32] [--warmup 3] [--steps 3] [--json results/trace.json]
+                               [--torch_python PATH | --no_torch]
 
 Also writes each graph's last traced step as a Chrome trace, results/trace_{dataset}_{bare,loop}.json, for
 chrome://tracing or Perfetto. Op times are TensorFlow's own (RunMetadata step stats): on a CPU the ops of
@@ -81,6 +83,41 @@ def loop_graph(cfg):
     return sess, vae.step_fetches(built, cfg, ordinary, 10 ** 9), num_images
 
 
+def op_family(name):
+    """The family of a TensorFlow op type or a PyTorch op name, the same for both frameworks' spellings."""
+    plain = name.lower().replace('_', '')
+    if 'conv' in plain:
+        return 'convolutions, backward' if 'backprop' in plain or 'backward' in plain else 'convolutions, forward'
+    if 'batchnorm' in plain:
+        return 'batch norm'
+    if plain in ('cast', 'aten::tocopy', 'aten::copy'):
+        return 'casts and copies'
+    return 'everything else'
+
+
+FAMILIES = ('convolutions, forward', 'convolutions, backward', 'batch norm', 'casts and copies', 'everything else')
+
+
+def family_ms(op_ms):
+    """{family: ms per step} of [(op type or name, ms per step)]."""
+    totals = dict((family, 0.0) for family in FAMILIES)
+    for name, ms in op_ms:
+        totals[op_family(name)] += ms
+    return totals
+
+
+def family_rows(name, bare, twin):
+    """Table rows: each family's ms per step and share of all op time, in the bare graph and in PyTorch's twin;
+    then each framework's median step."""
+    ours = family_ms(bare['ops_ms'].values())
+    theirs = family_ms(twin['ops_ms'].items())
+    rows = [[name, family, '{:.1f}'.format(ours[family]), '{:.1%}'.format(ours[family] / sum(ours.values())),
+             '{:.1f}'.format(theirs[family]), '{:.1%}'.format(theirs[family] / sum(theirs.values()))]
+            for family in FAMILIES]
+    return rows + [[name, 'the step (wall)', '{:.1f}'.format(bare['step_ms']), '',
+                    '{:.1f}'.format(1000.0 * twin['median_step_seconds']), '']]
+
+
 def profile(name, cfg, args):
     """Both graphs of one model: their step times and op sums, and the loop's extra ops."""
     loop_sess, loop_fetches, num_images = loop_graph(cfg)
@@ -111,11 +148,16 @@ def main(argv=None):
     parser.add_argument('--steps', type=int, default=3, help='traced steps; the median is reported')
     parser.add_argument('--top', type=int, default=10, help='the loop\'s extra ops listed per model')
     parser.add_argument('--json', default=harness.default_path('trace'))
+    parser.add_argument('--torch_python', help='an interpreter with PyTorch (default: .torch-venv/, made on demand)')
+    parser.add_argument('--no_torch', action='store_true', help='leave out the PyTorch comparison')
     args = parser.parse_args(argv)
+    torch = None if args.no_torch else throughput.torch_python(args.torch_python)
     os.makedirs(os.path.dirname(args.json) or '.', exist_ok=True)
     work = tempfile.mkdtemp(prefix='beta_vae_trace_')
     summary = {'columns': ['model', 'graph', 'step ms (median)', 'sum of op ms', 'ops'], 'rows': []}
     extras = {'columns': ['model', 'op only in the loop', 'type', 'ms per step'], 'rows': []}
+    frameworks = {'columns': ['model', 'op family', 'TensorFlow ms', 'TensorFlow share', 'PyTorch ms',
+                              'PyTorch share'], 'rows': []}
     try:
         folder = os.path.join(work, 'img_align_celeba')
         harness.write_celeba_folder(folder, 256)
@@ -129,11 +171,17 @@ def main(argv=None):
                 summary['rows'].append([name, graph_name, '{:.1f}'.format(result[graph_name]['step_ms']),
                                         '{:.1f}'.format(sum(ms for _, ms in ops.values())), len(ops)])
             extras['rows'] += [[name, node, kind, '{:.2f}'.format(ms)] for node, kind, ms in extra[:args.top]]
+            if torch:
+                twin = throughput.run_twin(cfg, torch, args.warmup, args.steps, '--profile', str(args.steps))
+                frameworks['rows'] += family_rows(name, result['bare'], twin)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    for table in (summary, extras):
+    tables = {'steps': summary, 'extra_ops': extras}
+    if torch:
+        tables['frameworks'] = frameworks
+    for table in tables.values():
         print('\n'.join(' | '.join(str(cell) for cell in row) for row in [table['columns']] + table['rows']) + '\n')
-    harness.write_result({'precision': args.precision, 'tables': {'steps': summary, 'extra_ops': extras}}, args.json)
+    harness.write_result({'precision': args.precision, 'tables': tables}, args.json)
     return 0
 
 
