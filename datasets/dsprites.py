@@ -16,6 +16,7 @@ tf.disable_v2_behavior()
 FACTOR_SIZES = (1, 3, 6, 40, 32, 32)
 FACTOR_NAMES = ('color', 'shape', 'scale', 'orientation', 'x', 'y')
 NUM_DSPRITES = int(np.prod(FACTOR_SIZES))  # 737,280
+NUM_SHAPES = FACTOR_SIZES[1]     # square, ellipse, heart
 DSPRITE_SIZE = 64                # pixels per side
 SPRITE_HALF_SIZE = 10.0          # pixels from centre to the square's edge at scale 1
 # Centres keep this far from the border (pixels), so every shape at any scale and orientation
@@ -72,7 +73,8 @@ def render_dsprites(classes):
     classes = tf.cast(classes, tf.int32)
     values = [tf.constant(v, tf.float32) for v in factor_values()]
     shape = classes[:, 1]
-    by_shape = [tf.dynamic_partition(tf.gather(values[f], classes[:, f])[:, None, None], shape, 3) for f in (2, 3, 4, 5)]
+    by_shape = [tf.dynamic_partition(tf.gather(values[f], classes[:, f])[:, None, None], shape, NUM_SHAPES)
+                for f in (2, 3, 4, 5)]
     travel = DSPRITE_SIZE - 2 * SPRITE_MARGIN
     pixel = tf.range(DSPRITE_SIZE, dtype=tf.float32) + 0.5
     masks = []
@@ -83,7 +85,7 @@ def render_dsprites(classes):
         u = (tf.cos(angle) * dx + tf.sin(angle) * dy) / radius
         v = (-tf.sin(angle) * dx + tf.cos(angle) * dy) / radius
         masks.append(tf.cast(_shape_mask(kind, u, v), tf.float32))
-    positions = tf.dynamic_partition(tf.range(tf.shape(classes)[0]), shape, 3)
+    positions = tf.dynamic_partition(tf.range(tf.shape(classes)[0]), shape, NUM_SHAPES)
     images = tf.dynamic_stitch(positions, masks)
     images.set_shape([classes.shape[0], DSPRITE_SIZE, DSPRITE_SIZE])
     return images[..., None]
