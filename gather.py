@@ -325,13 +325,14 @@ def write_table(folder, summary, table):
     print('wrote {} and {} in {}'.format(TABLE_FILE, RESULTS_FILE, folder))
 
 
-def kept_rows(paths, definition, names):
-    """{run name: its row} from earlier gathers of this study (their results.json), for the runs in `names`:
-    a study split over machines, or whose run folders are gone. A row keeps the commit it was gathered at
-    and loses its UDR, which the run's codes would be needed for."""
+def kept_rows(paths, definition, runs):
+    """{run name: its row} from earlier gathers of this study (their results.json), for the `runs` named
+    there: a study split over machines, or whose run folders are gone. A row keeps the commit it was
+    gathered at and loses its UDR, which the run's codes would be needed for; its grid takes the run's
+    order, which the saved JSON's sorted keys lost, so that its setting's label is the same as a fresh row's."""
     if paths and definition['images']:
         raise SettingsError('--keep takes rows of studies with a step budget; this one has learning curves')
-    kept = collections.OrderedDict()
+    kept, grids = collections.OrderedDict(), {run.name: run.grid for run in runs}
     for path in paths:
         try:
             earlier = read_json(path)
@@ -343,8 +344,9 @@ def kept_rows(paths, definition, names):
                                 'only'.format(path, study[0], study[1], here[0], here[1]))
         commit = (earlier.get('header') or {}).get('commit')
         for r in earlier.get('runs', []):
-            if r['run'] in names and r['run'] not in kept:
-                kept[r['run']] = dict(r, udr=None, commit=r.get('commit') or commit)
+            if r['run'] in grids and r['run'] not in kept:
+                kept[r['run']] = dict(r, grid=collections.OrderedDict(grids[r['run']]), udr=None,
+                                      commit=r.get('commit') or commit)
     return kept
 
 

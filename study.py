@@ -454,7 +454,7 @@ def main(argv=None):
                                 'a time, or through --list (its next counts) on any scheduler')
         runs = runs_of(definition, args.folder)
         following = keep_counts(runs, definition) if definition['images'] else {}
-        kept = gather.kept_rows(args.keep, definition, [run.name for run in runs])
+        kept = gather.kept_rows(args.keep, definition, runs)
         unfinished = ([run for run in runs if following[run.name] is not None] if definition['images']
                       else [run for run in runs if result(run, definition) is None and run.name not in kept])
         if not args.gather:

@@ -256,10 +256,12 @@ def test_the_gather_sets_each_settings_median_against_its_objectives_published_s
 
 
 def test_a_study_split_over_machines_keeps_the_earlier_gathers_rows_and_trains_only_the_rest(tmp_path):
-    grid = ['--grid', 'objective=beta', 'seed=0-2', '--dataset', 'dsprites', '--steps', '2']
+    # kl_weight sorts before objective, as the saved JSON's keys are: the kept rows' label must not follow it.
+    grid = ['--grid', 'objective=beta', 'kl_weight=1', 'seed=0-2', '--dataset', 'dsprites', '--steps', '2']
     here, there = tmp_path / 'here', tmp_path / 'there'
     for folder, seed, mig in ((there, 0, 0.9), (there, 1, 0.1), (here, 0, 0.3)):
-        fake_run(str(folder), 'beta_seed{}'.format(seed), (('objective', 'beta'), ('seed', str(seed))), 'beta', seed,
+        fake_run(str(folder), 'beta_kl_weight1_seed{}'.format(seed),
+                 (('objective', 'beta'), ('kl_weight', '1'), ('seed', str(seed))), 'beta', seed,
                  mig=mig, codes=np.eye(4)[np.arange(20) % 4], kl=[1, 1, 1, 1])
     run_study(there, *(grid + ['--gather']))
     earlier = json.loads((there / gather.RESULTS_FILE).read_text())
@@ -269,14 +271,16 @@ def test_a_study_split_over_machines_keeps_the_earlier_gathers_rows_and_trains_o
     code, _, err = run_study(here, *(grid + keep + ['--gather']))
     summary = json.loads((here / gather.RESULTS_FILE).read_text())
     # seed 0 is finished here, so its own row wins; seed 1 comes from there; seed 2 is not finished anywhere
-    assert code == 1 and 'beta_seed2' in err and summary['not_finished'] == ['beta_seed2']
+    assert code == 1 and 'beta_kl_weight1_seed2' in err and summary['not_finished'] == ['beta_kl_weight1_seed2']
     assert [(r['run'], r['mig'], r.get('commit')) for r in summary['runs']] == [
-        ('beta_seed0', 0.3, None), ('beta_seed1', 0.1, earlier['header']['commit'])]
-    assert summary['medians']['objective=beta']['seeds'] == 2
-    assert summary['medians']['objective=beta']['mig'] == pytest.approx(0.2)
-    assert 'Kept from earlier gathers, with no UDR: beta_seed1 (commit {}).'.format(
+        ('beta_kl_weight1_seed0', 0.3, None), ('beta_kl_weight1_seed1', 0.1, earlier['header']['commit'])]
+    # the kept row and the fresh one are one setting, under one label
+    assert list(summary['medians']) == ['objective=beta kl_weight=1']
+    assert summary['medians']['objective=beta kl_weight=1']['seeds'] == 2
+    assert summary['medians']['objective=beta kl_weight=1']['mig'] == pytest.approx(0.2)
+    assert 'Kept from earlier gathers, with no UDR: beta_kl_weight1_seed1 (commit {}).'.format(
         earlier['header']['commit']) in (here / gather.TABLE_FILE).read_text()
-    code, _, err = run_study(tmp_path / 'other', *(grid[:3] + ['--dataset', 'color_dsprites', '--steps', '2'] + keep
+    code, _, err = run_study(tmp_path / 'other', *(grid[:4] + ['--dataset', 'color_dsprites', '--steps', '2'] + keep
                                                   + ['--gather']))
     assert code == 2 and err.count('\n') == 1 and 'gathers dsprites runs of 2 steps, this study color_dsprites' in err
 
