@@ -181,6 +181,18 @@ def test_pair_batches_are_the_sampled_pairs_images_and_resume_exactly():
     np.testing.assert_array_equal(changed, pairs.changed)
 
 
+def test_on_color_dsprites_each_image_of_a_pair_takes_its_own_colour():
+    # As disentanglement_lib draws the colour for every observation: it is no factor, so a pair shares none.
+    cfg = settings.resolve('color_dsprites', [('batch_size', '4'), ('seed', '3')])
+    images, _ = pair_batch(cfg, 0, 1)[0]
+    pairs = step_pairs(open_ground_truth(cfg), 3, 0, 4)
+    sprites = open_ground_truth(settings.resolve('dsprites', [])).images(np.concatenate([pairs.first, pairs.second]))
+    np.testing.assert_array_equal(images.max(axis=-1) > 0, sprites[..., 0] > 0)
+    colours = np.array([image[sprite[..., 0] > 0].mean(axis=0) for image, sprite in zip(images, sprites)])
+    assert ((colours >= 0.5) & (colours <= 1.0)).all()
+    assert np.abs(colours[:4] - colours[4:]).max(axis=1).min() > 0.01, colours
+
+
 # ---- what a user sees ----
 
 def cli(args, tmp_path):
