@@ -131,11 +131,18 @@ def read_events(path):
         return
 
 
-def plot_losses(scalars, path):
-    """results/losses.png: total, reconstruction and KL against step, and KL per latent dim."""
+def pyplot():
+    """matplotlib.pyplot drawing into files (Agg), so that no display is needed; imported on first use,
+    as most commands draw nothing."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_losses(scalars, path):
+    """results/losses.png: total, reconstruction and KL against step, and KL per latent dim."""
+    plt = pyplot()
     losses = [tag for tag in ('loss/total', 'loss/reconstruction', 'loss/kl', 'loss/capacity') if tag in scalars]
     per_dim = sorted(tag for tag in scalars if tag.startswith('kl_per_dim/'))
     figure, axes = plt.subplots(1, len(losses) + 1, figsize=(4 * (len(losses) + 1), 3.2))

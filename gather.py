@@ -20,9 +20,10 @@ from common import SettingsError, read_json, write_json
 
 SUPERVISED = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')   # the metrics that need a dataset's factors
 # The scores a study's tables and figures show, where every run has them (runs evaluated before a metric
-# existed lack it): the factor metrics, the downstream task's sample efficiency and the scores without labels.
+# existed lack it): the factor metrics, the downstream task's sample efficiency, the scores without labels.
 SCORES = SUPERVISED + ('irs', 'modularity', 'explicitness', 'sample_efficiency_logistic',
-                       'sample_efficiency_boosted_trees', 'gaussian_total_correlation', 'mutual_info_score')
+                       'sample_efficiency_boosted_trees',
+                       'gaussian_total_correlation', 'wasserstein_dependency_norm', 'mutual_info_score')
 TABLE_FILE = 'results.md'
 RESULTS_FILE = 'results.json'
 METRICS_FIGURE = 'metrics.png'    # each metric against the swept settings, one column per objective
@@ -80,7 +81,7 @@ def row(run, values):
            'objective': values['config']['objective'], 'seed': values['config']['seed'],
            'active_dims': sum(kl >= values['config']['inactive_kl'] for kl in values['kl_per_dim']),
            'train_minutes': training_minutes(os.path.join(run.folder, 'summaries'))}
-    for key in SCORES + ('reconstruction',):
+    for key in SCORES + ('reconstruction', 'factor_information'):
         if key in values:
             line[key] = values[key]
     return line
@@ -156,9 +157,7 @@ def metric_correlations(rows):
 
 
 def plot_correlations(correlations, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     keys = correlations['keys']
     matrix = np.array([[np.nan if rho is None else rho for rho in line] for line in correlations['spearman']])
     figure, ax = plt.subplots(figsize=(0.55 * len(keys) + 3.4, 0.55 * len(keys) + 1.8))
@@ -188,9 +187,7 @@ def selected_against_median(rows, selected):
 def plot_metrics(rows, path):
     """Locatello et al.'s view: each metric (a row of panels) against the swept settings, one column per
     objective, each seed a point and each setting's median a bar."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     keys = [key for key in SCORES + ('udr',) if rows and all(r.get(key) is not None for r in rows)] or ['udr']
     objectives = list(collections.OrderedDict((r['objective'], None) for r in rows))
     figure, axes = plt.subplots(len(keys), len(objectives), squeeze=False,
@@ -222,9 +219,7 @@ def setting_label(r):
 
 
 def plot_udr_against_mig(rows, path):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     figure, ax = plt.subplots(figsize=(4.5, 3.6))
     for k, objective in enumerate(collections.OrderedDict((r['objective'], None) for r in rows)):
         mine = [r for r in rows if r['objective'] == objective and r['udr'] is not None]
@@ -469,9 +464,7 @@ def plot_curves(points, published, path):
     """One panel per metric: the metric against images seen (log scale), one line per run (colour: its
     setting; line style: its seed), and its objective's published figure as a dashed mark, starred at the
     images it took."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = figures.pyplot()
     import matplotlib.ticker
     keys = [key for key in SUPERVISED if all(key in p for p in points)]
     labels = collections.OrderedDict((p['label'], p['objective']) for p in points)

@@ -6,7 +6,8 @@ the line that says where its figures come from (command, commit, date, machine).
     python report.py --check    # exit 1, naming the stale files, where a block differs from its JSON
 
 VIEW is a table the JSON holds (its "tables": {name: {"columns": [...], "rows": [[...], ...]}}), or `study`,
-`medians` or `curves` for what study.py's gather writes (results.json). The prose around a block is the author's.
+`medians`, `carriers` or `curves` for what study.py's gather writes (results.json). The prose around a block is
+the author's.
 """
 import argparse
 import glob
@@ -56,6 +57,26 @@ def table_markdown(table):
     return '\n'.join(lines) + '\n'
 
 
+def carriers(information, floor=0.05, share=0.5):
+    """'dim 5: 0.45, dim 1: 0.30': the latent that carries most of a factor (its mutual information over
+    the factor's entropy), and the next one where it carries at least `share` as much; '0.02 at best' where
+    no latent carries `floor` of the factor."""
+    ranked = sorted(range(len(information)), key=lambda j: -information[j])[:2]
+    best = information[ranked[0]]
+    if best < floor:
+        return '{:.2f} at best'.format(best)
+    return ', '.join('dim {}: {:.2f}'.format(j, information[j]) for j in ranked if information[j] >= share * best)
+
+
+def factors_table(result):
+    """Which latents carry each factor, one row per run that wrote its factor_information."""
+    runs = [r for r in result['runs'] if r.get('factor_information')]
+    names = sorted(runs[0]['factor_information']) if runs else []
+    return table_markdown({'columns': ['run'] + names,
+                           'rows': [[r['run']] + [carriers(r['factor_information'][name]) for name in names]
+                                    for r in runs]})
+
+
 def render(result, view):
     """The markdown of one block: the provenance line, a blank line, then the view's table."""
     if view == 'study':
@@ -63,6 +84,8 @@ def render(result, view):
         body = gather.markdown(result['runs'], selected, result)
     elif view == 'medians':
         body = '\n'.join(gather.medians_lines(result)) + '\n'
+    elif view == 'carriers':
+        body = factors_table(result)
     elif view == 'curves':
         body = gather.curves_markdown(result['points'], result['against_published'])
     else:

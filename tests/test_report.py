@@ -70,5 +70,20 @@ def test_a_block_naming_a_table_the_json_lacks_is_a_one_line_error(tmp_path):
         raise AssertionError('no error')
 
 
+def test_the_carriers_view_names_the_latents_that_carry_each_factor(tmp_path):
+    assert report.carriers([0.10, 0.45, 0.30, 0.01]) == 'dim 1: 0.45, dim 2: 0.30'   # 0.30 is over half of 0.45
+    assert report.carriers([0.10, 0.45, 0.20]) == 'dim 1: 0.45'                       # 0.20 is under half
+    assert report.carriers([0.02, 0.01, 0.041]) == '0.04 at best'                     # none carries 0.05
+    gathered = {'header': {'commit': 'abc1234', 'cores': 2},
+                'runs': [{'run': 'tcvae_seed0', 'factor_information': {'y': [0.0, 0.6], 'shape': [0.3, 0.2]}},
+                         {'run': 'kept_seed1'}]}   # a row kept from a gather that wrote no factor information
+    (tmp_path / 'docs' / 'results').mkdir(parents=True)
+    (tmp_path / 'docs' / 'results' / 'study.json').write_text(json.dumps(gathered))
+    (tmp_path / 'README.md').write_text('<!-- results study.json carriers -->\n<!-- /results -->\n')
+    assert report.main(['--root', str(tmp_path)]) == 0
+    assert (tmp_path / 'README.md').read_text().endswith(
+        '| run | shape | y |\n|---|---|---|\n| tcvae_seed0 | dim 0: 0.30, dim 1: 0.20 | dim 1: 0.60 |\n<!-- /results -->\n')
+
+
 def test_the_projects_results_pages_are_up_to_date_with_their_json():
     assert report.main(['--root', ROOT, '--check']) == 0
