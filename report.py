@@ -68,7 +68,7 @@ def carriers(information, floor=0.05, share=0.5):
     return ', '.join('dim {}: {:.2f}'.format(j, information[j]) for j in ranked if information[j] >= share * best)
 
 
-def factors_table(result):
+def carriers_table(result):
     """Which latents carry each factor, one row per run that wrote its factor_information."""
     runs = [r for r in result['runs'] if r.get('factor_information')]
     names = sorted(runs[0]['factor_information']) if runs else []
@@ -85,7 +85,7 @@ def render(result, view):
     elif view == 'medians':
         body = '\n'.join(gather.medians_lines(result)) + '\n'
     elif view == 'carriers':
-        body = factors_table(result)
+        body = carriers_table(result)
     elif view == 'curves':
         body = gather.curves_markdown(result['points'], result['against_published'])
     else:
