@@ -10,7 +10,6 @@ import sys
 import tensorflow.compat.v1 as tf
 
 import settings
-import training
 
 tf.disable_v2_behavior()
 
@@ -22,6 +21,9 @@ ARCHITECTURE_KEYS = ('architecture', 'img_shape', 'latent_dim', 'filters', 'hidd
 # Settings that define the trained model and what it sees: --generate, --traverse and --evaluate
 # take them from the checkpoint, everything else (where to write, sample sizes) from the current run.
 MODEL_KEYS = ARCHITECTURE_KEYS + ('dataset', 'likelihood', 'epsilon', 'data_crop')
+# The one scope of variables a checkpoint may lack: float16's loss-scale state (training.py), which a run
+# resumed in float16 from another precision starts afresh.
+LOSS_SCALE_SCOPE = 'loss_scale'
 
 
 class CheckpointError(RuntimeError):
@@ -195,7 +197,7 @@ def restore(sess, checkpoint):
     stored = set(name for name, _ in tf.train.list_variables(checkpoint))
     variables = tf.global_variables()
     missing = [v for v in variables if v.op.name not in stored]
-    unexpected = [v.op.name for v in missing if not v.op.name.startswith(training.LOSS_SCALE_SCOPE + '/')]
+    unexpected = [v.op.name for v in missing if not v.op.name.startswith(LOSS_SCALE_SCOPE + '/')]
     if unexpected:
         raise CheckpointError('{} has no {}: it was trained with another model; train in another '
                               '--checkpoint_dir'.format(checkpoint, ', '.join(unexpected[:3])))

@@ -100,9 +100,10 @@ eval_num_train = 10000        # points the BetaVAE / FactorVAE classifiers are f
 eval_num_eval = 5000          # held-out points they are scored on
 eval_num_points = 10000       # images for MIG, KL per dim and FactorVAE's latent variances
 mig_bins = 20                 # equal-width bins per latent for the metrics' mutual information (MIG, modularity, MI score)
-# What --evaluate computes (docs/evaluation.md): on datasets with factors any of these; on CelebA and folders
-# 'unsupervised' alone has no need of labels. Downstream's boosted trees on 10,000 codes are the slow part.
-eval_metrics = ['beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'irs', 'modularity', 'unsupervised', 'downstream']
+# What --evaluate computes (docs/evaluation.md): 'all', or metrics of scores.METRICS, or the scores they print
+# (explicitness selects modularity's computation); on CelebA and folders only the scores without labels apply.
+# Downstream's boosted trees on 10,000 codes are the slow part.
+eval_metrics = ['all']
 downstream_sizes = [10, 100, 1000, 10000]   # training codes of each downstream classifier; sample efficiency is
                                             # the accuracy at 100 over that at 10,000
 eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
@@ -154,7 +155,7 @@ FACTOR_DATASETS = {   # name: (img_shape, data_dir_path, num_epochs)
     'noisy_dsprites': ((64, 64, 3), 'dsprites/', 26),
     'scream_dsprites': ((64, 64, 3), 'dsprites/', 26),      # scream.jpg goes in data_dir_path
     'shapes3d': ((64, 64, 3), 'shapes3d/', 40),
-    'mpi3d_toy': ((64, 64, 3), 'mpi3d/', 19),               # 42 passes make 300k steps of the 460,800-image file
+    'mpi3d_toy': ((64, 64, 3), 'mpi3d/', 19),   # 19 passes of the 1,036,800-image file; of the 460,800-image one, 42
     'mpi3d_realistic': ((64, 64, 3), 'mpi3d/', 19),
     'mpi3d_real': ((64, 64, 3), 'mpi3d/', 19),
     'smallnorb': ((64, 64, 1), 'smallnorb/', 395),

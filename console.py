@@ -6,12 +6,12 @@ import time
 import hardware
 
 
-def describe_data(split, num_images):
+def describe_data(dataset, split, num_images):
+    """The start-up line that names the dataset read and its images."""
     if split is None:
-        return 'dSprites: {} images'.format(num_images)
-    source = 'CelebA' if split.details is None else 'folder'
+        return '{}: {} images'.format(dataset, num_images)
     text = '{}: {} training, {} held-out images{}'.format(
-        source, len(split.train), len(split.holdout), ' (also trained on: train_images all)' if split.holdout_seen
+        dataset, len(split.train), len(split.holdout), ' (also trained on: train_images all)' if split.holdout_seen
         else '')
     if split.skipped:
         examples = ', '.join('{} ({})'.format(name, why) for name, why in split.skipped[:3])
@@ -26,9 +26,8 @@ def bfloat16_hint(device):
     native = hardware.native_bfloat16(hardware.cpu()[1], hardware.tensorflow_version())
     if device is not None or native is None:
         return None
-    return ('hint: this CPU computes bfloat16 natively ({}): --precision bfloat16 trains the CelebA model about '
-            '{:g}x faster on such CPUs, with the loss within float32\'s noise (docs/results/performance.md)'.format(
-                *native))
+    return ('hint: this CPU computes bfloat16 natively ({}): --precision bfloat16 trains faster here, with the loss '
+            'within float32\'s noise (docs/results/performance.md gives the speed-ups measured)'.format(native))
 
 
 def describe_precision(precision, device):

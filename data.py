@@ -1,6 +1,7 @@
 """Every input pipeline, as tf.data in the graph: cropped CelebA JPEGs and a folder of your own pictures (the
 files that imagefiles.py lists and checks), the datasets with known factors (the datasets/ package); and the
 fixed held-out images that the pictures and metrics use."""
+import collections
 import os
 
 import numpy as np
@@ -15,7 +16,6 @@ from common import SettingsError
 from hardware import session_config, training_device, usable_cores
 
 tf.disable_v2_behavior()
-
 
 
 def decode_celeba(path, crop, img_shape):
@@ -54,10 +54,10 @@ def index_batches(num_items, batch_size, *, seed, start=0, shuffle=True):
             pending = pending[batch_size:]
 
 
-def _index_dataset(num_items, cfg, start, shuffle):
+def _index_dataset(num_items, batch_size, seed, start, shuffle):
     def generate():
-        return index_batches(num_items, cfg.batch_size, seed=cfg.seed, start=start, shuffle=shuffle)
-    return tf.data.Dataset.from_generator(generate, tf.int64, tf.TensorShape([cfg.batch_size]))
+        return index_batches(num_items, batch_size, seed=seed, start=start, shuffle=shuffle)
+    return tf.data.Dataset.from_generator(generate, tf.int64, tf.TensorShape([batch_size]))
 
 
 class FileList(object):
@@ -108,12 +108,15 @@ def traced_as_written(function):
     return function if do_not_convert is None else do_not_convert(function)
 
 
-def image_batches(files, cfg, *, start=0, shuffle=True):
-    """Batches of images from `start` images into the epoch stream; undecodable files are dropped."""
-    ds = _index_dataset(len(files.paths), cfg, start, shuffle).flat_map(tf.data.Dataset.from_tensor_slices)
+def image_batches(files, cfg, *, start=0, shuffle=True, batch_size=None):
+    """Batches of batch_size (default cfg.batch_size) images from `start` images into the epoch stream;
+    undecodable files are dropped."""
+    batch_size = batch_size or cfg.batch_size
+    ds = _index_dataset(len(files.paths), batch_size, cfg.seed, start, shuffle)
+    ds = ds.flat_map(tf.data.Dataset.from_tensor_slices)
     ds = ds.map(traced_as_written(lambda i: files.decode(i)[1]), num_parallel_calls=tf.data.experimental.AUTOTUNE)
     ds = ds.apply(tf.data.experimental.ignore_errors())
-    return ds.batch(cfg.batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.experimental.AUTOTUNE)
 
 
 def named_batches(files, batch_size):
@@ -180,59 +183,112 @@ def prefetched_to(dataset, device):
     return dataset if device is None else dataset.apply(tf.data.experimental.prefetch_to_device(device))
 
 
-def factor_batches(cfg, *, start=0, shuffle=True, source=None):
-    """Batches of a dataset with known factors from `start` images into the epoch stream: of `source`, a
-    datasets.groundtruth.GroundTruth, or of cfg.dataset's. A batch's random appearance (the procedural
-    dSprites') is drawn from its step, so a resumed run sees exactly the images it would have seen."""
+def factor_batches(cfg, *, start=0, shuffle=True, source=None, batch_size=None):
+    """Batches of batch_size (default cfg.batch_size) images of a dataset with known factors from `start`
+    images into the epoch stream: of `source`, a datasets.groundtruth.GroundTruth, or of cfg.dataset's. A
+    batch's random appearance (the procedural dSprites') is drawn from its step, so a resumed run sees
+    exactly the images it would have seen."""
     source = source or open_ground_truth(cfg)
-    steps = tf.data.Dataset.range(start // cfg.batch_size, 2 ** 62)
-    ds = tf.data.Dataset.zip((_index_dataset(source.count, cfg, start, shuffle), steps))
+    batch_size = batch_size or cfg.batch_size
+    steps = tf.data.Dataset.range(start // batch_size, 2 ** 62)
+    ds = tf.data.Dataset.zip((_index_dataset(source.count, batch_size, cfg.seed, start, shuffle), steps))
     return ds.map(lambda indices, step: source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)),
                   num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(tf.data.experimental.AUTOTUNE)
 
 
-def training_data(cfg, start_step=0):
-    """(dataset of training batches from `start_step` on, number of training images, Split or None)."""
+# ---- the training input: one contract for every objective ----
+
+# What one training step reads, as each objective declares it (objectives.Objective.reads), and the fields of
+# its Batch record that carry it.
+ONE_BATCH = 'one batch'                 # images [B]
+TWO_BATCHES = 'two batches'             # images [B] and an independent second batch [B] (FactorVAE's discriminator)
+PAIRS = 'pairs'                         # images [2B]: B first images, then their partners (datasets/pairs.py)
+PAIRS_AND_CHANGES = 'pairs and changes'   # the pairs, and how many factors each pair differs in [B]
+FIELDS = {ONE_BATCH: ('images',), TWO_BATCHES: ('images', 'second'), PAIRS: ('images',),
+          PAIRS_AND_CHANGES: ('images', 'changed')}
+READS = tuple(FIELDS)
+
+# One training step's input, whatever the objective: the fields it does not read are None. count is the
+# number of training images the batches are drawn from (beta-TCVAE weighs its estimate of q(z) by it).
+Batch = collections.namedtuple('Batch', 'images second changed count')
+
+# The training input of a run: the tf.data dataset of the steps' fields (a dict, FIELDS[reads]), the number
+# of training images, and the CelebA or folder Split (None for a dataset with factors).
+TrainingInput = collections.namedtuple('TrainingInput', 'dataset count split')
+
+
+def images_read(reads, batch_size):
+    """Images one training step reads: a second batch and a pair's partners are images too."""
+    return batch_size * (1 if reads == ONE_BATCH else 2)
+
+
+def images_trained(reads, batch_size):
+    """Images the model's loss sees a step, the unit of image budgets and learning curves: a pair counts
+    as two images. FactorVAE's second batch reaches only its discriminator and is not counted, as the
+    published step budgets count it."""
+    return batch_size * (2 if reads in (PAIRS, PAIRS_AND_CHANGES) else 1)
+
+
+def step_batch(element, count):
+    """The Batch record of one element of a TrainingInput's dataset."""
+    return Batch(images=element['images'], second=element.get('second'), changed=element.get('changed'),
+                 count=count)
+
+
+def training_input(cfg, reads, start_step=0):
+    """The TrainingInput of every training step from `start_step` on, for an objective that reads `reads`.
+    The data position is the step times the images a step reads, so a resumed run reads exactly the
+    batches it would have read."""
+    if reads in (PAIRS, PAIRS_AND_CHANGES):
+        source = open_ground_truth(cfg)
+        changeable(source, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
+        batches, count, split = pair_batches(cfg, start_step=start_step, source=source), source.count, None
+    else:
+        batches, count, split = image_stream(cfg, start_step, images_read(reads, cfg.batch_size))
+    fields = FIELDS[reads]
+    batches = batches.map(lambda element: {name: element[name] for name in fields})
+    return TrainingInput(prefetched_to(on_host_cores(batches), training_device()), count, split)
+
+
+def image_stream(cfg, start_step, per_step):
+    """(dataset of {'images', 'second'}: each step's `per_step` images split into halves where it reads two
+    batches, number of training images, Split or None)."""
     if cfg.dataset in GROUND_TRUTH:
         source, split = open_ground_truth(cfg), None
-        num_images = source.count
+        count = source.count
     else:
-        split = imagefiles.split_images(cfg, imagefiles.FileChecks(os.path.join(cfg.checkpoint_dir, imagefiles.CHECKS_FILE)))
-        num_images = len(split.train)
-    if num_images < cfg.batch_size:
-        raise SettingsError('batch_size {} is larger than the {} usable training images{}: lower batch_size'.format(
-            cfg.batch_size, num_images, ' in ' + cfg.data_dir_path if split else ''))
-    start = start_step * cfg.batch_size
+        split = imagefiles.split_images(cfg, imagefiles.FileChecks(os.path.join(cfg.checkpoint_dir,
+                                                                                imagefiles.CHECKS_FILE)))
+        count = len(split.train)
+    if count < per_step:
+        what = ('batch_size {}'.format(cfg.batch_size) if per_step == cfg.batch_size
+                else 'a step of two batches of batch_size {}'.format(cfg.batch_size))
+        raise SettingsError('{} is larger than the {} usable training images{}: lower batch_size'.format(
+            what, count, ' in ' + cfg.data_dir_path if split else ''))
+    start = start_step * per_step
     if split is None:
-        batches = factor_batches(cfg, start=start, source=source)
+        batches = factor_batches(cfg, start=start, source=source, batch_size=per_step)
     else:
-        batches = image_batches(FileList(split.train, split, cfg), cfg, start=start)
-    return prefetched_to(on_host_cores(batches), training_device()), num_images, split
+        batches = image_batches(FileList(split.train, split, cfg), cfg, start=start, batch_size=per_step)
+    if per_step == cfg.batch_size:
+        return batches.map(lambda images: {'images': images}), count, split
+    return batches.map(lambda images: dict(zip(('images', 'second'), tf.split(images, 2)))), count, split
 
 
 def pair_batches(cfg, *, start_step=0, source=None):
-    """Batches of cfg.batch_size pairs (datasets/pairs.py) from training step `start_step` on: (images
-    [2 batch_size, H, W, C], the first images then their partners; the number of factors each pair's images
-    were drawn to differ in [batch_size], which only the objectives given k read)."""
+    """Batches of cfg.batch_size pairs (datasets/pairs.py) from training step `start_step` on: {'images'
+    [2 batch_size, H, W, C], the first images then their partners; 'changed' [batch_size], the number of
+    factors each pair's images were drawn to differ in}."""
     source = source or open_ground_truth(cfg)
 
     def generate():
         return pair_indices(source, cfg.seed, start_step, cfg.batch_size, cfg.weak_k)
     ds = tf.data.Dataset.from_generator(generate, (tf.int64, tf.int64, tf.int32), (
         tf.TensorShape([]), tf.TensorShape([2 * cfg.batch_size]), tf.TensorShape([cfg.batch_size])))
-    ds = ds.map(lambda step, indices, changed: (
-        source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)), changed),
+    ds = ds.map(lambda step, indices, changed: {
+        'images': source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)), 'changed': changed},
         num_parallel_calls=tf.data.experimental.AUTOTUNE)
     return ds.prefetch(tf.data.experimental.AUTOTUNE)
-
-
-def pair_data(cfg, start_step=0):
-    """(dataset of training batches of pairs from `start_step` on, number of images of the dataset); the
-    weak objectives' check_run has made sure that cfg.dataset has factors."""
-    source = open_ground_truth(cfg)
-    changeable(source, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
-    batches = pair_batches(cfg, start_step=start_step, source=source)
-    return prefetched_to(on_host_cores(batches), training_device()), source.count
 
 
 # ---- held-out data: the fixed images that pictures and metrics are made from ----

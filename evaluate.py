@@ -8,6 +8,7 @@ import numpy as np
 
 import imagefiles
 import metrics
+import scores
 import unsupervised
 from common import write_json
 from datasets import GROUND_TRUTH, open_ground_truth
@@ -108,62 +109,6 @@ class FactorSample(object):
         return self._classifiers[predictor, count]
 
 
-def mig_scores(s):
-    information = metrics.factor_information(s.z_mean, s.classes, s.images.scored, s.cfg.mig_bins)
-    # which latents carry each factor: {factor: [normalised mutual information of each latent]}
-    return {'mig': metrics.information_gap(information), 'factor_information': {
-        s.images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(s.images.scored)}}
-
-
-def dci_scores(s):
-    dci = metrics.dci(s.classifiers('boosted_trees', s.cfg.eval_num_train), *s.test)
-    return {'dci': dci['disentanglement'], 'dci_completeness': dci['completeness'],
-            'dci_informativeness': dci['informativeness']}
-
-
-def modularity_scores(s):
-    train, test = s.train, s.test
-    explicitness_train, explicitness = metrics.explicitness(train[0], train[1], test[0], test[1])
-    return {'modularity': metrics.modularity_score(train[0], train[1], s.cfg.mig_bins),
-            'explicitness_train': explicitness_train, 'explicitness': explicitness}
-
-
-def downstream_scores(s):
-    """Both downstream predictors' mean test accuracy at each of downstream_sizes training codes (nested
-    prefixes of one sample), and their sample efficiency where the sizes hold 100 and 10,000."""
-    result = {}
-    for predictor in sorted(metrics.PREDICTORS):
-        accuracy = metrics.downstream({size: s.classifiers(predictor, size) for size in s.cfg.downstream_sizes},
-                                      *s.test)
-        result['downstream_' + predictor] = {str(size): value for size, value in accuracy.items()}
-        if 100 in accuracy and 10000 in accuracy:
-            result['sample_efficiency_' + predictor] = metrics.sample_efficiency(accuracy)
-    return result
-
-
-# Each metric eval_metrics can name: sample -> {score: value}. IRS bins the factors as disentanglement_lib
-# does (dSprites' 40 orientations and 32 positions fall into 20 bins).
-FACTOR_METRICS = {
-    'beta_vae': lambda s: {'beta_vae': metrics.beta_vae_score(s.represent, s.images, s.rng(1), **s.sizes())},
-    'factor_vae': lambda s: {'factor_vae': metrics.factor_vae_score(
-        s.represent, s.images, s.rng(2), num_variance_estimate=s.cfg.eval_num_points, **s.sizes())},
-    'mig': mig_scores,
-    'dci': dci_scores,
-    'sap': lambda s: {'sap': metrics.sap(metrics.sap_score_matrix(*(s.train + s.test)))},
-    'irs': lambda s: {'irs': metrics.irs(s.train[0], metrics.discretize(s.train[1], s.cfg.mig_bins))},
-    'modularity': modularity_scores,
-    'unsupervised': lambda s: unsupervised.unsupervised_scores(s.train[0], s.cfg.mig_bins),
-    'downstream': downstream_scores,
-}
-
-
-# The classifiers each metric fits on the training sample: settings -> [(predictor, training codes)].
-CLASSIFIERS = {
-    'dci': lambda cfg: [('boosted_trees', cfg.eval_num_train)],
-    'downstream': lambda cfg: [(predictor, size) for predictor in metrics.PREDICTORS for size in cfg.downstream_sizes],
-}
-
-
 def factor_scores(restored, images):
     """evaluate_factors of the open dataset `images`: the metrics eval_metrics names, each timed (`seconds`:
     the shared samples, the classifiers DCI and the downstream task fit, then each metric's own time)."""
@@ -172,14 +117,15 @@ def factor_scores(restored, images):
     sample = FactorSample(restored, images)
     seconds = {'samples': time.time() - started}
     started = time.time()
-    sample.fit_classifiers([key for name in cfg.eval_metrics for key in CLASSIFIERS.get(name, lambda _: [])(cfg)])
+    chosen = scores.selected(cfg)
+    sample.fit_classifiers([key for name in chosen for key in scores.METRICS[name].classifiers(cfg)])
     seconds['classifiers'] = time.time() - started
     result = {'kl_per_dim': metrics.kl_per_dim(sample.z_mean, sample.z_logvar).tolist(),
               'reconstruction': metrics.reconstruction_error(sample.observed, restored.decode(sample.z_mean),
                                                              cfg.likelihood)}
-    for name in cfg.eval_metrics:
+    for name in chosen:
         started = time.time()
-        result.update(FACTOR_METRICS[name](sample))
+        result.update(scores.METRICS[name].compute(sample))
         seconds[name] = time.time() - started
     result['seconds'] = seconds
     return sample.represent(sample.images.sample(sample.rng(4), cfg.udr_images)), result
@@ -195,7 +141,7 @@ def evaluate_images(restored):
     codes = z_mean[:cfg.udr_images]
     names, z_mean, z_logvar = (names or [])[:count], z_mean[:count], z_logvar[:count]
     result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
-    if 'unsupervised' in cfg.eval_metrics:
+    if 'unsupervised' in scores.selected(cfg):
         result.update(unsupervised.unsupervised_scores(z_mean, cfg.mig_bins))
     if cfg.dataset != 'celeba':
         return codes, result, None
@@ -221,14 +167,6 @@ def caption(entry):
                                                best['auc'])
 
 
-SCORE_LABELS = (('beta_vae', 'BetaVAE metric'), ('factor_vae', 'FactorVAE metric'), ('mig', 'MIG'),
-                ('dci', 'DCI disentangl.'), ('sap', 'SAP'), ('irs', 'IRS'), ('modularity', 'modularity'),
-                ('explicitness', 'explicitness'), ('gaussian_total_correlation', 'Gaussian TC'),
-                ('wasserstein_dependency_norm', 'Wasserstein dep.'), ('mutual_info_score', 'MI score'),
-                ('sample_efficiency_logistic', 'sample eff. (LR)'),
-                ('sample_efficiency_boosted_trees', 'sample eff. (GBT)'), ('reconstruction', 'reconstruction'))
-
-
 def evaluate(restored, images_per_step):
     """Scores the latest checkpoint; writes results/metrics.json (and attributes.json on CelebA).
     images_per_step, the images the model trained on a step, gives the images it had seen."""
@@ -242,7 +180,7 @@ def evaluate(restored, images_per_step):
     # config: every setting the checkpoint was trained with (not this command's); evaluation: the sample sizes
     result.update(step=restored.step, images=restored.step * images_per_step, checkpoint=restored.checkpoint,
                   config=restored.trained_cfg.as_dict(), evaluation={key: getattr(cfg, key) for key in EVALUATION_KEYS})
-    for key, label in SCORE_LABELS:
+    for key, label in scores.SHOWN + (scores.RECONSTRUCTION,):
         if key in result:
             print('{:<18}{:.3f}'.format(label, result[key]))
     print('{:<18}{}'.format('KL per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))

@@ -15,15 +15,13 @@ import warnings
 import numpy as np
 
 import figures
+import scores
 import unsupervised
 from common import SettingsError, read_json, write_json
 
-SUPERVISED = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')   # the metrics that need a dataset's factors
 # The scores a study's tables and figures show, where every run has them (runs evaluated before a metric
-# existed lack it): the factor metrics, the downstream task's sample efficiency, the scores without labels.
-SCORES = SUPERVISED + ('irs', 'modularity', 'explicitness', 'sample_efficiency_logistic',
-                       'sample_efficiency_boosted_trees',
-                       'gaussian_total_correlation', 'wasserstein_dependency_norm', 'mutual_info_score')
+# existed lack it): the metric table's, in its order.
+SCORES = tuple(score.key for score in scores.SHOWN)
 TABLE_FILE = 'results.md'
 RESULTS_FILE = 'results.json'
 METRICS_FIGURE = 'metrics.png'    # each metric against the swept settings, one column per objective
@@ -104,10 +102,10 @@ def score_udr(runs, rows):
         if len(group) < 2:
             continue
         saved = [unsupervised.load_codes(os.path.join(run.folder, 'results', unsupervised.CODES_FILE)) for run in group]
-        scores, _ = unsupervised.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
-        for run, score in zip(group, scores):
+        udr_scores, _ = unsupervised.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
+        for run, score in zip(group, udr_scores):
             rows[run.name]['udr'] = float(score)
-        selected[label(setting)] = group[int(np.argmax(scores))].name
+        selected[label(setting)] = group[int(np.argmax(udr_scores))].name
     return selected
 
 
@@ -381,7 +379,7 @@ def curve_points(runs):
         for name in os.listdir(folder) if os.path.isdir(folder) else []:
             with open(os.path.join(folder, name)) as f:
                 values = json.load(f)
-            point = {key: values[key] for key in SUPERVISED + ('reconstruction',) if key in values}
+            point = {key: values[key] for key in scores.BENCHMARK + ('reconstruction',) if key in values}
             point.update(run=run.name, label=label(setting_of(run)), step=values['step'], images=values['images'],
                          seed=values['config']['seed'], objective=values['config']['objective'])
             mine.append(point)
@@ -466,7 +464,7 @@ def plot_curves(points, published, path):
     images it took."""
     plt = figures.pyplot()
     import matplotlib.ticker
-    keys = [key for key in SUPERVISED if all(key in p for p in points)]
+    keys = [key for key in scores.BENCHMARK if all(key in p for p in points)]
     labels = collections.OrderedDict((p['label'], p['objective']) for p in points)
     colours = dict(zip(labels, plt.rcParams['axes.prop_cycle'].by_key()['color']))
     styles = ['-', '--', ':', '-.']

@@ -7,11 +7,9 @@ kept out by filtering the file descriptor while it starts.
 """
 import contextlib
 import ctypes
-import datetime
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -111,18 +109,18 @@ def training_device():
     return '/gpu:0' if tf.config.experimental.list_physical_devices('GPU') else None
 
 
-# CPU instructions that compute bfloat16 natively, best first, with how much faster --precision bfloat16
-# trains the CelebA model there than float32 (benchmarks.throughput; docs/results/performance.md).
-NATIVE_BFLOAT16 = (('amx_bf16', 'AMX', 2.6), ('avx512_bf16', 'AVX-512 BF16', 1.6))
+# CPU flags of instructions that compute bfloat16 natively, best first, with their names
+# (docs/results/performance.md measures what each gives).
+NATIVE_BFLOAT16 = (('amx_bf16', 'AMX'), ('avx512_bf16', 'AVX-512 BF16'))
 
 
 def native_bfloat16(flags, tensorflow_version):
-    """(instruction set, CelebA training speed-up) of the fastest native bfloat16 that oneDNN uses with
-    these CPU flags and this TensorFlow (2.9 or newer); None where bfloat16 would be emulated."""
+    """The name of the fastest native bfloat16 instruction set that oneDNN uses with these CPU flags and
+    this TensorFlow (2.9 or newer); None where bfloat16 would be emulated."""
     major, minor = (int(part) for part in (tensorflow_version or '0.0').split('.')[:2])
     if (major, minor) < (2, 9):
         return None
-    return next(((name, speedup) for flag, name, speedup in NATIVE_BFLOAT16 if flag in flags), None)
+    return next((name for flag, name in NATIVE_BFLOAT16 if flag in flags), None)
 
 
 def fast_cpu_bfloat16():
@@ -156,22 +154,10 @@ def session_config(xla_jit=False):
     return proto
 
 
-# ---- where a result comes from ----
+# ---- the CPU and TensorFlow, as read without running them ----
 
-# CPU flags that decide which kernels TensorFlow runs, recorded with every result.
+# CPU flags that decide which kernels TensorFlow runs, recorded with every result (provenance.py).
 CPU_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'amx_bf16', 'amx_tile')
-
-
-def commit():
-    """The checked-out commit, with '+changes' when the work tree differs from it; None outside git."""
-    def git(*args):
-        return subprocess.run(['git'] + list(args), cwd=os.path.dirname(os.path.abspath(__file__)),
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True)
-    head = git('rev-parse', '--short=10', 'HEAD')
-    if head.returncode:
-        return None
-    dirty = git('status', '--porcelain', '--untracked-files=no').stdout.strip()
-    return head.stdout.strip() + ('+changes' if dirty else '')
 
 
 def cpu():
@@ -204,13 +190,3 @@ def tensorflow_version():
         return metadata.version('tensorflow')
     except metadata.PackageNotFoundError:
         return None
-
-
-def result_header(command):
-    """Where a measurement comes from, written at the top of every result file: the command, the commit,
-    the date, the CPU (model, core count, the flags that decide TensorFlow's kernels), Python and
-    TensorFlow."""
-    name, flags = cpu()
-    return {'command': command, 'commit': commit(), 'date': datetime.datetime.utcnow().strftime('%Y-%m-%d'),
-            'cpu': name, 'cpu_flags': flags, 'cores': usable_cores(), 'python': platform.python_version(),
-            'tensorflow': tensorflow_version()}

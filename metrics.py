@@ -361,7 +361,6 @@ def explicitness(codes_train, factors_train, codes_test, factors_test):
 
 # ---- downstream task (Locatello et al. 2019, section 6) ----
 
-DOWNSTREAM_SIZES = (10, 100, 1000, 10000)   # training codes per factor classifier, as the study's
 LOGISTIC_CS = 10                            # inverse regularisations LogisticRegressionCV tries
 MAX_FOLDS = 5
 

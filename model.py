@@ -1,6 +1,7 @@
 """The beta-VAE's networks: raw-op layers, the two architectures, encoding and decoding, and the
 model's own checks of the settings."""
 import collections
+import contextlib
 import functools
 
 import tensorflow.compat.v1 as tf
@@ -57,11 +58,27 @@ def dense(x, *, units, name):
         return tf.nn.bias_add(tf.matmul(x, w), b)
 
 
+_UPDATE_SINKS = []   # the lists of collected_updates blocks, innermost last
+
+
+@contextlib.contextmanager
+def collected_updates():
+    """`with collected_updates() as updates:` the batch norms built inside the block put their
+    moving-average update ops in the list `updates`, so a training step runs its own batch's updates,
+    whatever else the graph holds."""
+    updates = []
+    _UPDATE_SINKS.append(updates)
+    try:
+        yield updates
+    finally:
+        _UPDATE_SINKS.pop()
+
+
 def batch_norm(x, *, training, momentum, epsilon, name):
     """Fused batch norm over the last axis of a 2-D or NHWC tensor.
 
-    Training normalises with batch statistics and queues moving-average updates in UPDATE_OPS;
-    inference normalises with the moving averages. Scale, offset and statistics stay float32
+    Training normalises with batch statistics and queues moving-average updates in UPDATE_OPS and in the
+    innermost collected_updates block; inference normalises with the moving averages. Scale, offset and statistics stay float32
     whatever x's dtype.
     """
     channels = _channels(x)
@@ -78,6 +95,8 @@ def batch_norm(x, *, training, momentum, epsilon, name):
             for moving, batch_value in ((moving_mean, mean), (moving_var, var)):
                 update = tf.assign_sub(moving, (moving - batch_value) * (1.0 - momentum))
                 tf.add_to_collection(tf.GraphKeys.UPDATE_OPS, update)
+                for sink in _UPDATE_SINKS[-1:]:
+                    sink.append(update)
         else:
             y, _, _ = tf.nn.fused_batch_norm(x4, gamma, beta, mean=moving_mean, variance=moving_var,
                                              epsilon=epsilon, is_training=False)

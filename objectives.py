@@ -6,6 +6,7 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
+import data
 import model
 from common import SettingsError
 from datasets import GROUND_TRUTH
@@ -26,9 +27,8 @@ Published = collections.namedtuple('Published', 'source images scores')
 # Lin et al. 2020 (InfoGAN-CR), Table 1: dSprites figures of ~300,000-step runs, from Locatello et al. 2019.
 LIN_2020 = 'Lin et al. 2020, Table 1 (from Locatello et al. 2019)'
 
-# What an objective's loss sees of one training step.
-Forward = collections.namedtuple('Forward', 'images logits z z_mean z_logvar reconstruction kl_per_dim '
-                                            'global_step dataset_size')
+# What an objective's loss and step see of one training step: its data.Batch and the model's forward pass.
+Forward = collections.namedtuple('Forward', 'batch logits z z_mean z_logvar reconstruction kl_per_dim global_step')
 
 
 class Objective(object):
@@ -36,9 +36,8 @@ class Objective(object):
     nothing else of it."""
     name = None              # its --objective value
     paper = None             # who published it
-    weights = ()             # config.py settings it reads that must be >= 0
-    batches_per_step = 1     # batches of batch_size images one step reads
-    pairs = False            # reads batch_size pairs of images that differ in a few factors (datasets/pairs.py)
+    nonnegative = ()         # config.py settings it reads that must be >= 0
+    reads = data.ONE_BATCH   # what one training step reads: a kind of data.READS, the fields of data.Batch it fills
     # The paper's own settings, in config.py's units: {dataset: {setting: value}}. config.py's defaults
     # for that dataset hold them (a test checks it).
     paper_settings = {}
@@ -49,7 +48,7 @@ class Objective(object):
     def validate(self, cfg):
         """Raises SettingsError on a value of this objective's own settings that is out of range. Run for
         every objective, whichever one trains: a wrong value is a mistake even where it is not used."""
-        for name in self.weights:
+        for name in self.nonnegative:
             if getattr(cfg, name) < 0:
                 raise SettingsError('{} must be >= 0, got {}'.format(name, getattr(cfg, name)))
 
@@ -61,27 +60,26 @@ class Objective(object):
         """The start-up line that says what is minimised."""
         raise NotImplementedError
 
-    def posterior(self, z_mean, z_logvar, changed, cfg):
+    def posterior(self, z_mean, z_logvar, batch, cfg):
         """(mean, log-variance, {tag: scalar}) of the posterior the step samples and regularises, from the
-        encoder's; `changed` [B] is how many factors each pair's images differ in, for a pair objective that
-        is given it. Most objectives keep the encoder's."""
-        del changed, cfg
+        encoder's on the step's data.Batch. Most objectives keep the encoder's."""
+        del batch, cfg
         return z_mean, z_logvar, {}
 
     def loss(self, forward, cfg):
         """(the training loss, {TensorBoard tag: scalar} of its own terms) on one step's Forward."""
         raise NotImplementedError
 
-    def step(self, model_step, forward, second_batch, cfg):
+    def step(self, model_step, forward, cfg):
         """(the op of the whole step, {tag: scalar}) around the model's own Adam step; most objectives
         have nothing to add."""
-        del forward, second_batch, cfg
+        del forward, cfg
         return model_step, {}
 
 
 class BetaVAE(Objective):
     name, paper = 'beta', 'Higgins et al. 2017'
-    weights = ('kl_weight',)
+    nonnegative = ('kl_weight',)
     paper_settings = {'dsprites': {'kl_weight': 0.3125}, 'celeba': {'kl_weight': 0.7}}   # beta 4; the original's
     published_scores = {'dsprites': Published(LIN_2020, 19.2e6, {'factor_vae': 0.63, 'mig': 0.21, 'dci': 0.41})}
 
@@ -96,7 +94,7 @@ class BetaVAE(Objective):
 
 class Capacity(Objective):
     name, paper = 'capacity', 'Burgess et al. 2018'
-    weights = ('capacity_gamma', 'capacity_max')
+    nonnegative = ('capacity_gamma', 'capacity_max')
     paper_settings = {'dsprites': {'capacity_gamma': 1000.0, 'capacity_max': 25.0}}
 
     def validate(self, cfg):
@@ -120,7 +118,7 @@ TCVAE_ESTIMATORS = ('minibatch', 'bank')
 
 class BetaTCVAE(Objective):
     name, paper = 'tcvae', 'Chen et al. 2018'
-    weights = ('tcvae_alpha', 'tcvae_beta', 'tcvae_gamma')
+    nonnegative = ('tcvae_alpha', 'tcvae_beta', 'tcvae_gamma')
     paper_settings = {'dsprites': {'tcvae_alpha': 1.0, 'tcvae_beta': 6.0, 'tcvae_gamma': 1.0}}
     published_scores = {'dsprites': Published(
         "CFASL's beta-TCVAE baseline (disentanglement_lib's metrics, 10 seeds)", 19.2e6,
@@ -148,11 +146,11 @@ class BetaTCVAE(Objective):
     def loss(self, forward, cfg):
         z, z_mean, z_logvar = forward.z, forward.z_mean, forward.z_logvar
         if cfg.tcvae_estimator == 'bank':
-            codes_mean, codes_logvar, log_weights = self._bank_codes(z_mean, z_logvar, forward.dataset_size, cfg)
+            codes_mean, codes_logvar, log_weights = self._bank_codes(z_mean, z_logvar, forward.batch.count, cfg)
             densities = tcvae_log_densities(z, z_mean, z_logvar, log_weights, codes=(codes_mean, codes_logvar))
         else:
             densities = tcvae_log_densities(z, z_mean, z_logvar,
-                                            stratified_log_weights(cfg.batch_size, forward.dataset_size))
+                                            stratified_log_weights(cfg.batch_size, forward.batch.count))
         log_qz_given_x, log_qz, log_prod_marginals, log_pz = densities
         mi = index_code_mutual_information(log_qz_given_x, log_qz)
         tc = total_correlation(log_qz, log_prod_marginals)
@@ -185,7 +183,7 @@ class BetaTCVAE(Objective):
                     'filled': tf.get_variable('filled', [], tf.int32, initializer=tf.zeros_initializer(),
                                               trainable=False)}
 
-    def step(self, model_step, forward, second_batch, cfg):
+    def step(self, model_step, forward, cfg):
         if cfg.tcvae_estimator != 'bank':
             return model_step, {}
         bank = self.bank(cfg)
@@ -202,8 +200,8 @@ class BetaTCVAE(Objective):
 
 class FactorVAE(Objective):
     name, paper = 'factor', 'Kim & Mnih 2018'
-    weights = ('factor_kl_weight', 'factor_gamma')
-    batches_per_step = 2    # the discriminator permutes the codes of a second batch
+    nonnegative = ('factor_kl_weight', 'factor_gamma')
+    reads = data.TWO_BATCHES    # the discriminator permutes the codes of a second batch
     paper_settings = {'dsprites': {'factor_kl_weight': 1.0, 'factor_gamma': 35.0}}
     published_scores = {'dsprites': Published(LIN_2020 + ', gamma 40', 19.9e6, {'mig': 0.43, 'factor_vae': 0.82})}
 
@@ -222,11 +220,12 @@ class FactorVAE(Objective):
                                model.num_pixels(cfg.img_shape))
         return loss, {'loss/total_correlation': tf.reduce_mean(tc)}
 
-    def step(self, model_step, forward, second_batch, cfg):
+    def step(self, model_step, forward, cfg):
         """Kim & Mnih 2018, Algorithm 2: the discriminator tells z of the first batch from the permuted
         codes of the second, with its own Adam. Its gradients are taken before the model's step runs, so
-        both steps see the weights as they were at the start of the step."""
-        z_second = model.reparameterize(*model.encode(second_batch, cfg, training=True))
+        both steps see the weights as they were at the start of the step. The second batch's batch-norm
+        statistics update nothing: the model's moving averages follow the batch it trains on."""
+        z_second = model.reparameterize(*model.encode(forward.batch.second, cfg, training=True))
         logits_q = discriminator(tf.stop_gradient(forward.z), units=cfg.discriminator_units)
         logits_permuted = discriminator(tf.stop_gradient(permute_dims(z_second)), units=cfg.discriminator_units)
         loss = discriminator_loss(logits_q, logits_permuted)
@@ -268,7 +267,7 @@ class DIPVAEI(DIPVAE):
     name, paper, title = 'dip_i', 'Kumar et al. 2018', 'DIP-VAE-I'
     matrix = 'Cov[mu(x)]'
     lambda_d_factor = 'dip_i_lambda_d_factor'
-    weights = ('dip_kl_weight', 'dip_lambda_od', lambda_d_factor)
+    nonnegative = ('dip_kl_weight', 'dip_lambda_od', lambda_d_factor)
     covariance = staticmethod(dip_i_covariance)
     paper_settings = {'dsprites': {'dip_kl_weight': 1.0, 'dip_lambda_od': 10.0, 'dip_i_lambda_d_factor': 10.0}}
     # Quoted as 'DIP-VAE' with no variant and not checked against the paper: it reads like a FactorVAE score.
@@ -279,7 +278,7 @@ class DIPVAEII(DIPVAE):
     name, paper, title = 'dip_ii', 'Kumar et al. 2018', 'DIP-VAE-II'
     matrix = 'Cov[mu(x)] + E[diag sigma^2(x)]'
     lambda_d_factor = 'dip_ii_lambda_d_factor'
-    weights = ('dip_kl_weight', 'dip_lambda_od', lambda_d_factor)
+    nonnegative = ('dip_kl_weight', 'dip_lambda_od', lambda_d_factor)
     covariance = staticmethod(dip_ii_covariance)
     paper_settings = {'dsprites': {'dip_kl_weight': 1.0, 'dip_lambda_od': 10.0, 'dip_ii_lambda_d_factor': 1.0}}
 
@@ -288,10 +287,9 @@ class WeakObjective(Objective):
     """Locatello et al. 2020: the beta-VAE ELBO of both images of a pair, where the dims judged shared by
     the pair take one posterior, an average of the two encoders'. A step reads batch_size pairs."""
     paper = 'Locatello et al. 2020'
-    weights = ('weak_beta',)
-    batches_per_step, pairs = 2, True
+    nonnegative = ('weak_beta',)
+    reads = data.PAIRS       # the baselines given k read data.PAIRS_AND_CHANGES
     average = None           # terms.group_average or terms.ml_average
-    given_k = False          # whether the number of changed factors picks the shared dims (the baselines)
     title = None
 
     def validate(self, cfg):
@@ -307,17 +305,16 @@ class WeakObjective(Objective):
                                     self.name, cfg.dataset, ', '.join(sorted(GROUND_TRUTH))))
 
     def describe(self, cfg):
-        chosen = ('the number of changed factors given by the pair sampler' if self.given_k
+        chosen = ('the number of changed factors given by the pair sampler' if self.reads == data.PAIRS_AND_CHANGES
                   else 'the threshold halfway between the smallest and largest KL between the pair')
         return 'objective: rec + {:g} KL / N per image of each pair ({}, {}), the shared dims by {}'.format(
             cfg.weak_beta, self.title, self.paper, chosen)
 
-    def posterior(self, z_mean, z_logvar, changed, cfg):
+    def posterior(self, z_mean, z_logvar, batch, cfg):
         (mean_1, mean_2), (logvar_1, logvar_2) = split_pairs(z_mean), split_pairs(z_logvar)
         kl_between = pair_kl(mean_1, logvar_1, mean_2, logvar_2)
-        if self.given_k:
-            assert changed is not None, 'objective {} needs the number of changed factors'.format(self.name)
-            shared = known_shared(kl_between, changed)
+        if self.reads == data.PAIRS_AND_CHANGES:
+            shared = known_shared(kl_between, batch.changed)
         else:
             shared = adaptive_shared(kl_between)
         shared_mean, shared_logvar = self.average(mean_1, logvar_1, mean_2, logvar_2)
@@ -345,12 +342,12 @@ class AdaMLVAE(WeakObjective):
 
 
 class GVAELabels(WeakObjective):
-    name, title, given_k = 'gvae_labels', 'GVAE with k given', True
+    name, title, reads = 'gvae_labels', 'GVAE with k given', data.PAIRS_AND_CHANGES
     average = staticmethod(group_average)
 
 
 class MLVAELabels(WeakObjective):
-    name, title, given_k = 'mlvae_labels', 'ML-VAE with k given', True
+    name, title, reads = 'mlvae_labels', 'ML-VAE with k given', data.PAIRS_AND_CHANGES
     average = staticmethod(ml_average)
 
 

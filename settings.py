@@ -28,10 +28,6 @@ def constant_names():
     return sorted(name for name in vars(config) if name.islower() and not name.startswith('_'))
 
 
-# What --evaluate can compute (eval_metrics); 'unsupervised' also where there are no factors.
-METRICS = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'irs', 'modularity', 'unsupervised', 'downstream')
-
-
 def has_factors(dataset):
     """Whether the dataset has known factors (the datasets/ package), rather than being files without labels."""
     return dataset in config.FACTOR_DATASETS
@@ -117,8 +113,6 @@ def validate(cfg):
     for name in ('eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points', 'eval_attribute_images',
                  'udr_images'):
         _require(getattr(cfg, name) >= 2, '{} must be >= 2, got {}'.format(name, getattr(cfg, name)))
-    unknown = sorted(set(cfg.eval_metrics) - set(METRICS))
-    _require(not unknown, 'eval_metrics has unknown {}: choose from {}'.format(', '.join(unknown), ','.join(METRICS)))
     _require(cfg.downstream_sizes and min(cfg.downstream_sizes) >= 1, 'downstream_sizes must be positive counts')
     _require(cfg.traverse_from in ('prior', 'data'), "traverse_from must be 'prior' or 'data', got {!r}".format(
         cfg.traverse_from))

@@ -25,9 +25,10 @@ import time
 
 import config
 import gather
-import hardware
+import provenance
 import runner
 import settings
+from scores import BENCHMARK
 from common import SettingsError, read_json, write_json
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -239,8 +240,7 @@ def result(run, definition):
     values = scores(run)
     wrong = (values is None or (definition['steps'] and values.get('step') != definition['steps'])
              or (definition.get('count') and values['step'] != count_step(values, definition['count']))
-             or (settings.has_factors(definition['dataset'])
-                 and any(values.get(key) is None for key in gather.SUPERVISED)))
+             or (settings.has_factors(definition['dataset']) and any(values.get(key) is None for key in BENCHMARK)))
     return None if wrong else values
 
 
@@ -467,7 +467,7 @@ def main(argv=None):
             return 0
         if args.slurm and unfinished:
             return submit(unfinished, definition, args.folder, args.throttle, shlex.split(args.sbatch), args.wait)
-        header = hardware.result_header(' '.join(['python study.py'] + [shlex.quote(word) for word in argv]))
+        header = provenance.result_header(' '.join(['python study.py'] + [shlex.quote(word) for word in argv]))
         return train_and_gather(args, runs, unfinished, definition, header, kept)
     except SettingsError as error:
         print('error: {}'.format(error), file=sys.stderr)

@@ -4,8 +4,10 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
+import data
 import model
 import objectives
+from checkpoints import LOSS_SCALE_SCOPE
 
 tf.disable_v2_behavior()
 
@@ -14,44 +16,38 @@ TrainingStep = collections.namedtuple('TrainingStep', 'train_op global_step tota
 
 
 def images_per_step(cfg):
-    """Images one training step reads: batch_size times the objective's batches per step."""
-    return cfg.batch_size * objectives.get(cfg.objective).batches_per_step
+    """Images one training step reads (data.images_read), for the objective cfg names."""
+    return data.images_read(objectives.get(cfg.objective).reads, cfg.batch_size)
 
 
 def images_trained_per_step(cfg):
-    """Images the VAE's loss sees a step, the unit of image budgets and learning curves: a pair counts as
-    two images. FactorVAE's second batch reaches only its discriminator and is not counted, as the
-    published step budgets count it."""
-    return cfg.batch_size * (2 if objectives.get(cfg.objective).pairs else 1)
+    """Images the model's loss sees a step (data.images_trained), the unit of image budgets."""
+    return data.images_trained(objectives.get(cfg.objective).reads, cfg.batch_size)
 
 
-def build_training(images, cfg, dataset_size=None, changed=None):
-    """The training step on a batch of images: losses, Adam update, BN updates and summaries.
+def build_training(batch, cfg):
+    """The training step on one data.Batch: losses, Adam update, BN updates and summaries.
 
-    An objective that reads two batches a step (FactorVAE) gets them stacked in `images`: the model
-    trains on the first, the objective's own step uses the second. A pair objective trains on all of
-    them, the first images then their partners, with `changed` [batch_size], how many factors each pair
-    differs in. dataset_size, the number of training images, weighs beta-TCVAE's estimate of q(z).
+    The model trains on batch.images (a pair objective's are the first images then their partners); the
+    objective reads the rest of the record (a second batch, the pairs' changes, the training set's size)
+    in its posterior, loss and step.
     """
     objective = objectives.get(cfg.objective)
-    assert images.shape.as_list()[0] in (None, images_per_step(cfg)), images.shape
+    images = batch.images
+    assert images.shape.as_list()[0] in (None, images_trained_per_step(cfg)), images.shape
     global_step = tf.train.get_or_create_global_step()
-    second_batch = None
-    if objective.batches_per_step == 2 and not objective.pairs:
-        images, second_batch = tf.split(images, 2)
-    z_mean, z_logvar = model.encode(images, cfg, training=True)
-    z_mean, z_logvar, pair_terms = objective.posterior(z_mean, z_logvar, changed, cfg)
-    z = model.reparameterize(z_mean, z_logvar)
-    logits = model.decode(z, cfg, training=True)
-    model_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS)   # before a second batch adds its own
+    with model.collected_updates() as model_updates:
+        z_mean, z_logvar = model.encode(images, cfg, training=True)
+        z_mean, z_logvar, posterior_terms = objective.posterior(z_mean, z_logvar, batch, cfg)
+        z = model.reparameterize(z_mean, z_logvar)
+        logits = model.decode(z, cfg, training=True)
 
     with tf.name_scope('objective'):
         reconstruction = model.reconstruction_loss(images, logits, cfg.likelihood)
         kl_per_dim = model.gaussian_kl(z_mean, z_logvar)
-        forward = objectives.Forward(images, logits, z, z_mean, z_logvar, reconstruction, kl_per_dim, global_step,
-                                     dataset_size)
+        forward = objectives.Forward(batch, logits, z, z_mean, z_logvar, reconstruction, kl_per_dim, global_step)
         loss, terms = objective.loss(forward, cfg)
-        terms.update(pair_terms)
+        terms.update(posterior_terms)
         total = tf.identity(loss, name='total')
         mean_reconstruction = tf.reduce_mean(reconstruction, name='reconstruction')
         mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')
@@ -65,7 +61,7 @@ def build_training(images, cfg, dataset_size=None, changed=None):
         else:
             model_step = optimizer.minimize(total, global_step=global_step, var_list=model_variables,
                                             name='train_op')
-    train_op, step_terms = objective.step(model_step, forward, second_batch, cfg)
+    train_op, step_terms = objective.step(model_step, forward, cfg)
     terms.update(step_terms)
 
     summaries = [tf.summary.scalar('loss/total', total),
@@ -86,7 +82,6 @@ def build_training(images, cfg, dataset_size=None, changed=None):
 
 LOSS_SCALE_INITIAL = 2.0 ** 15     # first scale of the loss before backprop
 LOSS_SCALE_GROWTH_STEPS = 2000     # finite steps in a row after which the scale doubles
-LOSS_SCALE_SCOPE = 'loss_scale'    # its state; a run resumed in float16 from another precision starts it afresh
 
 
 def next_loss_scale(scale, good_steps, finite, growth_steps):

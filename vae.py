@@ -38,6 +38,7 @@ import inference  # noqa: E402
 import model  # noqa: E402
 import objectives  # noqa: E402
 import pictures  # noqa: E402
+import scores  # noqa: E402
 import settings  # noqa: E402
 import training  # noqa: E402
 from common import SettingsError  # noqa: E402
@@ -51,20 +52,15 @@ def train(cfg, steps=None, millions=None):
     with tf.Graph().as_default(), checkpoints.WriterLock(cfg.checkpoint_dir):
         # ---- data, from exactly where the latest checkpoint left off ----
         checkpoint, start_step = checkpoints.resume_point(cfg)
-        # An objective may read several batches a step; the data position stays step x images per step.
-        images_per_step = training.images_per_step(cfg)
-        if objectives.get(cfg.objective).pairs:
-            (dataset, num_images), split = data.pair_data(cfg, start_step), None
-        else:
-            dataset, num_images, split = data.training_data(cfg.replace(batch_size=images_per_step), start_step)
-        print(console.describe_data(split, num_images))
-        max_steps = budget(cfg, steps, millions, num_images, start_step)
+        inputs = data.training_input(cfg, objectives.get(cfg.objective).reads, start_step)
+        print(console.describe_data(cfg.dataset, inputs.split, inputs.count))
+        max_steps = budget(cfg, steps, millions, inputs.count, start_step)
         print(objectives.get(cfg.objective).describe(cfg))
         line = (console.describe_precision(cfg.precision, training_device()) if cfg.precision != 'float32'
                 else console.bfloat16_hint(training_device()))
         if line:
             print(line)
-        graph = build_training_graph(cfg, dataset, num_images)
+        graph = build_training_graph(cfg, inputs)
         checkpoints.warn_if_little_room(cfg.checkpoint_dir)
         return run_training(cfg, graph, checkpoint, start_step, max_steps)
 
@@ -81,17 +77,17 @@ def budget(cfg, steps, millions, num_images, start_step):
     return stop
 
 
-def build_training_graph(cfg, dataset, num_images):
-    """The training step, a moving-average sampler of the fixed-z fakes, a finiteness check, a Saver."""
+def build_training_graph(cfg, inputs):
+    """The training step on a data.TrainingInput, a moving-average sampler of the fixed-z fakes, a finiteness
+    check, a Saver."""
     tf.set_random_seed(cfg.seed)
-    batch = tf.data.make_one_shot_iterator(dataset).get_next()
-    images, changed = batch if isinstance(batch, tuple) else (batch, None)   # pairs come with their changes
-    step = training.build_training(images, cfg, dataset_size=num_images, changed=changed)
+    batch = data.step_batch(tf.data.make_one_shot_iterator(inputs.dataset).get_next(), inputs.count)
+    step = training.build_training(batch, cfg)
     fakes = model.build_sampler(tf.constant(pictures.fixed_fakes_z(cfg), tf.float32), cfg)
     snapshot_summaries = tf.summary.merge(step.image_summaries + [tf.summary.image('fakes', fakes, max_outputs=8)])
     weights_finite = tf.reduce_all([tf.reduce_all(tf.is_finite(v)) for v in tf.global_variables()
                                     if v.dtype.base_dtype == tf.float32])
-    return TrainingGraph(images, step, fakes, snapshot_summaries, weights_finite,
+    return TrainingGraph(batch.images, step, fakes, snapshot_summaries, weights_finite,
                          tf.train.Saver(max_to_keep=checkpoints.KEEP))
 
 
@@ -217,11 +213,12 @@ def parse_args(argv):
 
 
 def checked(dataset, overrides):
-    """The run config of `dataset` with (name, text) overrides, checked by the settings, the model and the
-    objective; SettingsError otherwise."""
+    """The run config of `dataset` with (name, text) overrides, checked by the settings, the model, the
+    objective and the metric table; SettingsError otherwise."""
     cfg = settings.resolve(dataset, overrides)
     model.check_settings(cfg)
     objectives.check_settings(cfg)
+    scores.check_settings(cfg)
     return cfg
 
 

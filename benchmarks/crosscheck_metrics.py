@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import evaluate  # noqa: E402
 import inference  # noqa: E402
 import metrics  # noqa: E402
+import scores  # noqa: E402
 import settings  # noqa: E402
 import unsupervised  # noqa: E402
 from benchmarks import harness  # noqa: E402
@@ -129,7 +130,7 @@ def end_to_end(dl, restored, images, sample):
     import gin.tf
     ours = {}
     for name in ('irs', 'modularity', 'unsupervised', 'downstream'):
-        ours.update(evaluate.FACTOR_METRICS[name](sample))
+        ours.update(scores.METRICS[name].compute(sample))
     adapter, encode = Adapter(images), lambda x: restored.encode(x)[0]
     calls = {'irs': lambda: dl['irs'].compute_irs(adapter, encode, np.random.RandomState(0)),
              'modularity_explicitness': lambda: dl['modularity_explicitness'].compute_modularity_explicitness(

@@ -28,6 +28,7 @@ import hardware  # noqa: E402
 import settings  # noqa: E402
 import training  # noqa: E402
 from benchmarks import harness  # noqa: E402
+from kit.graphs import training_batch  # noqa: E402
 
 
 TARGETS_MS = {'dsprites': 100.0, 'celeba': 250.0}   # p95 the explorer should stay within on a 2-core CPU
@@ -39,7 +40,7 @@ def fresh_checkpoint(name, folder, precision='float32'):
                                   ('results_dir', os.path.join(folder, 'res')),
                                   ('data_dir_path', os.path.join(folder, 'no_data')), ('precision', precision)])
     with tf.Graph().as_default():
-        training.build_training(tf.zeros([cfg.batch_size] + list(cfg.img_shape)), cfg, dataset_size=1000)
+        training.build_training(training_batch(cfg, tf.zeros([cfg.batch_size] + list(cfg.img_shape))), cfg)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             checkpoints.save(sess, tf.train.Saver(), cfg, 0)

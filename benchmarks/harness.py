@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 import common
-import hardware
+import provenance
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAE = os.path.join(ROOT, 'vae.py')
@@ -25,7 +25,7 @@ def header(argv=None):
     """Where a result comes from: the command (as run from the project's root), commit, date, machine."""
     argv = sys.argv if argv is None else argv
     module = os.path.splitext(os.path.relpath(os.path.abspath(argv[0]), ROOT))[0].replace(os.sep, '.')
-    return hardware.result_header(' '.join(['python -m ' + module] + list(argv[1:])))
+    return provenance.result_header(' '.join(['python -m ' + module] + list(argv[1:])))
 
 
 def write_result(figures, path):

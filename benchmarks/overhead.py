@@ -31,7 +31,8 @@ def open_variants(cfg):
     """{name: (session, step)}: the step on a constant batch, on the real pipeline, and on the real
     pipeline with every summary fetched."""
     def real():
-        return tf.data.make_one_shot_iterator(data.training_data(cfg)[0]).get_next()
+        inputs = data.training_input(cfg, data.ONE_BATCH)
+        return data.step_batch(tf.data.make_one_shot_iterator(inputs.dataset).get_next(), inputs.count)
     return {'constant batch': throughput.open_step(cfg, lambda: throughput.constant_batch(cfg)),
             'tf.data': throughput.open_step(cfg, real),
             'tf.data + summaries': throughput.open_step(cfg, real, with_summaries=True)}

@@ -14,7 +14,6 @@ from hardware import import_tensorflow
 
 tf = import_tensorflow()
 
-from datasets import dsprites  # noqa: E402
 import settings  # noqa: E402
 from benchmarks import harness, throughput  # noqa: E402
 
@@ -31,8 +30,7 @@ def main(argv=None):
     steps = {}
     for name, overrides in variants:
         cfg = settings.resolve('dsprites', [('objective', 'tcvae')] + overrides)
-        steps[name] = throughput.open_step(cfg, lambda: throughput.constant_batch(cfg),
-                                           dataset_size=dsprites.NUM_DSPRITES)[1]
+        steps[name] = throughput.open_step(cfg, lambda: throughput.constant_batch(cfg))[1]
     seconds = harness.alternate([name for name, _ in variants], args.rounds,
                                 lambda name: harness.timed(steps[name], args.seconds))
     best = {name: min(times) for name, times in seconds.items()}     # the least disturbed round

@@ -32,6 +32,7 @@ import training  # noqa: E402
 import vae  # noqa: E402
 from benchmarks import harness  # noqa: E402
 from benchmarks.harness import timed  # noqa: E402
+from kit.graphs import random_images, training_batch  # noqa: E402
 
 
 def matmul_peak_gflops(dtype='float32', size=4096, seconds=5.0):
@@ -65,16 +66,16 @@ def forward_flops_per_image(cfg):
 
 
 def constant_batch(cfg):
-    """A fixed in-memory batch of random pixels: the training step with no input pipeline."""
-    return tf.constant(np.random.RandomState(0).rand(*([cfg.batch_size] + list(cfg.img_shape))).astype(np.float32))
+    """A fixed in-memory data.Batch of random pixels: the training step with no input pipeline."""
+    return training_batch(cfg, random_images(cfg))
 
 
-def open_step(cfg, batch, with_summaries=False, dataset_size=None):
-    """(open session, callable running one training step) of a new graph on `batch()` (with cfg.xla_jit);
-    dataset_size: the number of training images, which beta-TCVAE's estimate of q(z) needs."""
+def open_step(cfg, batch, with_summaries=False):
+    """(open session, callable running one training step) of a new graph on the data.Batch `batch()` (with
+    cfg.xla_jit)."""
     graph = tf.Graph()
     with graph.as_default():
-        step = training.build_training(batch(), cfg, dataset_size=dataset_size)
+        step = training.build_training(batch(), cfg)
         fetches = [step.train_op, step.summaries] if with_summaries else step.train_op
         sess = tf.Session(graph=graph, config=hardware.session_config(cfg.xla_jit))
         sess.run(tf.global_variables_initializer())

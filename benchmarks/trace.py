@@ -28,10 +28,12 @@ from tensorflow.python.client import timeline  # noqa: E402
 
 import data  # noqa: E402
 import hardware  # noqa: E402
+import objectives  # noqa: E402
 import settings  # noqa: E402
 import training  # noqa: E402
 import vae  # noqa: E402
 from benchmarks import harness, throughput  # noqa: E402
+from kit.graphs import random_images, training_batch  # noqa: E402
 
 OP_TYPE = re.compile(r' = (\w+)\(')     # a node's timeline label: "name = OpType(inputs)"
 
@@ -63,7 +65,7 @@ def bare_graph(cfg, num_images):
     """A session of the training op alone on a constant batch, and that op."""
     graph = tf.Graph()
     with graph.as_default():
-        step = training.build_training(throughput.constant_batch(cfg), cfg, dataset_size=num_images)
+        step = training.build_training(training_batch(cfg, random_images(cfg), count=num_images), cfg)
         sess = tf.Session(graph=graph, config=hardware.session_config(cfg.xla_jit))
         sess.run(tf.global_variables_initializer())
     return sess, step.train_op
@@ -74,13 +76,13 @@ def loop_graph(cfg):
     snapshot, not the first)."""
     graph = tf.Graph()
     with graph.as_default():
-        dataset, num_images, _ = data.training_data(cfg.replace(batch_size=training.images_per_step(cfg)))
-        built = vae.build_training_graph(cfg, dataset, num_images)
+        inputs = data.training_input(cfg, objectives.get(cfg.objective).reads)
+        built = vae.build_training_graph(cfg, inputs)
         sess = tf.Session(graph=graph, config=hardware.session_config(cfg.xla_jit))
         sess.run(tf.global_variables_initializer())
     ordinary = next(step for step in range(1, 10 ** 6) if (step + 1) % cfg.summary_freq
                     and (step + 1) % cfg.image_snapshot_freq)
-    return sess, vae.step_fetches(built, cfg, ordinary, 10 ** 9), num_images
+    return sess, vae.step_fetches(built, cfg, ordinary, 10 ** 9), inputs.count
 
 
 def op_family(name):

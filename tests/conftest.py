@@ -12,6 +12,23 @@ sys.path.insert(0, ROOT)
 TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16']
 
 
+@pytest.fixture
+def fresh_graph():
+    """Each test in a graph of its own, with graph-level seed 0. A module that builds graphs in every test
+    asks for it once: pytestmark = pytest.mark.usefixtures('fresh_graph')."""
+    import tensorflow.compat.v1 as tf
+    with tf.Graph().as_default():
+        tf.set_random_seed(0)
+        yield
+
+
+def run_cli(*args, cwd=ROOT):
+    """`python vae.py ARGS` in a subprocess, as a user runs it: the CompletedProcess, its output as text."""
+    import subprocess
+    return subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py')] + list(args), cwd=cwd,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
 def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):
     from PIL import Image
     rng = np.random.RandomState(seed)

@@ -322,6 +322,6 @@ def test_the_pipelines_run_without_the_autotuning_thread_that_closing_a_session_
     split = imagefiles.split_celeba(str(celeba_dir), 0.5)
     with tf.Graph().as_default():
         assert autotuned(data.factor_batches(cfg)) is not False   # TensorFlow's default: on
-        assert autotuned(data.training_data(cfg)[0]) is False
-        assert autotuned(data.pair_data(cfg)[0]) is False
+        for reads in data.READS:
+            assert autotuned(data.training_input(cfg, reads).dataset) is False, reads
         assert autotuned(data.named_batches(data.FileList(split.holdout, split, celeba), 8)) is False

@@ -1,8 +1,6 @@
 """train -> checkpoint -> generate -> traverse, on a synthetic CelebA folder and on dSprites."""
 import json
 import os
-import subprocess
-import sys
 
 from PIL import Image
 
@@ -11,7 +9,7 @@ import figures
 import metrics
 import settings
 import vae
-from conftest import ROOT, gif_shown_ms
+from conftest import gif_shown_ms, run_cli
 
 
 def image_size(path):
@@ -71,11 +69,6 @@ def test_resume_with_other_architecture_is_a_clear_error(celeba_dir, tiny_overri
     assert vae.main(['--train', '--steps', '1'] + base) == 0
     assert vae.main(['--train', '--steps', '2'] + base + ['--latent_dim', '5']) == 2
     assert 'was trained with latent_dim = 3' in capsys.readouterr().err
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py')] + list(args), cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
 
 
 def test_dsprites_cli_end_to_end_and_errors(tmp_path):

@@ -12,6 +12,7 @@ import pictures
 import settings
 import vae
 from conftest import TINY_DSPRITES, gif_shown_ms
+from kit.graphs import training_batch
 
 tf.disable_v2_behavior()
 
@@ -28,7 +29,7 @@ def dsprites_cfg(tmp_path, *extra):
 def write_known_kl_checkpoint(cfg):
     """An encoder that ignores its input: z_mean = MEANS, z_logvar = 0, so the KL per dim is known."""
     with tf.Graph().as_default():
-        training.build_training(tf.zeros([cfg.batch_size, 64, 64, 1]), cfg)
+        training.build_training(training_batch(cfg, tf.zeros([cfg.batch_size, 64, 64, 1])), cfg)
         with tf.variable_scope('encoder/z_params', reuse=True):
             kernel, bias = tf.get_variable('kernel'), tf.get_variable('bias')
         with tf.Session() as sess:

@@ -1,8 +1,6 @@
 """Your own images: any folder of JPEG and PNG files, in every mode; CelebA at 64x64."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +12,7 @@ import imagefiles
 import settings
 import vae
 from common import SettingsError
-from conftest import ROOT, write_jpeg
+from conftest import run_cli, write_jpeg
 
 tf.disable_v2_behavior()
 
@@ -137,7 +135,7 @@ def test_a_resumed_folder_run_reads_exactly_the_images_it_would_have(mixed_folde
 
     def batches(start_step, count):
         with tf.Graph().as_default():
-            batch = tf.data.make_one_shot_iterator(data.training_data(cfg, start_step)[0]).get_next()
+            batch = tf.data.make_one_shot_iterator(data.training_input(cfg, data.ONE_BATCH, start_step).dataset).get_next()['images']
             with tf.Session() as sess:
                 return [sess.run(batch) for _ in range(count)]
 
@@ -154,11 +152,6 @@ def test_celeba_at_64x64_trains_and_traverses(celeba_dir, tiny_overrides, tmp_pa
         assert grid.size == (10 * 64, 5 * 64)
     with Image.open(str(tmp_path / 'res' / 'reconstructions.jpg')) as grid:
         assert grid.size == (4 * 64, 2 * 64)
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py')] + list(args), cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
 
 
 def test_folder_errors_are_one_line(tmp_path, mixed_folder):

@@ -3,6 +3,7 @@ module or function outgrows what a reader takes in."""
 import ast
 import glob
 import os
+import re
 
 from conftest import ROOT
 
@@ -39,6 +40,91 @@ def test_no_module_is_over_500_lines_and_no_function_over_60():
                     too_long.append('{}:{} {}(): {} lines'.format(os.path.relpath(path, ROOT), node.lineno,
                                                                   node.name, length))
     assert not too_long, too_long
+
+
+# ---- the design guide's layers ----
+
+def design_rows():
+    """[(row number, [file patterns])] of the module table in docs/design.md, top row first."""
+    rows, in_table = [], False
+    for line in open(os.path.join(ROOT, 'docs', 'design.md')):
+        if line.startswith('| layer | file | job |'):
+            in_table = True
+        elif in_table and not line.startswith('|'):
+            break
+        elif in_table and not line.startswith('| ---'):
+            cells = line.split('|')
+            rows.append((len(rows), re.findall(r'`([^`]+)`', cells[2])))
+    return rows
+
+
+def module_of(pattern):
+    """A table entry's module name: `data.py` -> data, `datasets/pairs.py` -> datasets.pairs, `kit/` -> kit."""
+    return pattern.rstrip('/').replace('.py', '').replace('/', '.')
+
+
+def layer_table():
+    """({module name: its row}, [(package name, row)] for the rows that name a whole folder or glob)."""
+    exact, folders = {}, []
+    for number, patterns in design_rows():
+        for pattern in patterns:
+            if pattern.endswith('/*.py') or (pattern.endswith('/') and '.' not in pattern):
+                folders.append((pattern.split('/')[0], number))
+            elif pattern.endswith('.py'):
+                exact[module_of(pattern)] = number
+    return exact, folders
+
+
+def row_of(name, exact, folders):
+    """The design row of a module of the project's (None for a module of another package)."""
+    for candidate in (name, name.rsplit('.', 1)[0] if '.' in name else None):
+        if candidate in exact:
+            return exact[candidate]
+    for package, number in folders:
+        if name == package or name.startswith(package + '.'):
+            return number
+    return None
+
+
+def project_imports(path):
+    """Every module name imported anywhere in `path`, in a function body too: `import a.b`, `from a import b`
+    (as a and a.b, since b may be a module)."""
+    names = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names |= {node.module} | {node.module + '.' + alias.name for alias in node.names}
+    return names
+
+
+def test_every_module_has_a_row_in_the_design_guide():
+    exact, folders = layer_table()
+    unlisted = [os.path.relpath(p, ROOT) for p in sources('*.py', '*/*.py')
+                if row_of(module_of(os.path.relpath(p, ROOT)), exact, folders) is None]
+    assert not unlisted, 'modules without a row in docs/design.md: {}'.format(unlisted)
+
+
+def test_no_import_points_up_the_design_guides_layers():
+    exact, folders = layer_table()
+    upward = []
+    for path in sources('*.py', '*/*.py'):
+        relative = os.path.relpath(path, ROOT)
+        own = row_of(module_of(relative), exact, folders)
+        for name in sorted(project_imports(path)):
+            row = row_of(name, exact, folders)
+            if row is not None and row > own:
+                upward.append('{} (row {}) imports {} (row {})'.format(relative, own, name, row))
+    assert not upward, upward
+
+
+def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
+    path = tmp_path / 'lower.py'
+    path.write_text('def late():\n    import vae\n    from datasets import pairs\n')
+    assert {'vae', 'datasets', 'datasets.pairs'} <= project_imports(str(path))
+    exact, folders = layer_table()
+    assert row_of('vae', exact, folders) > row_of('data', exact, folders) > row_of('common', exact, folders)
+    assert row_of('datasets.pairs', exact, folders) != row_of('datasets.shapes3d', exact, folders)
 
 
 def test_the_library_imports_neither_the_entry_point_nor_the_benchmarks_nor_the_tests():

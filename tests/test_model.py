@@ -7,15 +7,12 @@ import model
 import training
 import settings
 from conftest import train_from_scratch
+from kit.graphs import training_batch
 
 tf.disable_v2_behavior()
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    with tf.Graph().as_default():
-        tf.set_random_seed(0)
-        yield
+pytestmark = pytest.mark.usefixtures('fresh_graph')
 
 
 def test_original_celeba_architecture_shapes():
@@ -62,7 +59,7 @@ def test_batch_norm_trains_on_batch_statistics_and_infers_on_moving_averages():
 
 def test_training_graph_steps_and_names_its_tensors():
     cfg = settings.resolve('dsprites', [('batch_size', '4')])
-    graph = training.build_training(tf.zeros([4, 64, 64, 1]), cfg)
+    graph = training.build_training(training_batch(cfg, tf.zeros([4, 64, 64, 1])), cfg)
     for name in ('objective/total:0', 'objective/reconstruction:0', 'objective/kl:0', 'objective/kl_per_dim:0'):
         tf.get_default_graph().get_tensor_by_name(name)
     first, last, step = train_from_scratch(graph, 5)

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 import metrics
+import scores
 import settings
 import unsupervised
 from common import SettingsError
+from conftest import run_cli
 
 
 def grid(*sizes, repeats=1):
@@ -98,7 +100,18 @@ def test_logistic_regression_on_10_and_100_codes_with_rare_classes_fits():
     assert metrics.logistic_cv(codes, labels).cv.n_splits == 3
 
 
-def test_eval_metrics_names_known_metrics_only():
-    assert settings.resolve('dsprites', [('eval_metrics', 'irs,modularity')]).eval_metrics == ['irs', 'modularity']
-    with pytest.raises(SettingsError, match='eval_metrics has unknown bogus: choose from beta_vae,'):
-        settings.resolve('dsprites', [('eval_metrics', 'irs,bogus')])
+def test_eval_metrics_names_metrics_or_the_scores_they_print():
+    def chosen(text):
+        return scores.selected(settings.resolve('dsprites', [('eval_metrics', text)]))
+    assert chosen('modularity,irs') == ['irs', 'modularity']
+    assert chosen('explicitness,mutual_info_score') == ['modularity', 'unsupervised']   # a score selects its metric
+    assert chosen('all') == list(scores.METRICS)
+    with pytest.raises(SettingsError, match='eval_metrics has unknown bogus: choose from the metrics beta_vae,'):
+        chosen('irs,bogus')
+
+
+def test_an_unknown_eval_metrics_name_is_one_line_that_lists_the_names_accepted(tmp_path):
+    result = run_cli('--check', '--eval_metrics', 'mig,bogus', cwd=str(tmp_path))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith('error:')]
+    assert len(lines) == 1 and 'eval_metrics has unknown bogus' in lines[0] and 'explicitness' in lines[0], result.stderr

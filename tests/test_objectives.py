@@ -8,6 +8,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import checkpoints
+import data
 import model
 import objectives
 import training
@@ -15,14 +16,12 @@ import settings
 import terms
 import vae
 from conftest import TINY_DSPRITES, train_from_scratch
+from kit.graphs import binary_images, training_batch
 
 tf.disable_v2_behavior()
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    with tf.Graph().as_default():
-        yield
+pytestmark = pytest.mark.usefixtures('fresh_graph')
 
 
 def run(tensors, feed=None):
@@ -114,8 +113,7 @@ def test_both_objectives_train_on_dsprites(objective, precision):
                                         ('filters', '8,8,8,8'), ('hidden_units', '16,16'),
                                         ('discriminator_units', '32,32'), ('learning_rate', '1e-3')])
     with tf.Graph().as_default():
-        images = tf.cast(tf.random_uniform([training.images_per_step(cfg), 64, 64, 1]) > 0.8, tf.float32)
-        graph = training.build_training(images, cfg, dataset_size=737280)
+        graph = training.build_training(training_batch(cfg, binary_images(cfg, seed=None)), cfg)
         first, last, step = train_from_scratch(graph, 15)
     assert step == 15 and np.isfinite(last) and last < first
 
@@ -140,9 +138,7 @@ def restores_bit_for_bit(checkpoint_dir, cfg):
     exactly (and has no variable the checkpoint lacks)."""
     saved = checkpoint_values(checkpoints.latest(checkpoint_dir))
     with tf.Graph().as_default():
-        changed = tf.ones([cfg.batch_size], tf.int32) if objectives.get(cfg.objective).pairs else None
-        training.build_training(tf.zeros([training.images_per_step(cfg), 64, 64, 1]), cfg, dataset_size=737280,
-                                changed=changed)
+        training.build_training(training_batch(cfg, tf.zeros([training.images_per_step(cfg), 64, 64, 1])), cfg)
         with tf.Session() as sess:
             checkpoints.restore(sess, checkpoints.latest(checkpoint_dir))
             restored = {v.op.name: sess.run(v) for v in tf.global_variables()}
@@ -284,7 +280,7 @@ def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path,
     assert 'resumed from' in out and 'at step 2' in out
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())
     assert result['step'] == 3 and result['config']['objective'] == name
-    assert result['images'] == 3 * 8 * (2 if objectives.get(name).pairs else 1)   # TINY's 8 images or pairs a step
+    assert result['images'] == 3 * data.images_trained(objectives.get(name).reads, 8)   # TINY's 8 images or pairs
     assert all(np.isfinite(result[key]) for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap'))
 
 

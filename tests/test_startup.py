@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 
 CHATTER_AND_A_REAL_ERROR = r'''
-import os, hardware
+import os, hardware, provenance
 with hardware.stderr_without_chatter():
     os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n")
     os.write(2, b"I0000 00:00:1.1 2886 port.cc:153] oneDNN custom operations are on. You may see slightly ...\n")
@@ -62,11 +62,11 @@ def test_modules_hidden_while_tensorflow_loads_are_importable_after():
 
 
 PINNED = r'''
-import os, hardware
+import os, hardware, provenance
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 config = hardware.session_config()
 print(hardware.usable_cores(), config.intra_op_parallelism_threads, config.inter_op_parallelism_threads,
-      hardware.result_header('pinned')['cores'])
+      provenance.result_header('pinned')['cores'])
 '''
 
 

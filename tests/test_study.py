@@ -14,6 +14,7 @@ import pytest
 import gather
 import hardware
 import runner
+import scores
 import unsupervised
 import study
 from common import SettingsError
@@ -117,7 +118,7 @@ def fake_run(folder, name, grid, objective, seed, mig, codes, kl, step=2):
     """A finished run's files as vae.py --evaluate writes them (no event files: 0 training minutes)."""
     results = os.path.join(folder, name, 'results')
     os.makedirs(results)
-    values = {key: mig for key in gather.SUPERVISED}
+    values = {key: mig for key in scores.BENCHMARK}
     values.update(step=step, reconstruction=1.0, kl_per_dim=list(kl),
                   config={'objective': objective, 'seed': seed, 'inactive_kl': 0.05})
     study.write_json(values, os.path.join(results, 'metrics.json'))
@@ -320,7 +321,7 @@ def test_a_study_through_slurm_finishes_its_table_is_the_runs_own_metrics_and_a_
                                                                 'tcvae_seed1']
     for line in gathered['runs']:
         own = json.loads((folder / line['run'] / 'results' / 'metrics.json').read_text())
-        assert [line[key] for key in gather.SUPERVISED] == [own[key] for key in gather.SUPERVISED]
+        assert [line[key] for key in scores.BENCHMARK] == [own[key] for key in scores.BENCHMARK]
         assert 'trained to step 2' in (folder / line['run'] / study.TASK_LOG).read_text()
     assert set(gathered['selected_per_objective']) == {'beta', 'tcvae'}
 

@@ -20,6 +20,7 @@ from conftest import ROOT, TINY_DSPRITES, train_from_scratch
 from datasets import open_ground_truth
 from datasets.groundtruth import GroundTruth
 from datasets.pairs import changeable, sample_pairs, step_pairs
+from kit.graphs import binary_images, training_batch
 
 tf.disable_v2_behavior()
 
@@ -97,8 +98,13 @@ def test_the_shared_dims_take_the_average_and_the_others_keep_their_own():
 
 
 def test_the_pair_loss_is_the_mean_over_both_images_of_rec_plus_beta_kl_over_n():
-    loss = run(lambda: terms.pair_elbo_loss(constant([0.1, 0.3]), constant([[1.0, 2.0], [3.0, 0.0]]), 4.0, 100))
-    assert loss == pytest.approx(0.5 * (0.1 + 4.0 * 3.0 / 100 + 0.3 + 4.0 * 3.0 / 100))
+    # Two pairs (first images, then partners), three dims; every image's KL sum differs, so a sum over the
+    # wrong axis or a pair's images dropped changes the answer.
+    reconstruction = [0.1, 0.3, 0.2, 0.4]
+    kl_per_dim = [[1.0, 2.0, 0.0], [3.0, 0.0, 1.0], [0.5, 0.0, 0.0], [2.0, 2.0, 2.0]]
+    loss = run(lambda: terms.pair_elbo_loss(constant(reconstruction), constant(kl_per_dim), 4.0, 100))
+    kl_sums = [3.0, 4.0, 0.5, 6.0]
+    assert loss == pytest.approx(sum(r + 4.0 * k / 100 for r, k in zip(reconstruction, kl_sums)) / 4)
 
 
 @pytest.mark.parametrize('name', ['ada_gvae', 'ada_mlvae', 'gvae_labels', 'mlvae_labels'])
@@ -108,8 +114,7 @@ def test_each_weak_objective_learns_in_each_precision(name, precision):
                                         ('filters', '8,8,8,8'), ('hidden_units', '16,16'), ('learning_rate', '1e-3')])
     with tf.Graph().as_default():
         tf.set_random_seed(0)
-        images = tf.cast(tf.random_uniform([training.images_per_step(cfg), 64, 64, 1], seed=1) > 0.8, tf.float32)
-        graph = training.build_training(images, cfg, dataset_size=737280, changed=tf.constant([1, 2, 1, 3]))
+        graph = training.build_training(training_batch(cfg, binary_images(cfg), changed=tf.constant([1, 2, 1, 3])), cfg)
         first, last, step = train_from_scratch(graph, 15)
     assert step == 15 and np.isfinite(last) and last < first
 
@@ -163,6 +168,7 @@ def test_k_out_of_range_is_refused():
 def pair_batch(cfg, start_step, batches):
     with tf.Graph().as_default():
         batch = tf.data.make_one_shot_iterator(data.pair_batches(cfg, start_step=start_step)).get_next()
+        batch = batch['images'], batch['changed']
         with tf.Session() as sess:
             return [sess.run(batch) for _ in range(batches)]
 

@@ -1,0 +1,33 @@
+"""Training graphs without an input pipeline: a constant data.Batch shaped for any objective."""
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+import data
+import objectives
+
+DSPRITES_IMAGES = 737280    # the count beta-TCVAE's estimate of q(z) is weighed by, where no dataset is read
+
+
+def training_batch(cfg, images, count=DSPRITES_IMAGES, changed=None):
+    """The data.Batch of cfg's objective made of `images` [data.images_read, H, W, C]: split into a second batch
+    or kept whole as pairs, as the objective reads them; `changed` [batch_size] defaults to one factor a pair."""
+    reads = objectives.get(cfg.objective).reads
+    assert images.shape.as_list()[0] == data.images_read(reads, cfg.batch_size), (images.shape, reads)
+    element = {'images': images}
+    if reads == data.TWO_BATCHES:
+        element = dict(zip(('images', 'second'), tf.split(images, 2)))
+    if reads == data.PAIRS_AND_CHANGES:
+        element['changed'] = tf.ones([cfg.batch_size], tf.int32) if changed is None else changed
+    return data.step_batch(element, count)
+
+
+def random_images(cfg, seed=0):
+    """A constant batch of random pixels in [0, 1], as many as one step of cfg's objective reads."""
+    count = data.images_read(objectives.get(cfg.objective).reads, cfg.batch_size)
+    return tf.constant(np.random.RandomState(seed).rand(*([count] + list(cfg.img_shape))).astype(np.float32))
+
+
+def binary_images(cfg, seed=1):
+    """Random black-and-white images, about a fifth of the pixels on (dSprites-like), one step's worth."""
+    count = data.images_read(objectives.get(cfg.objective).reads, cfg.batch_size)
+    return tf.cast(tf.random_uniform([count] + list(cfg.img_shape), seed=seed) > 0.8, tf.float32)
