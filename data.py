@@ -229,6 +229,13 @@ def images_trained(reads, batch_size):
     return batch_size * (2 if reads in (PAIRS, PAIRS_AND_CHANGES) else 1)
 
 
+def step_fields(images, reads):
+    """One step's images [images_read] as the fields of its kind: two batches split into images and second."""
+    if reads == TWO_BATCHES:
+        return dict(zip(('images', 'second'), tf.split(images, 2)))
+    return {'images': images}
+
+
 def step_batch(element, count):
     """The Batch record of one element of a TrainingInput's dataset."""
     return Batch(images=element['images'], second=element.get('second'), changed=element.get('changed'),
@@ -243,16 +250,17 @@ def training_input(cfg, reads, start_step=0):
         source = open_ground_truth(cfg)
         changeable(source, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
         batches, count, split = pair_batches(cfg, start_step=start_step, source=source), source.count, None
+        fields = FIELDS[reads]
+        batches = batches.map(lambda element: {name: element[name] for name in fields})
     else:
-        batches, count, split = image_stream(cfg, start_step, images_read(reads, cfg.batch_size))
-    fields = FIELDS[reads]
-    batches = batches.map(lambda element: {name: element[name] for name in fields})
+        batches, count, split = image_stream(cfg, start_step, reads)
     return TrainingInput(prefetched_to(on_host_cores(batches), training_device()), count, split)
 
 
-def image_stream(cfg, start_step, per_step):
-    """(dataset of {'images', 'second'}: each step's `per_step` images split into halves where it reads two
-    batches, number of training images, Split or None)."""
+def image_stream(cfg, start_step, reads):
+    """(dataset of each step's step_fields, number of training images, Split or None), for an objective that
+    reads one batch or two."""
+    per_step = images_read(reads, cfg.batch_size)
     if cfg.dataset in GROUND_TRUTH:
         source, split = open_ground_truth(cfg), None
         count = source.count
@@ -270,9 +278,7 @@ def image_stream(cfg, start_step, per_step):
         batches = factor_batches(cfg, start=start, source=source, batch_size=per_step)
     else:
         batches = image_batches(FileList(split.train, split, cfg), cfg, start=start, batch_size=per_step)
-    if per_step == cfg.batch_size:
-        return batches.map(lambda images: {'images': images}), count, split
-    return batches.map(lambda images: dict(zip(('images', 'second'), tf.split(images, 2)))), count, split
+    return batches.map(lambda images: step_fields(images, reads)), count, split
 
 
 def pair_batches(cfg, *, start_step=0, source=None):

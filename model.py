@@ -78,8 +78,8 @@ def batch_norm(x, *, training, momentum, epsilon, name):
     """Fused batch norm over the last axis of a 2-D or NHWC tensor.
 
     Training normalises with batch statistics and queues moving-average updates in UPDATE_OPS and in the
-    innermost collected_updates block; inference normalises with the moving averages. Scale, offset and statistics stay float32
-    whatever x's dtype.
+    innermost collected_updates block; inference normalises with the moving averages. Scale, offset and
+    statistics stay float32 whatever x's dtype.
     """
     channels = _channels(x)
     with tf.variable_scope(name):

@@ -13,9 +13,7 @@ def training_batch(cfg, images, count=DSPRITES_IMAGES, changed=None):
     or kept whole as pairs, as the objective reads them; `changed` [batch_size] defaults to one factor a pair."""
     reads = objectives.get(cfg.objective).reads
     assert images.shape.as_list()[0] == data.images_read(reads, cfg.batch_size), (images.shape, reads)
-    element = {'images': images}
-    if reads == data.TWO_BATCHES:
-        element = dict(zip(('images', 'second'), tf.split(images, 2)))
+    element = data.step_fields(images, reads)
     if reads == data.PAIRS_AND_CHANGES:
         element['changed'] = tf.ones([cfg.batch_size], tf.int32) if changed is None else changed
     return data.step_batch(element, count)

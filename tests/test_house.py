@@ -17,6 +17,8 @@ def sources(*patterns):
 
 
 def imported_names(path):
+    """Every module name imported anywhere in `path`, function bodies included: `import a.b`, and `from a
+    import b` as a and a.b (b may be a module)."""
     tree = ast.parse(open(path).read())
     names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     names |= {node.module or '' for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
@@ -86,18 +88,6 @@ def row_of(name, exact, folders):
     return None
 
 
-def project_imports(path):
-    """Every module name imported anywhere in `path`, in a function body too: `import a.b`, `from a import b`
-    (as a and a.b, since b may be a module)."""
-    names = set()
-    for node in ast.walk(ast.parse(open(path).read())):
-        if isinstance(node, ast.Import):
-            names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names |= {node.module} | {node.module + '.' + alias.name for alias in node.names}
-    return names
-
-
 def test_every_module_has_a_row_in_the_design_guide():
     exact, folders = layer_table()
     unlisted = [os.path.relpath(p, ROOT) for p in sources('*.py', '*/*.py')
@@ -111,7 +101,7 @@ def test_no_import_points_up_the_design_guides_layers():
     for path in sources('*.py', '*/*.py'):
         relative = os.path.relpath(path, ROOT)
         own = row_of(module_of(relative), exact, folders)
-        for name in sorted(project_imports(path)):
+        for name in sorted(imported_names(path)):
             row = row_of(name, exact, folders)
             if row is not None and row > own:
                 upward.append('{} (row {}) imports {} (row {})'.format(relative, own, name, row))
@@ -121,7 +111,7 @@ def test_no_import_points_up_the_design_guides_layers():
 def test_the_layer_check_sees_an_import_inside_a_function(tmp_path):
     path = tmp_path / 'lower.py'
     path.write_text('def late():\n    import vae\n    from datasets import pairs\n')
-    assert {'vae', 'datasets', 'datasets.pairs'} <= project_imports(str(path))
+    assert {'vae', 'datasets', 'datasets.pairs'} <= imported_names(str(path))
     exact, folders = layer_table()
     assert row_of('vae', exact, folders) > row_of('data', exact, folders) > row_of('common', exact, folders)
     assert row_of('datasets.pairs', exact, folders) != row_of('datasets.shapes3d', exact, folders)
