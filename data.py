@@ -183,16 +183,16 @@ def prefetched_to(dataset, device):
     return dataset if device is None else dataset.apply(tf.data.experimental.prefetch_to_device(device))
 
 
-def factor_batches(cfg, *, start=0, shuffle=True, source=None, batch_size=None):
+def factor_batches(cfg, *, start=0, shuffle=True, ground_truth=None, batch_size=None):
     """Batches of batch_size (default cfg.batch_size) images of a dataset with known factors from `start`
-    images into the epoch stream: of `source`, a datasets.groundtruth.GroundTruth, or of cfg.dataset's. A
+    images into the epoch stream: of `ground_truth`, a datasets.groundtruth.GroundTruth, or of cfg.dataset's. A
     batch's random appearance (the procedural dSprites') is drawn from its step, so a resumed run sees
     exactly the images it would have seen."""
-    source = source or open_ground_truth(cfg)
+    ground_truth = ground_truth or open_ground_truth(cfg)
     batch_size = batch_size or cfg.batch_size
     steps = tf.data.Dataset.range(start // batch_size, 2 ** 62)
-    ds = tf.data.Dataset.zip((_index_dataset(source.count, batch_size, cfg.seed, start, shuffle), steps))
-    return ds.map(lambda indices, step: source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)),
+    ds = tf.data.Dataset.zip((_index_dataset(ground_truth.count, batch_size, cfg.seed, start, shuffle), steps))
+    return ds.map(lambda indices, step: ground_truth.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)),
                   num_parallel_calls=tf.data.experimental.AUTOTUNE).prefetch(tf.data.experimental.AUTOTUNE)
 
 
@@ -247,9 +247,9 @@ def training_input(cfg, reads, start_step=0):
     The data position is the step times the images a step reads, so a resumed run reads exactly the
     batches it would have read."""
     if reads in (PAIRS, PAIRS_AND_CHANGES):
-        source = open_ground_truth(cfg)
-        changeable(source, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
-        batches, count, split = pair_batches(cfg, start_step=start_step, source=source), source.count, None
+        ground_truth = open_ground_truth(cfg)
+        changeable(ground_truth, cfg.weak_k)     # a bad weak_k is a one-line error here, not one inside tf.data
+        batches, count, split = pair_batches(cfg, start_step=start_step, ground_truth=ground_truth), ground_truth.count, None
         fields = FIELDS[reads]
         batches = batches.map(lambda element: {name: element[name] for name in fields})
     else:
@@ -262,8 +262,8 @@ def image_stream(cfg, start_step, reads):
     reads one batch or two."""
     per_step = images_read(reads, cfg.batch_size)
     if cfg.dataset in GROUND_TRUTH:
-        source, split = open_ground_truth(cfg), None
-        count = source.count
+        ground_truth, split = open_ground_truth(cfg), None
+        count = ground_truth.count
     else:
         split = imagefiles.split_images(cfg, imagefiles.FileChecks(os.path.join(cfg.checkpoint_dir,
                                                                                 imagefiles.CHECKS_FILE)))
@@ -275,24 +275,24 @@ def image_stream(cfg, start_step, reads):
             what, count, ' in ' + cfg.data_dir_path if split else ''))
     start = start_step * per_step
     if split is None:
-        batches = factor_batches(cfg, start=start, source=source, batch_size=per_step)
+        batches = factor_batches(cfg, start=start, ground_truth=ground_truth, batch_size=per_step)
     else:
         batches = image_batches(FileList(split.train, split, cfg), cfg, start=start, batch_size=per_step)
     return batches.map(lambda images: step_fields(images, reads)), count, split
 
 
-def pair_batches(cfg, *, start_step=0, source=None):
+def pair_batches(cfg, *, start_step=0, ground_truth=None):
     """Batches of cfg.batch_size pairs (datasets/pairs.py) from training step `start_step` on: {'images'
     [2 batch_size, H, W, C], the first images then their partners; 'changed' [batch_size], the number of
     factors each pair's images were drawn to differ in}."""
-    source = source or open_ground_truth(cfg)
+    ground_truth = ground_truth or open_ground_truth(cfg)
 
     def generate():
-        return pair_indices(source, cfg.seed, start_step, cfg.batch_size, cfg.weak_k)
+        return pair_indices(ground_truth, cfg.seed, start_step, cfg.batch_size, cfg.weak_k)
     ds = tf.data.Dataset.from_generator(generate, (tf.int64, tf.int64, tf.int32), (
         tf.TensorShape([]), tf.TensorShape([2 * cfg.batch_size]), tf.TensorShape([cfg.batch_size])))
     ds = ds.map(lambda step, indices, changed: {
-        'images': source.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)), 'changed': changed},
+        'images': ground_truth.images_tensor(indices, stream_seed(cfg.seed, TRAINING_STREAM, step)), 'changed': changed},
         num_parallel_calls=tf.data.experimental.AUTOTUNE)
     return ds.prefetch(tf.data.experimental.AUTOTUNE)
 
@@ -306,13 +306,13 @@ def held_out_batches(cfg, count, batch_size=256):
     files it takes (first_held_out); a dataset with factors: a fixed sample of the factor grid.
     """
     if cfg.dataset in GROUND_TRUTH:
-        images = open_ground_truth(cfg, seed=cfg.eval_seed)
-        classes = images.held_out_classes(cfg.eval_seed, count)
+        ground_truth = open_ground_truth(cfg, seed=cfg.eval_seed)
+        classes = ground_truth.held_out_classes(cfg.eval_seed, count)
         try:
             for start in range(0, count, batch_size):
-                yield None, images.images(classes[start:start + batch_size])
+                yield None, ground_truth.images(classes[start:start + batch_size])
         finally:
-            images.close()
+            ground_truth.close()
         return
     split = imagefiles.first_held_out(cfg, count)
     if not split.holdout:

@@ -27,30 +27,30 @@ def images_drawn(cfg):
     return points * cfg.eval_batch_size * 3 + cfg.eval_num_points + points + cfg.udr_images
 
 
-def factor_representation(restored, images):
-    """represent(classes) -> the encoder's means of those images of `images`, a datasets.groundtruth.GroundTruth.
+def factor_representation(restored, ground_truth):
+    """represent(classes) -> the encoder's means of those images of `ground_truth`, a datasets.groundtruth.GroundTruth.
 
     The encoder is deterministic in inference mode, so when the metrics draw more images than the
     dataset holds (the default sample sizes), each image is encoded once into a table that they look
     up; small samples (tests, quick checks) encode just what they draw.
     """
-    if images_drawn(restored.cfg) < images.count:
-        return lambda classes: restored.encode(images.images(classes))[0]
+    if images_drawn(restored.cfg) < ground_truth.count:
+        return lambda classes: restored.encode(ground_truth.images(classes))[0]
     started = time.time()
-    table = restored.encode_dataset(lambda: images.in_index_order(ENCODE_BATCH))
+    table = restored.encode_dataset(lambda: ground_truth.in_index_order(ENCODE_BATCH))
     print('encoded {} images in {:.0f} s'.format(len(table), time.time() - started))
-    return lambda classes: table[images.index(classes)]
+    return lambda classes: table[ground_truth.index(classes)]
 
 
 def evaluate_factors(restored):
     """(the mean codes of udr_images images drawn with eval_seed, the scores of the metrics eval_metrics names,
     KL per dim and reconstruction error) on the dataset with known factors."""
     cfg = restored.cfg
-    images = open_ground_truth(cfg, seed=cfg.eval_seed)
+    ground_truth = open_ground_truth(cfg, seed=cfg.eval_seed)
     try:
-        return factor_scores(restored, images)
+        return factor_scores(restored, ground_truth)
     finally:
-        images.close()
+        ground_truth.close()
 
 
 class FactorSample(object):
@@ -58,17 +58,17 @@ class FactorSample(object):
     (represent), MIG's sample, and the train / test sample that DCI, SAP, IRS, modularity, explicitness, the
     scores without labels and the downstream task share (as DCI and SAP share it in disentanglement_lib)."""
 
-    def __init__(self, restored, images):
+    def __init__(self, restored, ground_truth):
         cfg = self.cfg = restored.cfg
-        self.images = images
-        self.represent = factor_representation(restored, images)
-        self.classes = self.images.sample(self.rng(0), cfg.eval_num_points)
-        self.observed = images.images(self.classes)
+        self.ground_truth = ground_truth
+        self.represent = factor_representation(restored, ground_truth)
+        self.classes = self.ground_truth.sample(self.rng(0), cfg.eval_num_points)
+        self.observed = ground_truth.images(self.classes)
         self.z_logvar = restored.encode(self.observed)[1]
         self.z_mean = self.represent(self.classes)
         split = self.rng(3)
-        self.train = metrics.factor_codes(self.represent, self.images, split, cfg.eval_num_train)
-        self.test = metrics.factor_codes(self.represent, self.images, split, cfg.eval_num_eval)
+        self.train = metrics.factor_codes(self.represent, self.ground_truth, split, cfg.eval_num_train)
+        self.test = metrics.factor_codes(self.represent, self.ground_truth, split, cfg.eval_num_eval)
         self._classifiers = {}
 
     def rng(self, metric):   # one stream per metric: each is reproducible on its own
@@ -82,7 +82,7 @@ class FactorSample(object):
         """The first `count` training (codes, factors): the training sample, extended where count is larger."""
         codes, factors = self.train
         if count > len(codes):
-            more = metrics.factor_codes(self.represent, self.images, self.rng(5), count - len(codes))
+            more = metrics.factor_codes(self.represent, self.ground_truth, self.rng(5), count - len(codes))
             codes, factors = np.concatenate([codes, more[0]]), np.concatenate([factors, more[1]])
         return codes[:count], factors[:count]
 
@@ -99,7 +99,7 @@ class FactorSample(object):
             codes, factors = self.training_codes(count)
             tasks += [(metrics.PREDICTORS[predictor], codes, factors[:, k]) for k in range(factors.shape[1])]
         fitted = metrics.fit_classifiers(tasks)
-        per_set = len(self.images.scored)
+        per_set = len(self.ground_truth.scored)
         for i, key in enumerate(new):
             self._classifiers[key] = fitted[i * per_set:(i + 1) * per_set]
 
@@ -109,12 +109,12 @@ class FactorSample(object):
         return self._classifiers[predictor, count]
 
 
-def factor_scores(restored, images):
-    """evaluate_factors of the open dataset `images`: the metrics eval_metrics names, each timed (`seconds`:
+def factor_scores(restored, ground_truth):
+    """evaluate_factors of the open dataset `ground_truth`: the metrics eval_metrics names, each timed (`seconds`:
     the shared samples, the classifiers DCI and the downstream task fit, then each metric's own time)."""
     cfg = restored.cfg
     started = time.time()
-    sample = FactorSample(restored, images)
+    sample = FactorSample(restored, ground_truth)
     seconds = {'samples': time.time() - started}
     started = time.time()
     chosen = scores.selected(cfg)
@@ -128,7 +128,7 @@ def factor_scores(restored, images):
         result.update(scores.METRICS[name].compute(sample))
         seconds[name] = time.time() - started
     result['seconds'] = seconds
-    return sample.represent(sample.images.sample(sample.rng(4), cfg.udr_images)), result
+    return sample.represent(sample.ground_truth.sample(sample.rng(4), cfg.udr_images)), result
 
 
 def evaluate_images(restored):

@@ -92,30 +92,6 @@ def read_scalars(summary_dir):
             for tag, series in points.items() if series}
 
 
-def step_wall_times(summary_dir, tag='loss/total'):
-    """{step: wall time} of each step at which a run logged `tag`, from its event files."""
-    times = {}
-    for path in event_files(summary_dir):
-        for event in read_events(path):
-            if any(value.tag == tag for value in event.summary.value):
-                times[event.step] = event.wall_time
-    return times
-
-
-def steady_step_seconds(times, first, last, min_intervals=3):
-    """Seconds per training step in steady state, from {step: wall time} of the logged steps: the median,
-    over the intervals between consecutive logged steps from `first` to `last`, of each interval's seconds
-    over its steps. `first` leaves warm-up out and `last` the run's final step (its pictures and save);
-    the median leaves out an interval that held a checkpoint or a snapshot. ValueError when the window
-    holds fewer than min_intervals intervals: a short window picks up fixed costs, not speed."""
-    steps = [step for step in sorted(times) if first <= step <= last]
-    if len(steps) < min_intervals + 1:
-        raise ValueError('steps {}..{} hold {} logged intervals, fewer than {}: train longer or log more '
-                         'often'.format(first, last, max(0, len(steps) - 1), min_intervals))
-    per_step = [(times[b] - times[a]) / (b - a) for a, b in zip(steps, steps[1:])]
-    return float(np.median(per_step))
-
-
 def event_files(summary_dir):
     """A run's TensorBoard event files, oldest first (one per training session)."""
     return sorted(glob.glob(os.path.join(summary_dir, 'events.out.tfevents.*')))

@@ -2,7 +2,7 @@
 scores that need no labels are in unsupervised.py).
 
 Functions of numpy arrays. A representation is a function `represent(classes) -> codes`: factor
-indices [n, num_factors] in, the encoder's means [n, num_latents] out. A `space` is the factor grid as a
+indices [n, num_factors] in, the encoder's means [n, num_latents] out. A `ground_truth` is the factor grid as a
 datasets.groundtruth.GroundTruth gives it: its factor_sizes, the factors it scores (scored) and
 sample(rng, count), uniform factor indices. Sample sizes and procedures
 follow Locatello et al. 2019 (disentanglement_lib), and the classifiers are scikit-learn's where its
@@ -48,11 +48,11 @@ def _batched_points(represent, rng, num_points, make_point):
 
 # ---- BetaVAE metric (Higgins et al. 2017, section 4) ----
 
-def beta_vae_points(represent, space, rng, num_points, batch_size):
+def beta_vae_points(represent, ground_truth, rng, num_points, batch_size):
     """Per point: a factor k, `batch_size` pairs sharing factor k's value; feature = mean |z1 - z2|."""
     def make_point(rng):
-        k = space.scored[rng.randint(len(space.scored))]
-        first, second = space.sample(rng, batch_size), space.sample(rng, batch_size)
+        k = ground_truth.scored[rng.randint(len(ground_truth.scored))]
+        first, second = ground_truth.sample(rng, batch_size), ground_truth.sample(rng, batch_size)
         second[:, k] = first[:, k]
         return np.concatenate([first, second]), k
 
@@ -61,14 +61,14 @@ def beta_vae_points(represent, space, rng, num_points, batch_size):
     return features, labels
 
 
-def beta_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, batch_size=64):
+def beta_vae_score(represent, ground_truth, rng, *, num_train=10000, num_eval=5000, batch_size=64):
     """Held-out accuracy of a linear classifier predicting the fixed factor (Higgins et al. 2017).
 
     scikit-learn's LogisticRegression with its defaults on the raw features, as disentanglement_lib.
     """
     learn = sklearn()
-    train_x, train_y = beta_vae_points(represent, space, rng, num_train, batch_size)
-    eval_x, eval_y = beta_vae_points(represent, space, rng, num_eval, batch_size)
+    train_x, train_y = beta_vae_points(represent, ground_truth, rng, num_train, batch_size)
+    eval_x, eval_y = beta_vae_points(represent, ground_truth, rng, num_eval, batch_size)
     classifier = learn.linear_model.LogisticRegression(random_state=rng.randint(2 ** 31))
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')     # lbfgs may stop at its iteration limit, as in the reference
@@ -78,16 +78,16 @@ def beta_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, bat
 
 # ---- FactorVAE metric (Kim & Mnih 2018, section 4) ----
 
-def factor_vae_votes(represent, space, rng, num_points, batch_size, global_std, active):
+def factor_vae_votes(represent, ground_truth, rng, num_points, batch_size, global_std, active):
     """votes[d, k]: points where factor k was fixed and dim d had the least normalised variance."""
     def make_point(rng):
-        k = space.scored[rng.randint(len(space.scored))]
-        classes = space.sample(rng, batch_size)
+        k = ground_truth.scored[rng.randint(len(ground_truth.scored))]
+        classes = ground_truth.sample(rng, batch_size)
         classes[:, k] = classes[0, k]
         return classes, k
 
     codes, labels = _batched_points(represent, rng, num_points, make_point)
-    votes = np.zeros((len(global_std), len(space.factor_sizes)), np.int64)
+    votes = np.zeros((len(global_std), len(ground_truth.factor_sizes)), np.int64)
     for code, k in zip(codes, labels):
         variance = np.var(code / global_std, axis=0, ddof=1)
         variance[~active] = np.inf
@@ -95,7 +95,7 @@ def factor_vae_votes(represent, space, rng, num_points, batch_size, global_std, 
     return votes
 
 
-def factor_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, batch_size=64,
+def factor_vae_score(represent, ground_truth, rng, *, num_train=10000, num_eval=5000, batch_size=64,
                      num_variance_estimate=10000, prune_threshold=0.05):
     """Held-out accuracy of the majority-vote classifier from least-variance dim to fixed factor.
 
@@ -103,13 +103,13 @@ def factor_vae_score(represent, space, rng, *, num_train=10000, num_eval=5000, b
     (collapsed to the prior) are pruned, as disentanglement_lib's _prune_dims does. 0 when every dim
     is collapsed.
     """
-    variances = np.var(represent(space.sample(rng, num_variance_estimate)), axis=0, ddof=1)
+    variances = np.var(represent(ground_truth.sample(rng, num_variance_estimate)), axis=0, ddof=1)
     active = np.sqrt(variances) >= prune_threshold
     if not active.any():
         return 0.0
     global_std = np.sqrt(np.where(active, variances, 1.0))   # pruned dims are never voted for
-    train_votes = factor_vae_votes(represent, space, rng, num_train, batch_size, global_std, active)
-    eval_votes = factor_vae_votes(represent, space, rng, num_eval, batch_size, global_std, active)
+    train_votes = factor_vae_votes(represent, ground_truth, rng, num_train, batch_size, global_std, active)
+    eval_votes = factor_vae_votes(represent, ground_truth, rng, num_eval, batch_size, global_std, active)
     classifier = np.argmax(train_votes, axis=1)
     return float(eval_votes[np.arange(len(classifier)), classifier].sum() / eval_votes.sum())
 
@@ -168,10 +168,10 @@ def mig(codes, classes, scored, bins=20):
 
 # ---- DCI (Eastwood & Williams 2018) ----
 
-def factor_codes(represent, space, rng, count):
+def factor_codes(represent, ground_truth, rng, count):
     """(codes [count, M], scored factor indices [count, K]) of `count` uniform samples of the grid."""
-    classes = space.sample(rng, count)
-    return represent(classes), classes[:, space.scored]
+    classes = ground_truth.sample(rng, count)
+    return represent(classes), classes[:, ground_truth.scored]
 
 
 class OneValue(object):

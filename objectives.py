@@ -45,7 +45,7 @@ class Objective(object):
     # curves set each run against them.
     published_scores = {}
 
-    def validate(self, cfg):
+    def check_settings(self, cfg):
         """Raises SettingsError on a value of this objective's own settings that is out of range. Run for
         every objective, whichever one trains: a wrong value is a mistake even where it is not used."""
         for name in self.nonnegative:
@@ -97,8 +97,8 @@ class Capacity(Objective):
     nonnegative = ('capacity_gamma', 'capacity_max')
     paper_settings = {'dsprites': {'capacity_gamma': 1000.0, 'capacity_max': 25.0}}
 
-    def validate(self, cfg):
-        Objective.validate(self, cfg)
+    def check_settings(self, cfg):
+        Objective.check_settings(self, cfg)
         if cfg.capacity_steps < 1:
             raise SettingsError('capacity_steps must be >= 1, got {}'.format(cfg.capacity_steps))
 
@@ -129,8 +129,8 @@ class BetaTCVAE(Objective):
         if cfg.batch_size < 2:
             raise SettingsError('objective tcvae estimates q(z) on the minibatch: batch_size must be >= 2')
 
-    def validate(self, cfg):
-        Objective.validate(self, cfg)
+    def check_settings(self, cfg):
+        Objective.check_settings(self, cfg)
         if cfg.tcvae_estimator not in TCVAE_ESTIMATORS:
             raise SettingsError('tcvae_estimator must be one of {}, got {!r}'.format(
                 ', '.join(sorted(TCVAE_ESTIMATORS)), cfg.tcvae_estimator))
@@ -205,8 +205,8 @@ class FactorVAE(Objective):
     paper_settings = {'dsprites': {'factor_kl_weight': 1.0, 'factor_gamma': 35.0}}
     published_scores = {'dsprites': Published(LIN_2020 + ', gamma 40', 19.9e6, {'mig': 0.43, 'factor_vae': 0.82})}
 
-    def validate(self, cfg):
-        Objective.validate(self, cfg)
+    def check_settings(self, cfg):
+        Objective.check_settings(self, cfg)
         if not cfg.discriminator_units or min(cfg.discriminator_units) < 1:
             raise SettingsError('discriminator_units must be positive layer widths')
 
@@ -292,8 +292,8 @@ class WeakObjective(Objective):
     average = None           # terms.group_average or terms.ml_average
     title = None
 
-    def validate(self, cfg):
-        Objective.validate(self, cfg)
+    def check_settings(self, cfg):
+        Objective.check_settings(self, cfg)
         if cfg.weak_k < 0:
             raise SettingsError('weak_k must be 0 (k drawn for each pair) or a number of factors, got {}'.format(
                 cfg.weak_k))
@@ -366,5 +366,5 @@ def check_settings(cfg):
     """The objective's own checks of a run's settings."""
     objective = get(cfg.objective)
     for each in OBJECTIVES.values():
-        each.validate(cfg)
+        each.check_settings(cfg)
     objective.check_run(cfg)

@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-import gather
+import scores
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join('docs', 'results')
@@ -47,7 +47,7 @@ def cell(value):
     write them."""
     if value is None:
         return '—'
-    return gather.cell(value) if isinstance(value, float) else str(value)
+    return number(value) if isinstance(value, float) else str(value)
 
 
 def table_markdown(table):
@@ -77,17 +77,96 @@ def carriers_table(result):
                                     for r in runs]})
 
 
+# ---- a study's tables (study.py's gather writes them too) ----
+
+
+def scored_keys(rows):
+    """The scores every row has, the metric table's in its order, then the reconstruction error: runs evaluated
+    before a metric existed lack it."""
+    return [key for key in scores.SHOWN_KEYS + ('reconstruction',) if rows and all(key in r for r in rows)]
+
+
+def number(value, digits=3):
+    """A score as the tables write it: fixed digits, '-' for none."""
+    return '-' if value is None else '{:.{}f}'.format(value, digits)
+
+
+def study_table(rows, selected, summary):
+    """The study's table, the medians against the published figures, and what UDR chose."""
+    keys = scored_keys(rows)
+    lines = ['| run | step | train min | ' + ' | '.join(keys) + ' | active dims | UDR | selected |',
+             '|---' * (len(keys) + 6) + '|']
+    picked = set(selected.values())
+    for r in rows:
+        lines.append('| {} | {} | {:.1f} | {} | {} | {} | {} |'.format(
+            r['run'], r['step'], r['train_minutes'], ' | '.join(number(r[key]) for key in keys),
+            r['active_dims'], number(r['udr']), 'yes' if r['run'] in picked else ''))
+    earlier = ['{} (commit {})'.format(r['run'], r['commit'] or 'unknown') for r in rows if 'commit' in r]
+    if earlier:
+        lines += ['', 'Kept from earlier gathers, with no UDR: ' + ', '.join(earlier) + '.']
+    lines += [''] + medians_lines(summary, keys)
+    if summary['rank_correlations']:
+        lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
+            '{} {}'.format(key, number(rho, 2)) for key, rho in summary['rank_correlations'].items())]
+    if summary.get('metric_correlations'):   # a study gathered before they were written has none
+        lines += [''] + correlation_lines(summary['metric_correlations'])
+    if selected:
+        lines += ['', 'UDR-selected runs (mean) against the median run:', '',
+                  '| metric | median run | UDR-selected |', '|---|---|---|']
+        for key, pair in summary['selected_against_median'].items():
+            lines.append('| {} | {:.3f} | {} |'.format(key, pair['median'], number(pair['selected'])))
+    return '\n'.join(lines) + '\n'
+
+
+def correlation_lines(correlations):
+    """The metrics' rank correlations with each other, a markdown table."""
+    keys = correlations['keys']
+    lines = ["Spearman's rank correlation of the scores with each other, across runs:", '',
+             '| | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
+    for key, line in zip(keys, correlations['spearman']):
+        lines.append('| {} | {} |'.format(key, ' | '.join(number(rho, 2) for rho in line)))
+    return lines
+
+
+def medians_lines(summary, keys=None):
+    """The table of each setting's median over its seeds, with its objectives' published scores."""
+    keys = keys or scored_keys(summary['runs'])
+    lines = ['| setting | seeds | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 2) + '|']
+    for name, m in summary['medians'].items():
+        lines.append('| {} (median) | {} | {} |'.format(name, m['seeds'], ' | '.join(number(m[key]) for key in keys)))
+    for objective, p in summary['published'].items():
+        lines.append('| {}, published: {} | | {} |'.format(objective, p['source'], ' | '.join(
+            number(p['scores'].get(key), 2) for key in keys)))
+    return lines
+
+
+def curves_table(points, comparisons):
+    keys = scored_keys(points)
+    lines = ['| run | M images | step | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 3) + '|']
+    for p in points:
+        lines.append('| {} | {:g} | {} | {} |'.format(p['run'], p['images'] / 1e6, p['step'],
+                                                     ' | '.join(number(p[key]) for key in keys)))
+    lines += ['', '| run | metric | published | best (M images) | first reached at | trend at the published '
+                  'budget (per tenfold) |', '|---|---|---|---|---|---|']
+    for c in comparisons:
+        reached = 'not yet' if c['reached_images'] is None else '{:g} M'.format(c['reached_images'] / 1e6)
+        trend = '-' if c['trend'] is None else '{:.3f} ({:+.3f})'.format(c['trend'], c['slope_per_decade'])
+        lines.append('| {} | {} | {:.3f} | {:.3f} ({:g}) | {} | {} |'.format(
+            c['run'], c['metric'], c['published'], c['best'], c['best_images'] / 1e6, reached, trend))
+    return '\n'.join(lines) + '\n'
+
+
 def render(result, view):
     """The markdown of one block: the provenance line, a blank line, then the view's table."""
     if view == 'study':
         selected = result.get('selected_per_setting', {})
-        body = gather.markdown(result['runs'], selected, result)
+        body = study_table(result['runs'], selected, result)
     elif view == 'medians':
-        body = '\n'.join(gather.medians_lines(result)) + '\n'
+        body = '\n'.join(medians_lines(result)) + '\n'
     elif view == 'carriers':
         body = carriers_table(result)
     elif view == 'curves':
-        body = gather.curves_markdown(result['points'], result['against_published'])
+        body = curves_table(result['points'], result['against_published'])
     else:
         tables = result.get('tables', {})
         if view not in tables:

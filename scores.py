@@ -17,10 +17,10 @@ Metric = collections.namedtuple('Metric', 'compute shown classifiers factors')
 
 
 def mig_scores(s):
-    information = metrics.factor_information(s.z_mean, s.classes, s.images.scored, s.cfg.mig_bins)
+    information = metrics.factor_information(s.z_mean, s.classes, s.ground_truth.scored, s.cfg.mig_bins)
     # which latents carry each factor: {factor: [normalised mutual information of each latent]}
     return {'mig': metrics.information_gap(information), 'factor_information': {
-        s.images.factor_names[k]: information[:, i].tolist() for i, k in enumerate(s.images.scored)}}
+        s.ground_truth.factor_names[k]: information[:, i].tolist() for i, k in enumerate(s.ground_truth.scored)}}
 
 
 def dci_scores(s):
@@ -56,10 +56,10 @@ def no_classifiers(cfg):
 
 # IRS bins the factors as disentanglement_lib does (dSprites' 40 orientations and 32 positions fall into 20 bins).
 METRICS = collections.OrderedDict([
-    ('beta_vae', Metric(lambda s: {'beta_vae': metrics.beta_vae_score(s.represent, s.images, s.rng(1), **s.sizes())},
+    ('beta_vae', Metric(lambda s: {'beta_vae': metrics.beta_vae_score(s.represent, s.ground_truth, s.rng(1), **s.sizes())},
                         (Score('beta_vae', 'BetaVAE metric'),), no_classifiers, True)),
     ('factor_vae', Metric(lambda s: {'factor_vae': metrics.factor_vae_score(
-        s.represent, s.images, s.rng(2), num_variance_estimate=s.cfg.eval_num_points, **s.sizes())},
+        s.represent, s.ground_truth, s.rng(2), num_variance_estimate=s.cfg.eval_num_points, **s.sizes())},
         (Score('factor_vae', 'FactorVAE metric'),), no_classifiers, True)),
     ('mig', Metric(mig_scores, (Score('mig', 'MIG'),), no_classifiers, True)),
     ('dci', Metric(dci_scores, (Score('dci', 'DCI disentangl.'),),
@@ -82,6 +82,7 @@ METRICS = collections.OrderedDict([
 RECONSTRUCTION = Score('reconstruction', 'reconstruction')   # written by every --evaluate, not chosen
 # Every score shown, in the table's order: --evaluate's lines and the study's columns.
 SHOWN = tuple(score for metric in METRICS.values() for score in metric.shown)
+SHOWN_KEYS = tuple(score.key for score in SHOWN)
 # disentanglement_lib's benchmark scores: the study's check that a run was scored, the learning curves' scores.
 BENCHMARK = ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap')
 

@@ -87,7 +87,7 @@ def parse_overrides(args):
 
 
 def resolve(dataset, overrides=()):
-    """The run config: defaults for `dataset`, then (name, text) overrides, then validated."""
+    """The run config: defaults for `dataset`, then (name, text) overrides, then checked."""
     values = defaults(dataset)
     for name, text in overrides:
         if name not in values or name == 'dataset':
@@ -95,7 +95,7 @@ def resolve(dataset, overrides=()):
                                 '(see python vae.py --help)'.format(name))
         values[name] = parse_value(name, text, values[name])
     cfg = Config(values)
-    validate(cfg)
+    check_settings(cfg)
     return cfg
 
 
@@ -104,7 +104,7 @@ def _require(ok, message):
         raise SettingsError(message)
 
 
-def validate(cfg):
+def check_settings(cfg):
     """Checks each setting against its allowed range before any graph is built."""
     _require(len(cfg.img_shape) == 3 and min(cfg.img_shape) >= 1,
              'img_shape must be (height, width, channels), got {}'.format(cfg.img_shape))

@@ -22,11 +22,11 @@ tf = import_tensorflow()
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
-import figures  # noqa: E402
 import settings  # noqa: E402
 from benchmarks import harness  # noqa: E402
+from kit import runs, standins  # noqa: E402
 from benchmarks.throughput import pipeline_rate  # noqa: E402
-from datasets import GROUND_TRUTH, shapes3d, smallnorb, standins  # noqa: E402
+from datasets import GROUND_TRUTH, shapes3d, smallnorb  # noqa: E402
 
 STEPS = 400            # training steps of each --train run; its summaries every SUMMARY_FREQ give the rate
 SUMMARY_FREQ = 50
@@ -77,9 +77,8 @@ def train_peak(name, folder, work):
     RssAnon and RssFile split it into its own memory and the file pages it has mapped (a memory map's
     pages are the page cache, held once however many times they are read)."""
     out = os.path.join(work, 'run_' + name)
-    command = [sys.executable, harness.VAE, '--train', '--steps', str(STEPS), '--dataset', dataset_of(name),
-               '--data_dir_path', folder, '--checkpoint_dir', os.path.join(out, 'ck'),
-               '--summary_dir', os.path.join(out, 'sum'), '--results_dir', os.path.join(out, 'res'),
+    command = [sys.executable, runs.VAE, '--train', '--steps', str(STEPS), '--dataset', dataset_of(name),
+               '--data_dir_path', folder] + runs.folder_flags(out) + [
                '--summary_freq', str(SUMMARY_FREQ), '--image_snapshot_freq', '100000', '--checkpoint_every', '100000']
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks = {}
@@ -90,11 +89,10 @@ def train_peak(name, folder, work):
     if child.returncode:
         raise RuntimeError('{} failed: {}'.format(' '.join(command), child.stderr.read().decode()[-2000:]))
     cfg = settings.resolve(dataset_of(name), [])
-    # from step 100 (past warm-up) to the last summary before the final step and its save
-    seconds = figures.steady_step_seconds(figures.step_wall_times(os.path.join(out, 'sum')), 100, STEPS - SUMMARY_FREQ)
+    rate = runs.steady_rate(os.path.join(out, 'sum'), cfg.batch_size, 100, STEPS)[0]   # from 100: past warm-up
     shutil.rmtree(out, ignore_errors=True)
     memory = {'peak_mb': peaks['VmHWM'], 'anon_mb': peaks['RssAnon'], 'file_mb': peaks['RssFile']}
-    return memory, cfg.batch_size / seconds
+    return memory, rate
 
 
 def measure(name, work):

@@ -17,6 +17,7 @@ import time
 
 import config
 from benchmarks import harness
+from kit import runs
 
 TARGET_SECONDS = 360.0     # every metric on dSprites within 6 minutes on a 2-core CPU
 
@@ -24,7 +25,7 @@ TARGET_SECONDS = 360.0     # every metric on dSprites within 6 minutes on a 2-co
 def evaluate_once(checkpoint_dir, dataset, metrics):
     """(wall seconds of the whole command, metrics.json) of one --evaluate of the checkpoint."""
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, harness.VAE, '--evaluate', '--dataset', dataset, '--checkpoint_dir', checkpoint_dir,
+        command = [sys.executable, runs.VAE, '--evaluate', '--dataset', dataset, '--checkpoint_dir', checkpoint_dir,
                    '--results_dir', os.path.join(scratch, 'results'), '--summary_dir', os.path.join(scratch, 'sum'),
                    '--eval_metrics', ','.join(metrics)]
         start = time.time()

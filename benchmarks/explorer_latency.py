@@ -28,6 +28,7 @@ import hardware  # noqa: E402
 import settings  # noqa: E402
 import training  # noqa: E402
 from benchmarks import harness  # noqa: E402
+from kit import runs  # noqa: E402
 from kit.graphs import training_batch  # noqa: E402
 
 
@@ -36,9 +37,8 @@ TARGETS_MS = {'dsprites': 100.0, 'celeba': 250.0}   # p95 the explorer should st
 
 def fresh_checkpoint(name, folder, precision='float32'):
     """Settings of `name` writing into folder, with a freshly initialised checkpoint saved there."""
-    cfg = settings.resolve(name, [('checkpoint_dir', os.path.join(folder, 'ck')),
-                                  ('results_dir', os.path.join(folder, 'res')),
-                                  ('data_dir_path', os.path.join(folder, 'no_data')), ('precision', precision)])
+    cfg = settings.resolve(name, runs.run_folders(folder) + [('data_dir_path', os.path.join(folder, 'no_data')),
+                                                          ('precision', precision)])
     with tf.Graph().as_default():
         training.build_training(training_batch(cfg, tf.zeros([cfg.batch_size] + list(cfg.img_shape))), cfg)
         with tf.Session() as sess:

@@ -1,22 +1,17 @@
 """What every benchmark shares: the result file with the header that says where its figures come from,
-timing, alternating rounds, and a synthetic CelebA folder.
+timing a function, and alternating rounds. What tests share with them is in `kit`.
 
 A result is JSON: {"header": {command, commit, date, cpu, cores, python, tensorflow, ...}, ...figures}.
-`python -m benchmarks.results` turns the kept ones in docs/results/ into the results pages.
+`python report.py` renders the kept ones in docs/results/ into the results pages.
 """
-import io
 import os
-import subprocess
 import sys
 import time
-
-import numpy as np
 
 import common
 import provenance
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-VAE = os.path.join(ROOT, 'vae.py')
 
 
 # ---- where a result comes from ----
@@ -60,46 +55,3 @@ def alternate(names, rounds, measure, reverse_odd=False):
         for name in order:
             figures[name].append(measure(name))
     return figures
-
-
-def command_seconds(args, env=None, quiet=False):
-    """(exit code, wall seconds) of one command; quiet discards its output."""
-    output = subprocess.DEVNULL if quiet else None
-    start = time.time()
-    code = subprocess.call(args, env=env, stdout=output, stderr=output)
-    return code, time.time() - start
-
-
-def vae_seconds(*args):
-    """Wall seconds of one `python vae.py ARGS`, its output discarded; CalledProcessError if it fails."""
-    command = [sys.executable, VAE] + list(args)
-    code, seconds = command_seconds(command, quiet=True)
-    if code:
-        raise subprocess.CalledProcessError(code, command)
-    return seconds
-
-
-# ---- a synthetic CelebA ----
-
-def celeba_jpeg(rng):
-    """One aligned-CelebA-sized JPEG (218 x 178): smooth colour blobs with grain, as bytes."""
-    from PIL import Image
-    small = rng.randint(0, 256, (218 // 16 + 1, 178 // 16 + 1, 3)).astype(np.uint8)
-    grain = rng.randint(0, 40, (218, 178, 3)).astype(np.uint8)
-    face = np.asarray(Image.fromarray(small).resize((178, 218), Image.BILINEAR)) // 2 + grain
-    buffer = io.BytesIO()
-    Image.fromarray(face).save(buffer, format='JPEG', quality=90)
-    return buffer.getvalue()
-
-
-def write_celeba_folder(folder, count, distinct=None, seed=0):
-    """folder/000001.jpg ... count of them; with `distinct`, only that many different files, repeated (a
-    file system full of CelebA-sized files, made fast)."""
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.RandomState(seed)
-    variants = [celeba_jpeg(rng) for _ in range(min(count, distinct or count))]
-    names = ['{:06d}.jpg'.format(k + 1) for k in range(count)]
-    for k, name in enumerate(names):
-        with open(os.path.join(folder, name), 'wb') as f:
-            f.write(variants[k % len(variants)])
-    return names

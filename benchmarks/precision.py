@@ -23,6 +23,7 @@ import figures  # noqa: E402
 import settings  # noqa: E402
 import vae  # noqa: E402
 from benchmarks import harness  # noqa: E402
+from kit import runs  # noqa: E402
 
 
 def final_loss(cfg, steps):
@@ -54,8 +55,8 @@ def main():
         for seed in range(max(2, args.seeds)):
             for precision in losses:
                 run_dir = os.path.join(work, '{}_{}'.format(precision, seed))
-                cfg = settings.resolve('dsprites', [('precision', precision), ('seed', str(seed))] + [
-                    (key, os.path.join(run_dir, key)) for key in ('checkpoint_dir', 'results_dir', 'summary_dir')])
+                cfg = settings.resolve('dsprites', [('precision', precision), ('seed', str(seed))]
+                                       + runs.run_folders(run_dir))
                 losses[precision].append(final_loss(cfg, args.steps))
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -3,7 +3,7 @@ several runs at once, each pinned to its own share of them (`study.py --parallel
 
     python -m benchmarks.side_by_side [--dataset dsprites] [--objective tcvae] [--steps 1500] [--rounds 2]
 
-Each rate is the steady state's, from the runs' own loss summaries (figures.steady_step_seconds, after
+Each rate is the steady state's, from the runs' own loss summaries (runs.steady_rate, after
 --first steps); side by side it is the sum over the runs, which start together and train the same
 steps. The wall rate counts every image trained over the whole time, start-up and saving included.
 """
@@ -14,11 +14,10 @@ import sys
 import tempfile
 import time
 
-import figures
 import hardware
-import runner
-import study
 from benchmarks import harness
+from studies import here
+from kit import runs
 
 
 def parse(argv):
@@ -34,15 +33,13 @@ def parse(argv):
 
 
 def command(args, folder):
-    return [sys.executable, harness.VAE, '--train', '--dataset', args.dataset, '--objective', args.objective,
+    return [sys.executable, runs.VAE, '--train', '--dataset', args.dataset, '--objective', args.objective,
             '--steps', str(args.steps), '--image_snapshot_freq', str(10 * args.steps), '--checkpoint_every',
-            '36000'] + [word for key, sub in study.PLACED for word in ('--' + key, os.path.join(folder, sub))]
+            '36000'] + runs.folder_flags(folder)
 
 
 def steady_rate(folder, args, batch_size):
-    times = figures.step_wall_times(os.path.join(folder, 'summaries'))
-    end = max(step for step in times if step < args.steps)
-    return batch_size / figures.steady_step_seconds(times, args.first, end)
+    return runs.steady_rate(dict(runs.run_folders(folder))['summary_dir'], batch_size, args.first, args.steps)[0]
 
 
 def measure(args, lanes, batch_size):
@@ -54,10 +51,10 @@ def measure(args, lanes, batch_size):
             os.makedirs(folder)
         start = time.time()
         if lanes == 1:     # on every core, as a study runs without --parallel
-            codes = {'run0': harness.command_seconds(command(args, folders[0]), quiet=True)[0]}
+            codes = {'run0': runs.command_seconds(command(args, folders[0]), quiet=True)[0]}
         else:
-            codes = runner.side_by_side([('run{}'.format(k), command(args, folder), os.path.join(folder, 'train.log'))
-                                         for k, folder in enumerate(folders)], lanes, stopped=())
+            codes = here.side_by_side([('run{}'.format(k), command(args, folder), os.path.join(folder, here.TRAIN_LOG))
+                                       for k, folder in enumerate(folders)], lanes, stopped=())
         wall = time.time() - start
         if any(codes.values()):
             raise SystemExit('a run failed: exit codes {}'.format(codes))

@@ -20,8 +20,10 @@ import time
 
 import numpy as np
 
-import study
+from studies import grid
 from benchmarks import harness
+from kit import standins
+from kit import runs
 
 NUM_IMAGES = 202599                       # CelebA's aligned images
 PARTITIONS = (162770, 19867, 19962)       # list_eval_partition.txt: train, validation, test
@@ -37,7 +39,7 @@ def make_folder(root):
     done = os.path.join(root, 'complete')
     if os.path.isfile(done):
         return images
-    names = harness.write_celeba_folder(images, NUM_IMAGES, distinct=VARIANTS)
+    names = standins.write_celeba_folder(images, NUM_IMAGES, distinct=VARIANTS)
     bounds = np.cumsum(PARTITIONS)
     with open(os.path.join(root, 'list_eval_partition.txt'), 'w') as f:
         f.writelines('{} {}\n'.format(name, int(np.searchsorted(bounds, k, side='right')))
@@ -66,7 +68,7 @@ def seconds_until(args, ready=None):
     """Seconds from starting `python vae.py ARGS` until it prints a line containing `ready`, or until it
     exits when `ready` is None; the command is always run to its end."""
     started = time.time()
-    process = subprocess.Popen([sys.executable, harness.VAE] + args, stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, runs.VAE] + args, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, universal_newlines=True)
     at, output = None, []
     for line in process.stdout:
@@ -81,14 +83,12 @@ def seconds_until(args, ready=None):
 def measure(dataset, images, run, cold, repeat):
     """{command: [seconds, ...]} of one dataset's commands, each timed `repeat` times (--traverse once), on
     a checkpoint this makes with the first --train."""
-    args = ['--dataset', dataset, '--data_dir_path', images, '--batch_size', '8',
-            '--checkpoint_dir', os.path.join(run, 'checkpoints'), '--results_dir', os.path.join(run, 'results'),
-            '--summary_dir', os.path.join(run, 'summaries')]
+    args = ['--dataset', dataset, '--data_dir_path', images, '--batch_size', '8'] + runs.folder_flags(run)
 
     def train():
         """Seconds until --train, resumed from the latest checkpoint, has done its first step. It is run
         to two steps, so that its first is an ordinary step, not the last one with its end-of-run pictures."""
-        first = study.latest_step(os.path.join(run, 'checkpoints')) + 1
+        first = grid.latest_step(os.path.join(run, 'ck')) + 1
         return seconds_until(['--train', '--steps', str(first + 1)] + args, 'step {}/'.format(first))
 
     def generate():
@@ -99,7 +99,7 @@ def measure(dataset, images, run, cold, repeat):
         return command()
 
     times = {}
-    if not os.path.isdir(os.path.join(run, 'checkpoints')):
+    if not os.path.isdir(os.path.join(run, 'ck')):
         times['--train, first (checks every file)'] = [train()]
     else:
         train()   # untimed: it reads what the warm figures below find in the page cache

@@ -18,26 +18,27 @@ import tempfile
 import time
 
 import common
-import gather
-import study
 from benchmarks import harness
-from slurm_cluster import SlurmCluster, Unavailable
+from kit import runs
+from kit.slurm import SlurmCluster, Unavailable
+from studies import grid, slurm
+
 
 def run_spans(folder, after):
     """{run: seconds from its task's start to its metrics.json} for the runs this submission finished."""
-    definition = common.read_json(os.path.join(folder, study.DEFINITION_FILE))
+    definition = common.read_json(os.path.join(folder, grid.DEFINITION_FILE))
     spans = {}
-    for run in study.runs_of(definition, folder):
+    for run in grid.runs_of(definition, folder):
         done = os.path.join(run.folder, 'results', 'metrics.json')
-        started = gather.task_started(os.path.join(run.folder, study.TASK_LOG), after)
-        if started is not None and os.path.isfile(done) and study.result(run, definition) is not None:
+        started = slurm.task_started(os.path.join(run.folder, slurm.TASK_LOG), after)
+        if started is not None and os.path.isfile(done) and grid.result(run, definition) is not None:
             spans[run.name] = os.path.getmtime(done) - started
     return spans
 
 
 def timed(args, environment):
     """(exit code, wall seconds) of `python study.py ARGS`."""
-    return harness.command_seconds([sys.executable, os.path.join(harness.ROOT, 'study.py')] + args, env=environment)
+    return runs.command_seconds([sys.executable, os.path.join(harness.ROOT, 'study.py')] + args, env=environment)
 
 
 def measure(folder, study_args, environment):
@@ -45,9 +46,9 @@ def measure(folder, study_args, environment):
     code, wall = timed([folder] + study_args + ['--slurm', '--wait'], environment)
     spans = run_spans(folder, submitted - 1)
     _, gather = timed([folder, '--gather'], environment)   # the gather alone, outside Slurm
-    runs = sum(spans.values())
-    return {'exit_code': code, 'runs': len(spans), 'wall_seconds': wall, 'runs_seconds': runs,
-            'overhead_seconds': wall - runs, 'overhead_per_run_seconds': (wall - runs) / max(len(spans), 1),
+    trained = sum(spans.values())
+    return {'exit_code': code, 'runs': len(spans), 'wall_seconds': wall, 'runs_seconds': trained,
+            'overhead_seconds': wall - trained, 'overhead_per_run_seconds': (wall - trained) / max(len(spans), 1),
             'gather_seconds': gather, 'run_seconds': spans}
 
 

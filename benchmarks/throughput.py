@@ -23,7 +23,6 @@ tf = import_tensorflow()
 import numpy as np  # noqa: E402
 
 import data  # noqa: E402
-import figures  # noqa: E402
 import hardware  # noqa: E402
 import imagefiles  # noqa: E402
 import model  # noqa: E402
@@ -31,6 +30,8 @@ import settings  # noqa: E402
 import training  # noqa: E402
 import vae  # noqa: E402
 from benchmarks import harness  # noqa: E402
+from kit import standins  # noqa: E402
+from kit import runs  # noqa: E402
 from benchmarks.harness import timed  # noqa: E402
 from kit.graphs import random_images, training_batch  # noqa: E402
 
@@ -93,17 +94,17 @@ def real_loop_rate(cfg, steps, first_measured_step):
     """(images/s of `vae.py --train` itself, seconds its fakes snapshot adds to a step), from the wall
     times of its own loss summaries; `steps` must be a multiple of cfg.summary_freq.
 
-    The rate is the steady state's (figures.steady_step_seconds): its window stops at the last summary
+    The rate is the steady state's (runs.steady_rate): its window stops at the last summary
     before the last step, which always writes a fakes grid (the loop does that once per
     image_snapshot_freq steps); that grid's cost is returned apart.
     """
     vae.train(cfg, steps)
-    times = figures.step_wall_times(cfg.summary_dir)
-    end = max(step for step in times if step < steps)
-    step_seconds = figures.steady_step_seconds(times, first_measured_step, end)
+    times = runs.step_wall_times(cfg.summary_dir)
+    rate, end = runs.steady_rate(cfg.summary_dir, cfg.batch_size, first_measured_step, steps)
+    step_seconds = cfg.batch_size / rate
     print('{} {}: steady state over steps {}..{}: {:.4f} s per step (median interval)'.format(
         cfg.dataset, cfg.precision, first_measured_step, end, step_seconds))
-    return cfg.batch_size / step_seconds, times[steps] - times[end] - (steps - end) * step_seconds
+    return rate, times[steps] - times[end] - (steps - end) * step_seconds
 
 
 def pipeline_rate(dataset, batch_size, seconds=5.0):
@@ -237,8 +238,7 @@ def measure_model(cfg, peak_gflops, bare_seconds, loop=None, torch=None):
 def resolved_in(work):
     """resolved(name, precision, *overrides): a dataset's settings with its outputs in their own folder of `work`."""
     def resolved(name, precision, *extra):
-        outputs = [(key, os.path.join(work, name, precision, key)) for key in ('checkpoint_dir', 'results_dir',
-                                                                               'summary_dir')]
+        outputs = runs.run_folders(os.path.join(work, name, precision))
         return settings.resolve(name, outputs + [('precision', precision)] + list(extra))
     return resolved
 
@@ -251,7 +251,7 @@ def celeba_overrides(folder):
 
 def run(work, torch=None):
     folder = os.path.join(work, 'CelebA', 'img_align_celeba')
-    harness.write_celeba_folder(folder, 512)
+    standins.write_celeba_folder(folder, 512)
     paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
     resolved, celeba_data = resolved_in(work), celeba_overrides(folder)
     celeba, dsprites = resolved('celeba', 'float32', *celeba_data), resolved('dsprites', 'float32')
@@ -295,8 +295,8 @@ def run(work, torch=None):
     for name, cfg in (('celeba', celeba), ('dsprites', dsprites)):
         args = ['--dataset', name, '--checkpoint_dir', cfg.checkpoint_dir, '--results_dir', cfg.results_dir,
                 '--data_dir_path', folder, '--holdout_percent', '10']
-        report['commands_seconds'][name + ' --generate'] = harness.vae_seconds('--generate', *args)
-    report['commands_seconds']['dsprites --traverse'] = harness.vae_seconds(
+        report['commands_seconds'][name + ' --generate'] = runs.vae_seconds('--generate', *args)
+    report['commands_seconds']['dsprites --traverse'] = runs.vae_seconds(
         '--traverse', '--dataset', 'dsprites', '--checkpoint_dir', dsprites.checkpoint_dir,
         '--results_dir', dsprites.results_dir)
     return report

@@ -22,48 +22,48 @@ PAIR_STREAM = 3      # the pairs' own seed stream, beside groundtruth.py's TRAIN
 Pairs = collections.namedtuple('Pairs', 'first second changed')
 
 
-def changeable(source, k):
-    """The factors a pair of `source` may differ in: every scored factor (more than one value, not left
+def changeable(ground_truth, k):
+    """The factors a pair of `ground_truth` may differ in: every scored factor (more than one value, not left
     out); SettingsError where there are fewer than 2, or k is out of range."""
-    factors = source.scored
+    factors = ground_truth.scored
     if len(factors) < 2:
-        raise SettingsError('pairs need at least 2 factors that vary, {} has {}'.format(type(source).__name__,
+        raise SettingsError('pairs need at least 2 factors that vary, {} has {}'.format(type(ground_truth).__name__,
                                                                                        len(factors)))
     if not 0 <= k < len(factors):
         raise SettingsError('weak_k must be 0 (k drawn for each pair) or 1 to {} ({} has {} factors that vary), '
-                            'got {}'.format(len(factors) - 1, type(source).__name__, len(factors), k))
+                            'got {}'.format(len(factors) - 1, type(ground_truth).__name__, len(factors), k))
     return factors
 
 
-def sample_pairs(source, rng, count, k=0):
-    """`count` Pairs of `source` (a datasets.groundtruth.GroundTruth) drawn with numpy RandomState `rng`;
+def sample_pairs(ground_truth, rng, count, k=0):
+    """`count` Pairs of `ground_truth` (a datasets.groundtruth.GroundTruth) drawn with numpy RandomState `rng`;
     k = 0 draws k for each pair from [1, F - 1] (the paper's k = rnd)."""
-    factors = changeable(source, k)
+    factors = changeable(ground_truth, k)
     num = len(factors)
-    first = source.sample(rng, count)
+    first = ground_truth.sample(rng, count)
     ks = rng.randint(1, num, size=count) if k == 0 else np.full(count, k)
     changed = np.where(rng.randint(0, 2, size=count) == 1, ks, 1)
     # A uniform random order of the factors for each pair: its first `changed` are drawn anew.
     order_rank = np.argsort(np.argsort(rng.random_sample((count, num)), axis=1), axis=1)
-    fresh = source.sample(rng, count)
+    fresh = ground_truth.sample(rng, count)
     second = first.copy()
     second[:, factors] = np.where(order_rank < changed[:, None], fresh[:, factors], first[:, factors])
-    for factor in source.unscored:
+    for factor in ground_truth.unscored:
         second[:, factor] = fresh[:, factor]
     return Pairs(first, second, changed)
 
 
-def step_pairs(source, seed, step, count, k=0):
+def step_pairs(ground_truth, seed, step, count, k=0):
     """The Pairs of training step `step`: the same for a given (seed, step), whatever ran before."""
-    return sample_pairs(source, np.random.RandomState([seed, PAIR_STREAM, step]), count, k)
+    return sample_pairs(ground_truth, np.random.RandomState([seed, PAIR_STREAM, step]), count, k)
 
 
-def pair_indices(source, seed, start_step, count, k=0):
+def pair_indices(ground_truth, seed, start_step, count, k=0):
     """Endless (step, image indices [2 count]: the first images then their partners, number of changed
     factors [count]) from `start_step` on."""
     step = start_step
     while True:
-        pairs = step_pairs(source, seed, step, count, k)
-        indices = np.concatenate([source.index(pairs.first), source.index(pairs.second)])
+        pairs = step_pairs(ground_truth, seed, step, count, k)
+        indices = np.concatenate([ground_truth.index(pairs.first), ground_truth.index(pairs.second)])
         yield step, indices, pairs.changed.astype(np.int32)
         step += 1

@@ -1,15 +1,32 @@
 import os
 import sys
 
-import numpy as np
 import pytest
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from kit.runs import folder_flags  # noqa: E402
+from kit.standins import write_jpeg  # noqa: E402
+
 # The tiny dSprites model every test that trains one uses: a step takes milliseconds.
 TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16']
+
+
+def pytest_addoption(parser):
+    parser.addoption('--slow', action='store_true', help='also run the stress tests (minutes each)')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: a stress test of minutes; runs with pytest --slow')
+
+
+def pytest_collection_modifyitems(config, items):
+    if not config.getoption('--slow'):
+        for item in items:
+            if 'slow' in item.keywords:
+                item.add_marker(pytest.mark.skip(reason='a stress test of minutes: run it with pytest --slow'))
 
 
 @pytest.fixture
@@ -27,15 +44,6 @@ def run_cli(*args, cwd=ROOT):
     import subprocess
     return subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py')] + list(args), cwd=cwd,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-
-
-def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):
-    from PIL import Image
-    rng = np.random.RandomState(seed)
-    # Smooth blobs rather than noise: JPEG keeps them, and a model can fit them.
-    small = rng.randint(0, 256, (height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8)
-    image = Image.fromarray(small).resize((width, height), Image.BILINEAR)
-    image.convert(mode).save(path, quality=90)
 
 
 @pytest.fixture
@@ -57,8 +65,7 @@ def celeba_dir(tmp_path):
 def tiny_overrides(tmp_path):
     """Command-line overrides for a tiny, fast CelebA model writing into tmp_path."""
     return ['--filters', '4,4,4,4', '--latent_dim', '3', '--batch_size', '4', '--num_gen_imgs', '8',
-            '--grid_size', '2,4', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--summary_freq', '1', '--image_snapshot_freq', '1']
+            '--grid_size', '2,4', '--summary_freq', '1', '--image_snapshot_freq', '1'] + folder_flags(tmp_path)
 
 
 def gif_shown_ms(path):

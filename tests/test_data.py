@@ -10,7 +10,7 @@ import data
 import imagefiles
 from datasets import dsprites
 import settings
-from conftest import write_jpeg
+from kit.standins import write_jpeg
 from common import SettingsError
 
 tf.disable_v2_behavior()

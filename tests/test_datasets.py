@@ -1,4 +1,4 @@
-"""The datasets with known factors, on small stand-ins in each published format (datasets/standins.py): the
+"""The datasets with known factors, on small stand-ins in each published format (kit/standins.py): the
 image read for given factor indices is the one at the published index formula, the procedural dSprites draw
 what they should, and every one trains, resumes and is scored."""
 import json
@@ -16,7 +16,9 @@ import settings
 import vae
 from common import SettingsError
 from conftest import ROOT
-from datasets import GROUND_TRUTH, cars3d, mpi3d, open_ground_truth, shapes3d, smallnorb, standins
+from datasets import GROUND_TRUTH, cars3d, mpi3d, open_ground_truth, shapes3d, smallnorb
+from kit import standins
+from kit.runs import folder_flags
 
 # Small grids in each file's layout: every factor kept, fewer values.
 SMALL = {'shapes3d': (2, 2, 2, 2, 2, 3), 'mpi3d': (2, 2, 2, 3, 3, 2, 2), 'smallnorb': (2, 4, 2, 3, 2),
@@ -131,8 +133,7 @@ def test_training_batches_resume_exactly_with_their_random_appearance(tmp_path):
 def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path, capsys):
     folder = write_standin(name, str(tmp_path / 'data'))
     args = ['--dataset', name, '--data_dir_path', folder, '--batch_size', '8', '--filters', '8,8,8,8',
-            '--hidden_units', '16,16', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--eval_num_train', '50', '--eval_num_eval', '30', '--downstream_sizes', '10,50',
+            '--hidden_units', '16,16', *folder_flags(tmp_path), '--eval_num_train', '50', '--eval_num_eval', '30', '--downstream_sizes', '10,50',
             '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40']
     assert vae.main(['--train', '--steps', '2'] + args) == 0
     assert vae.main(['--train', '--steps', '3', '--evaluate'] + args) == 0
@@ -163,8 +164,7 @@ def train_cli(name, folder, tmp_path):
     before = sorted((f, os.path.getmtime(os.path.join(folder, f)), os.path.getsize(os.path.join(folder, f)))
                     for f in os.listdir(folder))
     done = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1', '--dataset', name,
-                           '--data_dir_path', folder, '--checkpoint_dir', str(tmp_path / 'ck'),
-                           '--summary_dir', str(tmp_path / 'sum'), '--results_dir', str(tmp_path / 'res')],
+                           '--data_dir_path', folder, *folder_flags(tmp_path)],
                           cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert done.returncode == 2, done.stderr
     assert 'Traceback' not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -10,6 +10,7 @@ import metrics
 import settings
 import vae
 from conftest import gif_shown_ms, run_cli
+from kit.runs import folder_flags
 
 
 def image_size(path):
@@ -72,8 +73,7 @@ def test_resume_with_other_architecture_is_a_clear_error(celeba_dir, tiny_overri
 
 
 def test_dsprites_cli_end_to_end_and_errors(tmp_path):
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')]
+    dirs = folder_flags(tmp_path)
     missing = run_cli('--generate', '--dataset', 'dsprites', *dirs)
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines()[-1].startswith('error: no checkpoint in ')

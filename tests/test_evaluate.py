@@ -15,6 +15,7 @@ import settings
 import vae
 from test_metrics import binning_bound
 from conftest import TINY_DSPRITES
+from kit.runs import folder_flags
 
 SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '100', '--eval_batch_size', '8',
               '--downstream_sizes', '10,100']
@@ -89,8 +90,7 @@ def test_dci_and_the_downstream_task_fit_their_shared_boosted_trees_once(tmp_pat
 
 
 def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
-    args = TINY_DSPRITES + ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--objective', 'capacity']
+    args = TINY_DSPRITES + folder_flags(tmp_path) + ['--objective', 'capacity']
     assert vae.main(['--train', '--steps', '3'] + args) == 0
     # evaluated without the training's --objective and --batch_size: the record still says how it was trained
     assert vae.main(['--evaluate'] + args[:2] + args[6:12] + SMALL_EVAL) == 0

@@ -3,7 +3,10 @@ import base64
 import http.client
 import io
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -14,12 +17,13 @@ from PIL import Image
 import checkpoints
 import inference
 import data
-import explorer_client
 import explorer
 import images
 import pictures
 import settings
 import vae
+from kit import explorer as client
+from kit.runs import folder_flags
 from devtools import Browser, find_chromium
 from conftest import TINY_DSPRITES
 
@@ -29,11 +33,6 @@ TINY = TINY_DSPRITES + ['--traverse_kl_images', '50', '--explore_images', '6']
 LATENT_DIM = 10   # dSprites' default, which TINY keeps
 # The KL each dim of the hand-set checkpoint has: z_mean is the bias, log-variance 0, so KL = mean^2 / 2.
 SET_MEANS = np.array([0.0, 2.0, 0.5, 3.0, 0.0, 1.0, 0.0, 0.0, 1.5, 0.0], np.float32)
-
-
-def dirs(folder):
-    return ['--checkpoint_dir', str(folder / 'ck'), '--results_dir', str(folder / 'res'),
-            '--summary_dir', str(folder / 'sum')]
 
 
 def set_means_and_save(cfg):
@@ -54,8 +53,8 @@ def set_means_and_save(cfg):
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp('explore')
-    assert vae.main(['--train', '--steps', '2'] + TINY + dirs(folder)) == 0
-    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + dirs(folder)))
+    assert vae.main(['--train', '--steps', '2'] + TINY + folder_flags(folder)) == 0
+    cfg = settings.resolve('dsprites', settings.parse_overrides(TINY[2:] + folder_flags(folder)))
     set_means_and_save(cfg)
     restored = inference.Restored(cfg)
     assert restored.step == 3
@@ -198,21 +197,21 @@ def test_concurrent_clients_are_all_answered(server):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp('cli')
-    assert vae.main(['--train', '--steps', '1'] + TINY + dirs(folder)) == 0
+    assert vae.main(['--train', '--steps', '1'] + TINY + folder_flags(folder)) == 0
     return folder
 
 
 # Each case is a new process: the abort this guards against came at interpreter exit, in 1 stop of 6 under
-# load. The explorer stop benchmark runs such cycles 200 times.
+# load. The stress test below runs such cycles 200 times.
 @pytest.mark.parametrize('stop', [signal.SIGINT, signal.SIGTERM] * 3)
 def test_explorer_stops_cleanly_with_a_decode_in_flight(trained, stop):
-    process, host, port = explorer_client.start(TINY + dirs(trained))
+    process, host, port = client.start(TINY + folder_flags(trained))
     try:
         connection = http.client.HTTPConnection(host, port, timeout=30)
         connection.request('GET', '/api/dims')
         assert connection.getresponse().status == 200
         connection.close()
-        response = explorer_client.stop_while_decoding(process, host, port, stop, LATENT_DIM)
+        response = client.stop_while_decoding(process, host, port, stop, LATENT_DIM)
     except BaseException:
         process.kill()
         process.communicate()
@@ -227,9 +226,9 @@ def test_explorer_stops_cleanly_with_a_decode_in_flight(trained, stop):
 
 
 def test_a_second_signal_while_stopping_changes_nothing(trained):
-    process, host, port = explorer_client.start(TINY + dirs(trained))
+    process, host, port = client.start(TINY + folder_flags(trained))
     try:
-        response = explorer_client.stop_while_decoding(process, host, port, signal.SIGTERM, LATENT_DIM)
+        response = client.stop_while_decoding(process, host, port, signal.SIGTERM, LATENT_DIM)
         process.send_signal(signal.SIGINT)      # while it closes: noted, not a second stop
     except BaseException:
         process.kill()
@@ -238,6 +237,44 @@ def test_a_second_signal_while_stopping_changes_nothing(trained):
     out, err = process.communicate(timeout=60)
     assert response.startswith(b'HTTP/1.1 200')
     assert process.returncode == 0 and out.rstrip().endswith('explorer stopped'), (process.returncode, err)
+
+
+def stop_cycle(folder, signum):
+    """One start, serve, stop cycle with decodes in flight: what went wrong, or ''."""
+    process, host, port = client.start(TINY + folder_flags(folder))
+    problem, signalled = '', False
+    try:
+        status, _ = client.request(host, port, 'GET', '/api/dims')
+        problem = '' if status.endswith(b'200 OK') else 'dims: {}'.format(status)
+        for value in range(3):   # complete decodes, fired just before the signal
+            threading.Thread(target=client.request, daemon=True, args=(
+                host, port, 'POST', '/api/decode', client.decode_body(LATENT_DIM, value))).start()
+        response = client.stop_while_decoding(process, host, port, signum, LATENT_DIM)
+        signalled = True
+        if not (response.startswith(b'HTTP/1.1 200') and b'image/png' in response.split(b'\r\n\r\n')[0]):
+            problem = problem or 'held decode answered {!r}'.format(response[:40])
+    except (OSError, RuntimeError) as error:
+        problem = 'client: {}'.format(error)
+    finally:
+        if not signalled and process.poll() is None:
+            process.send_signal(signum)
+        out, err = process.communicate(timeout=120)
+    if process.returncode != 0 or not out.rstrip().endswith('explorer stopped'):
+        problem = 'exit code {}: {}'.format(process.returncode, err.strip().splitlines()[-1:] or '')
+    return problem
+
+
+@pytest.mark.slow
+def test_200_stops_under_load_are_all_clean(trained):
+    """The stress test: 200 cycles, SIGINT and SIGTERM in turn, every core kept busy by other processes."""
+    load = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(os.cpu_count() or 1)]
+    try:
+        problems = [(k, stop_cycle(trained, (signal.SIGINT, signal.SIGTERM)[k % 2])) for k in range(200)]
+    finally:
+        for process in load:
+            process.kill()
+            process.wait()
+    assert [(k, problem) for k, problem in problems if problem] == []
 
 
 def test_only_loopback_addresses_count_as_local():

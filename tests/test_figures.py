@@ -12,6 +12,7 @@ import pictures
 import settings
 import vae
 from conftest import TINY_DSPRITES, gif_shown_ms
+from kit import runs
 from kit.graphs import training_batch
 
 tf.disable_v2_behavior()
@@ -105,13 +106,13 @@ def test_the_steady_step_time_leaves_out_warm_up_the_final_step_and_a_save():
         clock += 3.0 if step == 2 else 1.0 + (4.0 if step == 12 else 0.0)
         times[step] = clock
     times[21] = clock + 5.0
-    assert figures.steady_step_seconds(times, first=2, last=20) == pytest.approx(0.5)
+    assert runs.steady_step_seconds(times, first=2, last=20) == pytest.approx(0.5)
     # The mean over the same window takes the save in: 18 steps in 9 + 4 s.
     assert (times[20] - times[2]) / 18.0 == pytest.approx(13.0 / 18)
 
 
 def test_a_window_too_short_to_be_steady_is_refused():
     times = {2: 0.0, 4: 1.0, 6: 2.0, 8: 3.0, 9: 9.0}
-    assert figures.steady_step_seconds(times, first=2, last=8) == pytest.approx(0.5)
+    assert runs.steady_step_seconds(times, first=2, last=8) == pytest.approx(0.5)
     with pytest.raises(ValueError, match='steps 4..8 hold 2 logged intervals, fewer than 3'):
-        figures.steady_step_seconds(times, first=4, last=8)
+        runs.steady_step_seconds(times, first=4, last=8)

@@ -12,7 +12,9 @@ import imagefiles
 import settings
 import vae
 from common import SettingsError
-from conftest import run_cli, write_jpeg
+from conftest import run_cli
+from kit.standins import write_jpeg
+from kit.runs import folder_flags
 
 tf.disable_v2_behavior()
 
@@ -51,8 +53,7 @@ def folder_args(tmp_path, folder, *extra):
     return ['--dataset', 'folder', '--data_dir_path', str(folder), '--img_shape', '32,32,3', '--filters', '4,4',
             '--latent_dim', '3', '--batch_size', '4', '--num_gen_imgs', '8', '--grid_size', '2,4',
             '--holdout_percent', '25', '--traverse_kl_images', '10', '--eval_attribute_images', '10',
-            '--summary_freq', '1', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')] + list(extra)
+            '--summary_freq', '1', *folder_flags(tmp_path)] + list(extra)
 
 
 def test_a_mixed_folder_skips_and_counts_bad_files_and_trains_in_every_mode(mixed_folder, tmp_path, capsys):

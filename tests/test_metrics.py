@@ -72,12 +72,12 @@ def test_factor_vae_prunes_dims_by_their_std_as_disentanglement_lib():
     # global variance and vote at random among them: with dim 1 kept (std 0.1 >= 0.05) and dim 2 pruned,
     # half their votes land on dim 1, which the classifier then assigns to factor 2: accuracy 3/4.
     # (Pruning by variance, 0.01 < 0.05, would drop dim 1 too: 1/2; pruning nothing: 5/6.)
-    space = Grid((1, 3, 4))
+    ground_truth = Grid((1, 3, 4))
     rng = np.random.RandomState(0)
 
     def represent(classes):
         return np.stack([classes[:, 1] / 2.0, 0.1 * rng.randn(len(classes)), 0.01 * rng.randn(len(classes))], 1)
-    score = metrics.factor_vae_score(represent, space, np.random.RandomState(1), num_train=4000, num_eval=4000)
+    score = metrics.factor_vae_score(represent, ground_truth, np.random.RandomState(1), num_train=4000, num_eval=4000)
     assert score == pytest.approx(0.75, abs=0.02)
 
 

@@ -17,6 +17,7 @@ import terms
 import vae
 from conftest import TINY_DSPRITES, train_from_scratch
 from kit.graphs import binary_images, training_batch
+from kit.runs import folder_flags
 
 tf.disable_v2_behavior()
 
@@ -150,8 +151,7 @@ def restores_bit_for_bit(checkpoint_dir, cfg):
 
 @pytest.mark.parametrize('objective', ['tcvae', 'factor'])
 def test_resume_is_exact_for_both_objectives(objective, tmp_path):
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--objective', objective]
+    dirs = folder_flags(tmp_path) + ['--objective', objective]
     assert vae.main(['--train', '--steps', '3'] + TINY + dirs) == 0
     # Every variable of the step, the discriminator's and its Adam's included, restores bit for bit.
     saved = restores_bit_for_bit(str(tmp_path / 'ck'), settings.resolve('dsprites', settings.parse_overrides(
@@ -244,8 +244,7 @@ def test_an_empty_bank_is_minibatch_stratified_sampling():
 
 def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
     bank = ['--objective', 'tcvae', '--tcvae_estimator', 'bank', '--tcvae_bank_size', '20']
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')] + bank
+    dirs = folder_flags(tmp_path) + bank
     assert vae.main(['--train', '--steps', '3'] + TINY + dirs) == 0
     saved = restores_bit_for_bit(str(tmp_path / 'ck'), settings.resolve('dsprites', settings.parse_overrides(
         TINY[2:] + dirs)))
@@ -268,8 +267,7 @@ def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path,
     """The only list of objectives outside objectives.py: whatever is registered is walked through."""
     small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64', '--downstream_sizes', '10,40',
                   '--eval_batch_size', '8']
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--objective', name]
+    dirs = folder_flags(tmp_path) + ['--objective', name]
     assert vae.main(['--train', '--steps', '2'] + TINY + dirs) == 0
     assert objectives.get(name).describe(settings.resolve('dsprites', [('objective', name)])) in \
         capsys.readouterr().out

@@ -13,6 +13,7 @@ import training
 import vae
 from conftest import train_from_scratch
 from kit.graphs import training_batch
+from kit.runs import folder_flags
 
 tf.disable_v2_behavior()
 
@@ -88,8 +89,7 @@ def test_overflowing_step_is_skipped_but_counted():
 
 def test_runs_switch_precision_on_resume_both_ways(tmp_path, capsys):
     base = ['--dataset', 'dsprites', '--filters', '4,4,4,4', '--hidden_units', '8,8', '--batch_size', '4',
-            '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')]
+            *folder_flags(tmp_path)]
     assert vae.main(['--train', '--steps', '2'] + base) == 0
     assert vae.main(['--train', '--steps', '3', '--precision', 'float16'] + base) == 0
     assert 'dynamic loss scaling' in capsys.readouterr().out
@@ -127,8 +127,7 @@ def test_native_bfloat16_is_read_off_the_cpu_flags_and_the_tensorflow_version(fl
 def test_a_float32_run_is_told_of_bfloat16_only_where_the_cpu_computes_it(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(hardware, 'tensorflow_version', lambda: '2.21.0')
     args = ['--train', '--steps', '1', '--dataset', 'dsprites', '--filters', '4,4,4,4', '--hidden_units', '8,8',
-            '--batch_size', '4', '--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')]
+            '--batch_size', '4', *folder_flags(tmp_path)]
     monkeypatch.setattr(hardware, 'cpu', lambda: ('a CPU with BF16', ['avx2', 'avx512f', 'avx512_bf16']))
     assert vae.main(args) == 0
     hints = [line for line in capsys.readouterr().out.splitlines() if line.startswith('hint:')]

@@ -14,21 +14,17 @@ import tensorflow.compat.v1 as tf
 import checkpoints
 import vae
 from conftest import ROOT, TINY_DSPRITES
+from kit.runs import folder_flags
 
 tf.disable_v2_behavior()
 
 TINY = TINY_DSPRITES + ['--summary_freq', '5', '--image_snapshot_freq', '100000']
 
 
-def dirs(tmp_path):
-    return ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')]
-
-
 def start_training(tmp_path, *extra):
     log = open(str(tmp_path / 'train.log'), 'w')
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1000000']
-                               + TINY + dirs(tmp_path) + list(extra),
+                               + TINY + folder_flags(tmp_path) + list(extra),
                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     return process, log
 
@@ -67,7 +63,7 @@ def test_stop_signal_checkpoints_and_resumes_at_that_step(tmp_path, capsys, sign
     assert checkpoint.endswith('model.ckpt-{}'.format(step))
     before = assert_consistent(checkpoint, step)
 
-    assert vae.main(['--train', '--steps', str(step + 2)] + TINY + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', str(step + 2)] + TINY + folder_flags(tmp_path)) == 0
     assert 'resumed from {} at step {}'.format(checkpoint, step) in capsys.readouterr().out
     after = assert_consistent(checkpoints.latest(str(tmp_path / 'ck')), step + 2)
     kernel = 'decoder/to_pixels/kernel'
@@ -84,12 +80,12 @@ def test_sigkill_loses_only_steps_since_the_last_periodic_checkpoint(tmp_path, c
     checkpoint = checkpoints.latest(str(tmp_path / 'ck'))
     step = checkpoints.step_of(checkpoint)
     assert_consistent(checkpoint, step)
-    assert vae.main(['--train', '--steps', str(step + 1)] + TINY + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', str(step + 1)] + TINY + folder_flags(tmp_path)) == 0
     assert 'at step {}'.format(step) in capsys.readouterr().out
 
 
 def test_half_written_checkpoint_is_never_the_latest(tmp_path):
-    assert vae.main(['--train', '--steps', '2'] + TINY + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', '2'] + TINY + folder_flags(tmp_path)) == 0
     ck = str(tmp_path / 'ck')
     good = os.path.join(ck, 'model.ckpt-2')
     broken = os.path.join(ck, 'model.ckpt-3')
@@ -99,10 +95,10 @@ def test_half_written_checkpoint_is_never_the_latest(tmp_path):
 
 
 def test_divergence_stops_cleanly_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    assert vae.main(['--train', '--steps', '2'] + TINY + dirs(tmp_path)) == 0
+    assert vae.main(['--train', '--steps', '2'] + TINY + folder_flags(tmp_path)) == 0
     good = checkpoints.latest(str(tmp_path / 'ck'))
     capsys.readouterr()
-    code = vae.main(['--train', '--steps', '200', '--learning_rate', '1e12'] + TINY + dirs(tmp_path))
+    code = vae.main(['--train', '--steps', '200', '--learning_rate', '1e12'] + TINY + folder_flags(tmp_path))
     err = capsys.readouterr().err
     assert code == 2
     assert 'became' in err and 'at step' in err and 'the last good checkpoint is {} (kept)'.format(good) in err

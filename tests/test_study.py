@@ -11,15 +11,15 @@ import numpy as np
 from PIL import Image
 import pytest
 
-import gather
 import hardware
-import runner
+import report
 import scores
 import unsupervised
-import study
-from common import SettingsError
+import settings
+from common import SettingsError, write_json
 from conftest import TINY_DSPRITES
-from slurm_cluster import SlurmCluster, Unavailable
+from kit.slurm import SlurmCluster, Unavailable
+from studies import gather, grid, here, plots, slurm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny dSprites model and small metric samples: a run trains and evaluates in seconds.
@@ -38,13 +38,13 @@ def run_study(folder, *args, env=None, timeout=600):
 
 def definition(grids, dataset='dsprites', steps=2, given=()):
     return {'dataset': dataset, 'steps': steps, 'settings': list(given),
-            'grids': [study.parse_grid(words, study.settings.defaults(dataset)) for words in grids]}
+            'grids': [grid.parse_grid(words, settings.defaults(dataset)) for words in grids]}
 
 
 # ---- grids and folders ----
 
 def test_a_grid_is_a_product_of_any_settings_with_seeds_last_and_readable_folders(tmp_path):
-    runs = study.runs_of(definition([['seed=0-1', 'objective=tcvae', 'tcvae_beta=1,6'],
+    runs = grid.runs_of(definition([['seed=0-1', 'objective=tcvae', 'tcvae_beta=1,6'],
                                      ['objective=factor', 'factor_gamma=10', 'seed=0']]), str(tmp_path))
     assert [run.name for run in runs] == ['tcvae_tcvae_beta1_seed0', 'tcvae_tcvae_beta1_seed1',
                                           'tcvae_tcvae_beta6_seed0', 'tcvae_tcvae_beta6_seed1',
@@ -54,36 +54,36 @@ def test_a_grid_is_a_product_of_any_settings_with_seeds_last_and_readable_folder
 
 
 def test_list_settings_take_semicolons_and_the_default_objective_names_the_folder(tmp_path):
-    runs = study.runs_of(definition([['filters=8,8,16,16;16,16,32,32']], given=[('seed', '3')]), str(tmp_path))
+    runs = grid.runs_of(definition([['filters=8,8,16,16;16,16,32,32']], given=[('seed', '3')]), str(tmp_path))
     assert [run.name for run in runs] == ['beta_filters8-8-16-16_seed3', 'beta_filters16-16-32-32_seed3']
 
 
 def test_the_disentanglement_studys_folder_names_are_kept(tmp_path):
-    runs = study.runs_of(definition([['objective=capacity', 'capacity_steps=20000', 'seed=0']]), str(tmp_path))
+    runs = grid.runs_of(definition([['objective=capacity', 'capacity_steps=20000', 'seed=0']]), str(tmp_path))
     assert runs[0].name == 'capacity_capacity_steps20000_seed0'
 
 
 def test_running_again_with_no_grid_continues_and_a_new_grid_adds_runs(tmp_path):
-    first = study.define(str(tmp_path), [['objective=beta', 'seed=0-1']], 'dsprites', 2, [('latent_dim', '4')])
-    study.write_json(first, str(tmp_path / study.DEFINITION_FILE))
-    again = study.define(str(tmp_path), [], None, None, [])
+    first = grid.define(str(tmp_path), [['objective=beta', 'seed=0-1']], 'dsprites', 2, [('latent_dim', '4')])
+    write_json(first, str(tmp_path / grid.DEFINITION_FILE))
+    again = grid.define(str(tmp_path), [], None, None, [])
     assert json.loads(json.dumps(again)) == json.loads(json.dumps(first))
-    more = study.define(str(tmp_path), [['objective=beta', 'seed=0-1'], ['objective=tcvae', 'seed=0']], None, 5, [])
-    assert [run.name for run in study.runs_of(more, str(tmp_path))] == ['beta_seed0', 'beta_seed1', 'tcvae_seed0']
+    more = grid.define(str(tmp_path), [['objective=beta', 'seed=0-1'], ['objective=tcvae', 'seed=0']], None, 5, [])
+    assert [run.name for run in grid.runs_of(more, str(tmp_path))] == ['beta_seed0', 'beta_seed1', 'tcvae_seed0']
     assert more['steps'] == 5
     with pytest.raises(SettingsError, match='defined with the settings'):
-        study.define(str(tmp_path), [], None, None, [('latent_dim', '6')])
+        grid.define(str(tmp_path), [], None, None, [('latent_dim', '6')])
     with pytest.raises(SettingsError, match='is a dsprites study'):
-        study.define(str(tmp_path), [], 'celeba', None, [])
+        grid.define(str(tmp_path), [], 'celeba', None, [])
 
 
 def test_a_folder_holding_another_runs_settings_is_never_reused(tmp_path):
-    runs = study.runs_of(definition([['objective=beta', 'seed=0']]), str(tmp_path))
-    study.claim_folders(runs)
-    study.check_folders(runs)
-    other = study.runs_of(definition([['objective=beta', 'seed=0']], given=[('latent_dim', '6')]), str(tmp_path))
+    runs = grid.runs_of(definition([['objective=beta', 'seed=0']]), str(tmp_path))
+    grid.claim_folders(runs)
+    grid.check_folders(runs)
+    other = grid.runs_of(definition([['objective=beta', 'seed=0']], given=[('latent_dim', '6')]), str(tmp_path))
     with pytest.raises(SettingsError, match='holds a run with other settings'):
-        study.check_folders(other)
+        grid.check_folders(other)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -114,16 +114,16 @@ def test_slurm_without_sbatch_on_path_is_one_line(tmp_path):
 
 # ---- the gather and UDR ----
 
-def fake_run(folder, name, grid, objective, seed, mig, codes, kl, step=2):
+def fake_run(folder, name, values_of_grid, objective, seed, mig, codes, kl, step=2):
     """A finished run's files as vae.py --evaluate writes them (no event files: 0 training minutes)."""
     results = os.path.join(folder, name, 'results')
     os.makedirs(results)
     values = {key: mig for key in scores.BENCHMARK}
     values.update(step=step, reconstruction=1.0, kl_per_dim=list(kl),
                   config={'objective': objective, 'seed': seed, 'inactive_kl': 0.05})
-    study.write_json(values, os.path.join(results, 'metrics.json'))
+    write_json(values, os.path.join(results, 'metrics.json'))
     unsupervised.save_codes(codes, kl, step, os.path.join(results, unsupervised.CODES_FILE))
-    return study.Run(name, os.path.join(folder, name), grid, ())
+    return grid.Run(name, os.path.join(folder, name), values_of_grid, ())
 
 
 def test_udr_picks_the_seed_that_agrees_with_the_others_and_is_rank_correlated_with_the_metrics(tmp_path):
@@ -137,7 +137,7 @@ def test_udr_picks_the_seed_that_agrees_with_the_others_and_is_rank_correlated_w
         codes = np.concatenate([codes, np.zeros((300, 1))], axis=1)
         runs.append(fake_run(str(tmp_path), 'beta_seed{}'.format(seed), (('objective', 'beta'), ('seed', str(seed))),
                              'beta', seed, mig=0.5 - 0.1 * k, codes=codes, kl=kl))
-    lines = {run.name: gather.row(run, study.result(run, definition([['seed=0']]))) for run in runs}
+    lines = {run.name: gather.row(run, grid.result(run, definition([['seed=0']]))) for run in runs}
     selected = gather.score_udr(runs, lines)
     scores = [lines[run.name]['udr'] for run in runs]
     assert selected == {'objective=beta': 'beta_seed0'}
@@ -158,14 +158,14 @@ def test_the_metrics_rank_correlations_with_each_other_have_known_answers(tmp_pa
     assert rho['mig', 'factor_vae'] == pytest.approx(-0.4) and rho['factor_vae', 'mig'] == pytest.approx(-0.4)
     assert rho['irs', 'mig'] is None   # constant over the runs: no rank order
     assert gather.metric_correlations(rows[:2]) is None
-    gather.plot_correlations(correlations, str(tmp_path / 'correlations.png'))
+    plots.plot_correlations(correlations, str(tmp_path / 'correlations.png'))
     assert Image.open(str(tmp_path / 'correlations.png')).size[0] > 100
-    assert '| mig | -0.40 | 1.00 | 1.00 | -1.00 | - |' in gather.correlation_lines(correlations)
+    assert '| mig | -0.40 | 1.00 | 1.00 | -1.00 | - |' in report.correlation_lines(correlations)
 
 
 def test_a_setting_with_one_finished_seed_gets_no_udr(tmp_path):
     run = fake_run(str(tmp_path), 'beta_seed0', (('seed', '0'),), 'beta', 0, 0.5, np.zeros((10, 2)), [1, 1])
-    lines = {run.name: gather.row(run, study.result(run, definition([['seed=0']])))}
+    lines = {run.name: gather.row(run, grid.result(run, definition([['seed=0']])))}
     assert gather.score_udr([run], lines) == {} and lines[run.name]['udr'] is None
 
 
@@ -177,7 +177,7 @@ def test_a_study_here_resumes_a_stopped_run_trains_the_rest_names_a_failed_one_a
     broken.write_bytes(b'not an npz file')
     run = folder / 'beta_seed0'
     stopped = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '2'] +
-                             TINY + [word for key, sub in study.PLACED for word in ('--' + key, str(run / sub))],
+                             TINY + [word for key, sub in grid.PLACED for word in ('--' + key, str(run / sub))],
                              stdout=subprocess.DEVNULL)
     assert stopped.returncode == 0      # a run stopped at step 2 of the budget, as if by Ctrl-C
     code, out, err = run_study(folder, '--grid', 'objective=beta', 'seed=0-1', '--grid', 'objective=beta',
@@ -189,10 +189,10 @@ def test_a_study_here_resumes_a_stopped_run_trains_the_rest_names_a_failed_one_a
     assert [line['run'] for line in gathered['runs']] == ['beta_seed0', 'beta_seed1']
     for line in gathered['runs']:
         own = json.loads((folder / line['run'] / 'results' / 'metrics.json').read_text())
-        scored = [key for key in gather.SCORES if key in own]
+        scored = [key for key in scores.SHOWN_KEYS if key in own]
         assert [line[key] for key in scored] == [own[key] for key in scored]   # every score the run wrote, by name
         # TINY's downstream sizes (10, 20) hold no 100 and 10,000 codes to take the sample efficiency of
-        assert set(gather.SCORES) - set(scored) == {'sample_efficiency_logistic', 'sample_efficiency_boosted_trees'}
+        assert set(scores.SHOWN_KEYS) - set(scored) == {'sample_efficiency_logistic', 'sample_efficiency_boosted_trees'}
         assert line['step'] == own['step'] == 3 and line['udr'] is not None
     assert gathered['selected_per_setting'] == {'objective=beta': gathered['selected_per_objective']['beta']}
     assert gathered['header']['command'].startswith('python study.py ') and gathered['header']['cores'] >= 1
@@ -213,9 +213,9 @@ def test_runs_side_by_side_each_train_on_their_own_cores_and_log_into_their_fold
     assert code == 0, err
     gathered = json.loads((folder / gather.RESULTS_FILE).read_text())
     assert [line['run'] for line in gathered['runs']] == ['beta_seed0', 'beta_seed1']
-    shares = runner.core_shares(hardware.core_ids(), 2) if hardware.core_ids() else [None]
+    shares = here.core_shares(hardware.core_ids(), 2) if hardware.core_ids() else [None]
     for name, share in zip(('beta_seed0', 'beta_seed1'), shares + shares):
-        log = (folder / name / study.TRAIN_LOG).read_text()
+        log = (folder / name / here.TRAIN_LOG).read_text()
         assert 'trained to step 2' in log and '=== {} on cores {}'.format(name, sorted(share or []) or 'any') in out
         assert '{} ended with exit code 0'.format(name) in out
     code, _, err = run_study(tmp_path / 'curves', '--grid', 'seed=0', '--images', '0.001', '--parallel', '2')
@@ -247,7 +247,7 @@ def test_the_gather_sets_each_settings_median_against_its_objectives_published_s
     runs = [fake_run(str(tmp_path), 'beta_seed{}'.format(seed), (('objective', 'beta'), ('seed', str(seed))), 'beta',
                      seed, mig=mig, codes=np.eye(4)[np.arange(20) % 4], kl=[1, 1, 1, 1])
             for seed, mig in ((0, 0.1), (1, 0.3), (2, 0.2))]
-    finished = [(run, study.result(run, definition([['seed=0']]))) for run in runs]
+    finished = [(run, grid.result(run, definition([['seed=0']]))) for run in runs]
     gather.gather(finished, ['beta_seed3'], definition([['seed=0']]), str(tmp_path))
     summary = json.loads((tmp_path / gather.RESULTS_FILE).read_text())
     assert summary['medians']['objective=beta']['mig'] == pytest.approx(0.2)
@@ -261,19 +261,19 @@ def test_the_gather_sets_each_settings_median_against_its_objectives_published_s
 
 def test_a_study_split_over_machines_keeps_the_earlier_gathers_rows_and_trains_only_the_rest(tmp_path):
     # kl_weight sorts before objective, as the saved JSON's keys are: the kept rows' label must not follow it.
-    grid = ['--grid', 'objective=beta', 'kl_weight=1', 'seed=0-2', '--dataset', 'dsprites', '--steps', '2']
-    here, there = tmp_path / 'here', tmp_path / 'there'
-    for folder, seed, mig in ((there, 0, 0.9), (there, 1, 0.1), (here, 0, 0.3)):
+    grids = ['--grid', 'objective=beta', 'kl_weight=1', 'seed=0-2', '--dataset', 'dsprites', '--steps', '2']
+    this_machine, there = tmp_path / 'here', tmp_path / 'there'
+    for folder, seed, mig in ((there, 0, 0.9), (there, 1, 0.1), (this_machine, 0, 0.3)):
         fake_run(str(folder), 'beta_kl_weight1_seed{}'.format(seed),
                  (('objective', 'beta'), ('kl_weight', '1'), ('seed', str(seed))), 'beta', seed,
                  mig=mig, codes=np.eye(4)[np.arange(20) % 4], kl=[1, 1, 1, 1])
-    run_study(there, *(grid + ['--gather']))
+    run_study(there, *(grids + ['--gather']))
     earlier = json.loads((there / gather.RESULTS_FILE).read_text())
     keep = ['--keep', str(there / gather.RESULTS_FILE)]
-    code, out, _ = run_study(here, *(grid + keep + ['--list']))
+    code, out, _ = run_study(this_machine, *(grids + keep + ['--list']))
     assert code == 0 and [line.split('--seed ')[1][0] for line in out.splitlines() if 'vae.py' in line] == ['2']
-    code, _, err = run_study(here, *(grid + keep + ['--gather']))
-    summary = json.loads((here / gather.RESULTS_FILE).read_text())
+    code, _, err = run_study(this_machine, *(grids + keep + ['--gather']))
+    summary = json.loads((this_machine / gather.RESULTS_FILE).read_text())
     # seed 0 is finished here, so its own row wins; seed 1 comes from there; seed 2 is not finished anywhere
     assert code == 1 and 'beta_kl_weight1_seed2' in err and summary['not_finished'] == ['beta_kl_weight1_seed2']
     assert [(r['run'], r['mig'], r.get('commit')) for r in summary['runs']] == [
@@ -283,8 +283,8 @@ def test_a_study_split_over_machines_keeps_the_earlier_gathers_rows_and_trains_o
     assert summary['medians']['objective=beta kl_weight=1']['seeds'] == 2
     assert summary['medians']['objective=beta kl_weight=1']['mig'] == pytest.approx(0.2)
     assert 'Kept from earlier gathers, with no UDR: beta_kl_weight1_seed1 (commit {}).'.format(
-        earlier['header']['commit']) in (here / gather.TABLE_FILE).read_text()
-    code, _, err = run_study(tmp_path / 'other', *(grid[:4] + ['--dataset', 'color_dsprites', '--steps', '2'] + keep
+        earlier['header']['commit']) in (this_machine / gather.TABLE_FILE).read_text()
+    code, _, err = run_study(tmp_path / 'other', *(grids[:4] + ['--dataset', 'color_dsprites', '--steps', '2'] + keep
                                                   + ['--gather']))
     assert code == 2 and err.count('\n') == 1 and 'gathers dsprites runs of 2 steps, this study color_dsprites' in err
 
@@ -322,7 +322,7 @@ def test_a_study_through_slurm_finishes_its_table_is_the_runs_own_metrics_and_a_
     for line in gathered['runs']:
         own = json.loads((folder / line['run'] / 'results' / 'metrics.json').read_text())
         assert [line[key] for key in scores.BENCHMARK] == [own[key] for key in scores.BENCHMARK]
-        assert 'trained to step 2' in (folder / line['run'] / study.TASK_LOG).read_text()
+        assert 'trained to step 2' in (folder / line['run'] / slurm.TASK_LOG).read_text()
     assert set(gathered['selected_per_objective']) == {'beta', 'tcvae'}
 
 
@@ -340,32 +340,32 @@ def test_a_task_cancelled_mid_run_saves_and_submitting_again_finishes_it_at_that
                                env=cluster.environment)
     assert code == 0, err
     array = re.search(r'submitted job array (\d+)', out).group(1)
-    log = run / study.TASK_LOG
+    log = run / slurm.TASK_LOG
     # The first progress line is printed after the first step: training has begun, with its signal handlers.
     wait_until(lambda: log.is_file() and 'step 1/1000000' in log.read_text(), 120, 'training to start')
     cluster.run('scancel', array)
     wait_until(lambda: not cluster.jobs(), 120, 'the cancelled task and the gather to end')
-    log = (run / study.TASK_LOG).read_text()
+    log = (run / slurm.TASK_LOG).read_text()
     stopped = re.search(r'stopped by SIGTERM at step (\d+); the same command resumes from there', log)
     assert stopped, log
     step = int(stopped.group(1))
     assert (run / 'checkpoints' / 'model.ckpt-{}.index'.format(step)).is_file()
-    assert 'not finished: beta_seed0' in (folder / study.GATHER_LOG).read_text()
+    assert 'not finished: beta_seed0' in (folder / slurm.GATHER_LOG).read_text()
     code, out, err = run_study(folder, '--steps', str(step + 3), '--slurm', '--wait', env=cluster.environment)
     assert code == 0, (out, err)
-    log = (run / study.TASK_LOG).read_text()
+    log = (run / slurm.TASK_LOG).read_text()
     assert 'model.ckpt-{} at step {}'.format(step, step) in log and 'trained to step {}'.format(step + 3) in log
     assert json.loads((run / 'results' / 'metrics.json').read_text())['step'] == step + 3
 
 
 def test_a_task_start_is_read_from_the_runs_slurm_log_and_older_tasks_are_ignored(tmp_path):
-    log = tmp_path / study.TASK_LOG
+    log = tmp_path / slurm.TASK_LOG
     log.write_text('=== job 7_0 on node1 at 2026-11-30T10:00:00Z ===\nstep 1/2\n'
                    '=== job 9_0 on node1 at 2026-11-30T10:05:30Z ===\ntrained to step 2\n')
     first, second = 1796032800, 1796032800 + 330     # the two lines' times, in epoch seconds
-    assert gather.task_started(str(log), first) == second
-    assert gather.task_started(str(log), second + 1) is None
-    assert gather.task_started(str(tmp_path / 'missing.log'), 0) is None
+    assert slurm.task_started(str(log), first) == second
+    assert slurm.task_started(str(log), second + 1) is None
+    assert slurm.task_started(str(tmp_path / 'missing.log'), 0) is None
 
 
 def test_vae_check_says_ok_or_names_the_bad_run_in_one_line(tmp_path):

@@ -6,6 +6,7 @@ from tensorboard.backend.event_processing import event_accumulator
 
 import vae
 from conftest import TINY_DSPRITES
+from kit.runs import folder_flags
 
 TINY = TINY_DSPRITES + ['--summary_freq', '5', '--image_snapshot_freq', '10']
 
@@ -19,8 +20,7 @@ def tensorboard_view(summary_dir):
 
 
 def test_tensorboard_shows_every_tag_at_every_step_once_across_a_resume(tmp_path):
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')]
+    dirs = folder_flags(tmp_path)
     # checkpoint_every 0 saves after every step; the last 3 are kept.
     assert vae.main(['--train', '--steps', '20', '--checkpoint_every', '0', '--objective', 'capacity']
                     + TINY + dirs) == 0

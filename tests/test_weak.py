@@ -21,6 +21,7 @@ from datasets import open_ground_truth
 from datasets.groundtruth import GroundTruth
 from datasets.pairs import changeable, sample_pairs, step_pairs
 from kit.graphs import binary_images, training_batch
+from kit.runs import folder_flags
 
 tf.disable_v2_behavior()
 
@@ -179,11 +180,11 @@ def test_pair_batches_are_the_sampled_pairs_images_and_resume_exactly():
     resumed = pair_batch(cfg, 2, 1)[0]
     np.testing.assert_array_equal(resumed[0], stream[2][0])
     np.testing.assert_array_equal(resumed[1], stream[2][1])
-    source = open_ground_truth(cfg)
-    pairs = step_pairs(source, 3, 2, 4)
+    ground_truth = open_ground_truth(cfg)
+    pairs = step_pairs(ground_truth, 3, 2, 4)
     images, changed = stream[2]
     assert images.shape == (8, 64, 64, 1)
-    np.testing.assert_array_equal(images, source.images(np.concatenate([pairs.first, pairs.second])))
+    np.testing.assert_array_equal(images, ground_truth.images(np.concatenate([pairs.first, pairs.second])))
     np.testing.assert_array_equal(changed, pairs.changed)
 
 
@@ -202,16 +203,14 @@ def test_on_color_dsprites_each_image_of_a_pair_takes_its_own_colour():
 # ---- what a user sees ----
 
 def cli(args, tmp_path):
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum')]
+    dirs = folder_flags(tmp_path)
     done = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--train', '--steps', '1'] + args + dirs,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, cwd=str(tmp_path))
     return done.returncode, [line for line in done.stderr.splitlines() if line.startswith('error')]
 
 
 def test_a_budget_in_images_counts_a_pair_as_two_and_a_count_behind_the_checkpoint_is_one_line(tmp_path, capsys):
-    dirs = ['--checkpoint_dir', str(tmp_path / 'ck'), '--results_dir', str(tmp_path / 'res'),
-            '--summary_dir', str(tmp_path / 'sum'), '--objective', 'ada_gvae']
+    dirs = folder_flags(tmp_path) + ['--objective', 'ada_gvae']
     # 8 pairs a step are 16 images, so 48 images are 3 steps (6 for an objective of single images).
     assert vae.main(['--train', '--images', '0.000048'] + TINY_DSPRITES + dirs) == 0
     assert 'step 3/3' in capsys.readouterr().out

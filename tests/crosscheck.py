@@ -1,7 +1,7 @@
 """IRS, modularity, explicitness, the scores without labels and the downstream task, against
-disentanglement_lib's own code, on one checkpoint.
+disentanglement_lib's own code, on one checkpoint (test_crosscheck.py runs it on a tiny one).
 
-    python -m benchmarks.crosscheck_metrics --checkpoint_dir DIR --dataset NAME [--json ...]
+    python tests/crosscheck.py --checkpoint_dir DIR --dataset NAME [--json results/crosscheck_metrics.json]
 
 Needs disentanglement_lib beside this project, which runs on the Python 3.7 stack (TensorFlow 1.14):
 
@@ -17,6 +17,9 @@ Two comparisons, both printed and written as JSON:
 """
 import argparse
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hardware import import_tensorflow
 
@@ -30,8 +33,8 @@ import metrics  # noqa: E402
 import scores  # noqa: E402
 import settings  # noqa: E402
 import unsupervised  # noqa: E402
-from benchmarks import harness  # noqa: E402
-from common import SettingsError  # noqa: E402
+import provenance  # noqa: E402
+from common import SettingsError, write_json  # noqa: E402
 from datasets import open_ground_truth  # noqa: E402
 
 INSTALL = ('pip install disentanglement-lib==1.5 gin-config==0.1.4 tensorflow-probability==0.7.0 tensorflow-hub==0.5.0 '
@@ -106,32 +109,32 @@ class Adapter(object):
     """This project's dataset as disentanglement_lib's GroundTruthData: it samples the scored factors and
     fills the others uniformly, as its SplitDiscreteStateSpace does."""
 
-    def __init__(self, images):
-        self.images = images
-        self.num_factors = len(images.scored)
-        self.factors_num_values = [images.factor_sizes[k] for k in images.scored]
-        self.observation_shape = list(images.img_shape)
+    def __init__(self, ground_truth):
+        self.ground_truth = ground_truth
+        self.num_factors = len(ground_truth.scored)
+        self.factors_num_values = [ground_truth.factor_sizes[k] for k in ground_truth.scored]
+        self.observation_shape = list(ground_truth.img_shape)
 
     def sample_factors(self, num, random_state):
         return np.stack([random_state.randint(size, size=num) for size in self.factors_num_values], axis=1)
 
     def sample_observations_from_factors(self, factors, random_state):
-        classes = self.images.sample(random_state, len(factors))
-        classes[:, self.images.scored] = factors
-        return self.images.images(classes)
+        classes = self.ground_truth.sample(random_state, len(factors))
+        classes[:, self.ground_truth.scored] = factors
+        return self.ground_truth.images(classes)
 
     def sample(self, num, random_state):
         factors = self.sample_factors(num, random_state)
         return factors, self.sample_observations_from_factors(factors, random_state)
 
 
-def end_to_end(dl, restored, images, sample):
+def end_to_end(dl, restored, ground_truth, sample):
     """{score: (this project's --evaluate functions, disentanglement_lib's compute_* under the study's gin)}."""
     import gin.tf
     ours = {}
     for name in ('irs', 'modularity', 'unsupervised', 'downstream'):
         ours.update(scores.METRICS[name].compute(sample))
-    adapter, encode = Adapter(images), lambda x: restored.encode(x)[0]
+    adapter, encode = Adapter(ground_truth), lambda x: restored.encode(x)[0]
     calls = {'irs': lambda: dl['irs'].compute_irs(adapter, encode, np.random.RandomState(0)),
              'modularity_explicitness': lambda: dl['modularity_explicitness'].compute_modularity_explicitness(
                  adapter, encode, np.random.RandomState(0)),
@@ -177,27 +180,39 @@ def table(pairs):
     return {'columns': ['score', 'this project', 'disentanglement_lib', 'difference'], 'rows': rows}
 
 
+def samples(checkpoint_dir, dataset):
+    """(the restored model, its dataset, the samples --evaluate draws from them)."""
+    restored = inference.Restored(settings.resolve(dataset, [('checkpoint_dir', checkpoint_dir)]))
+    ground_truth = open_ground_truth(restored.cfg, seed=restored.cfg.eval_seed)
+    return restored, ground_truth, evaluate.FactorSample(restored, ground_truth)
+
+
+def compare(checkpoint_dir, dataset):
+    """{'same_codes', 'end_to_end'}: {score: (this project, disentanglement_lib)}, and the restored model."""
+    dl = reference()
+    restored, ground_truth, sample = samples(checkpoint_dir, dataset)
+    codes, factors = metrics.factor_codes(sample.represent, sample.ground_truth, sample.rng(5), 10000)
+    training_sets = {size: (codes[:size], factors[:size]) for size in (10, 100, 1000, 10000)}
+    return {'same_codes': same_codes(dl, sample.train, sample.test, training_sets),
+            'end_to_end': end_to_end(dl, restored, ground_truth, sample)}, restored
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--checkpoint_dir', required=True)
     parser.add_argument('--dataset', required=True)
-    parser.add_argument('--json', default=harness.default_path('crosscheck_metrics'))
+    parser.add_argument('--json', default=os.path.join('results', 'crosscheck_metrics.json'))
     args = parser.parse_args()
-    dl = reference()
-    restored = inference.Restored(settings.resolve(args.dataset, [('checkpoint_dir', args.checkpoint_dir)]))
-    images = open_ground_truth(restored.cfg, seed=restored.cfg.eval_seed)
-    sample = evaluate.FactorSample(restored, images)   # the samples --evaluate draws
-    codes, factors = metrics.factor_codes(sample.represent, sample.space, sample.rng(5), 10000)
-    training_sets = {size: (codes[:size], factors[:size]) for size in (10, 100, 1000, 10000)}
-    pairs_end = end_to_end(dl, restored, images, sample)
-    pairs_same = same_codes(dl, sample.train, sample.test, training_sets)
+    pairs, restored = compare(args.checkpoint_dir, args.dataset)
     report = {'checkpoint': restored.checkpoint, 'dataset': args.dataset, 'step': restored.step,
-              'tables': {'same_codes': table(pairs_same), 'end_to_end': table(pairs_end)}}
+              'tables': {name: table(found) for name, found in pairs.items()}}
     for name, t in sorted(report['tables'].items()):
         print(name)
         for row in t['rows']:
             print('  {:<32}{:>12}{:>30}{:>12}'.format(*row))
-    harness.write_result(report, args.json)
+    command = ' '.join(['python tests/crosscheck.py'] + sys.argv[1:])
+    write_json(dict([('header', provenance.result_header(command))] + sorted(report.items())), args.json)
+    print('wrote {}'.format(args.json))
 
 
 if __name__ == '__main__':

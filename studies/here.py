@@ -7,8 +7,11 @@ import subprocess
 import time
 
 import hardware
+from studies.grid import train_command
 
-POLL_SECONDS = 0.5      # how often the side-by-side runner looks for a finished process
+TRAIN_LOG = 'train.log'           # in each run's folder: what it printed, trained side by side with others
+STOPPED = (130, 143)              # vae.py's exit after SIGINT or SIGTERM: it saved, and the study stops too
+POLL_SECONDS = 0.5                # how often the side-by-side runner looks for a finished process
 
 
 def run_to_the_end(args):
@@ -64,3 +67,26 @@ def side_by_side(jobs, count, stopped):
                       flush=True)
         interrupted = interrupted or bool(set(codes.values()) & set(stopped))
     return codes
+
+
+def run_here(runs, definition, parallel=1):
+    """Trains and evaluates each run, in turn in the foreground, or `parallel` side by side, each pinned to
+    its share of the cores, its output in its folder's TRAIN_LOG. A failed run does not stop the others (the
+    gather names it). Returns 0, or the exit code of a run that a signal stopped, which stops the study."""
+    if parallel > 1:
+        codes = side_by_side([(run.name, train_command(run, definition), os.path.join(run.folder, TRAIN_LOG))
+                              for run in runs], parallel, STOPPED)
+        stopped = [code for code in codes.values() if code in STOPPED]
+        if stopped:
+            print('stopped: the same command resumes the unfinished runs')
+        return (stopped or [0])[0]
+    for number, run in enumerate(runs):
+        print('=== {} ({} of {}): {} ==='.format(run.name, number + 1, len(runs), time.strftime('%H:%M:%S')),
+              flush=True)
+        code = run_to_the_end(train_command(run, definition))
+        if code in STOPPED:
+            print('{} was stopped; the same command resumes it'.format(run.name))
+            return code
+    return 0
+
+

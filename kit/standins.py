@@ -1,12 +1,15 @@
 """Files in each dataset's published format, of any grid size, whose images show their own image index:
-for the tests and benchmarks, and for trying a dataset's code path before a download of many gigabytes.
+for the tests and benchmarks, and for trying a dataset's code path before a download of many gigabytes; and
+JPEGs of aligned CelebA's size, alone or as a folder.
 
 Image i is two flat halves, the top holding i // 256 and the bottom i % 256 (every channel), so the index
 survives a resize with antialiasing: index_of() reads it back from the middle of each half."""
+import io
 import os
 import zipfile
 
 import numpy as np
+from PIL import Image
 
 from datasets import shapes3d, smallnorb
 
@@ -115,3 +118,35 @@ def write_scream(folder, size=(600, 760)):
     path = os.path.join(folder, 'scream.jpg')
     Image.fromarray(small).resize(size, Image.BILINEAR).save(path, quality=95)
     return path
+
+
+# ---- CelebA-sized JPEGs ----
+
+def jpeg_bytes(rng, height=218, width=178, grain=0, mode='RGB'):
+    """One JPEG, aligned CelebA's 218 x 178 by default: smooth colour blobs, which JPEG keeps and a model
+    can fit, with `grain` levels of noise on top (a photo's detail, which decoding pays for)."""
+    small = rng.randint(0, 256, (height // 16 + 1, width // 16 + 1, 3)).astype(np.uint8)
+    pixels = np.asarray(Image.fromarray(small).resize((width, height), Image.BILINEAR))
+    if grain:
+        pixels = pixels // 2 + rng.randint(0, grain, (height, width, 3)).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).convert(mode).save(buffer, format='JPEG', quality=90)
+    return buffer.getvalue()
+
+
+def write_jpeg(path, height=218, width=178, seed=0, mode='RGB'):
+    with open(path, 'wb') as f:
+        f.write(jpeg_bytes(np.random.RandomState(seed), height, width, mode=mode))
+
+
+def write_celeba_folder(folder, count, distinct=None, seed=0):
+    """folder/000001.jpg ... count of them, grained like photos; with `distinct`, only that many different
+    files, repeated (a file system full of CelebA-sized files, made fast). Returns the file names."""
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.RandomState(seed)
+    variants = [jpeg_bytes(rng, grain=40) for _ in range(min(count, distinct or count))]
+    names = ['{:06d}.jpg'.format(k + 1) for k in range(count)]
+    for k, name in enumerate(names):
+        with open(os.path.join(folder, name), 'wb') as f:
+            f.write(variants[k % len(variants)])
+    return names

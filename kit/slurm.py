@@ -1,13 +1,17 @@
-"""A real one-node Slurm cluster on this machine, to try `study.py --slurm` where there is no cluster, and
-for the study's tests and benchmark: Debian's munged, slurmctld and slurmd, started in the foreground from
-a minimal slurm.conf in a temporary folder, and stopped by pid. Needs root.
+"""A real one-node Slurm cluster on this machine, for the study's tests and benchmark, and to try
+`study.py --slurm` where there is no cluster: Debian's munged, slurmctld and slurmd, started in the
+foreground from a minimal slurm.conf in a folder of its own, and stopped by pid. Needs root.
+
+    python -m kit.slurm FOLDER      # starts one; prints the SLURM_CONF to export; Ctrl-C stops it
 
 Client commands (sbatch, squeue, scancel) find it through SLURM_CONF, set in `environment`.
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 
 DAEMONS = ('munged', 'slurmctld', 'slurmd')
@@ -140,3 +144,36 @@ class SlurmCluster(object):
                     process.kill()
                     process.wait()
         self.processes = []
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print('usage: python -m kit.slurm FOLDER (a new or empty folder for its state and logs)', file=sys.stderr)
+        return 2
+    folder = os.path.abspath(argv[0])
+    if os.path.isdir(folder) and os.listdir(folder):
+        print('error: {} is not empty: give a new folder for the cluster\'s state'.format(folder), file=sys.stderr)
+        return 2
+    os.makedirs(folder, exist_ok=True)
+    cluster = SlurmCluster(folder)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # even where started with SIGINT ignored
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))      # stopped like Ctrl-C: through the finally below
+    try:
+        cluster.start()
+        print('a one-node Slurm cluster runs; in another shell:\n  export SLURM_CONF={}\n'
+              'then python study.py FOLDER --slurm ... as on any cluster. Ctrl-C stops it.'.format(
+                  cluster.environment['SLURM_CONF']), flush=True)
+        while True:
+            time.sleep(3600)
+    except Unavailable as error:
+        print('error: {}'.format(error), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        cluster.stop()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
