@@ -87,7 +87,7 @@ batch_size = 32               # images per step
 num_epochs = 30               # passes over the training images (unless --steps is given)
 seed = 0                      # seeds weight init, shuffling and sampling
 
-# ---- speed switches (measured in README, Performance) ----
+# ---- speed switches (measured in docs/results/performance.md) ----
 xla_jit = False               # XLA-compile the training graph
 precision = 'float32'         # math of convs and matmuls: 'float32'; 'bfloat16' (CPUs with AVX-512 BF16 or AMX,
                               # recent GPUs); 'float16' (GPUs, dynamic loss scaling).

@@ -35,6 +35,7 @@ class Objective(object):
     """One objective. A subclass sets the class attributes and defines loss(); the training step asks
     nothing else of it."""
     name = None              # its --objective value
+    title = None             # the method's name in its paper
     paper = None             # who published it
     nonnegative = ()         # config.py settings it reads that must be >= 0
     reads = data.ONE_BATCH   # what one training step reads: a kind of data.READS, the fields of data.Batch it fills
@@ -78,7 +79,7 @@ class Objective(object):
 
 
 class BetaVAE(Objective):
-    name, paper = 'beta', 'Higgins et al. 2017'
+    name, title, paper = 'beta', 'β-VAE', 'Higgins et al. 2017'
     nonnegative = ('kl_weight',)
     paper_settings = {'dsprites': {'kl_weight': 0.3125}, 'celeba': {'kl_weight': 0.7}}   # beta 4; the original's
     published_scores = {'dsprites': Published(LIN_2020, 19.2e6, {'factor_vae': 0.63, 'mig': 0.21, 'dci': 0.41})}
@@ -93,7 +94,7 @@ class BetaVAE(Objective):
 
 
 class Capacity(Objective):
-    name, paper = 'capacity', 'Burgess et al. 2018'
+    name, title, paper = 'capacity', 'AnnealedVAE', 'Burgess et al. 2018'
     nonnegative = ('capacity_gamma', 'capacity_max')
     paper_settings = {'dsprites': {'capacity_gamma': 1000.0, 'capacity_max': 25.0}}
 
@@ -117,11 +118,11 @@ TCVAE_ESTIMATORS = ('minibatch', 'bank')
 
 
 class BetaTCVAE(Objective):
-    name, paper = 'tcvae', 'Chen et al. 2018'
+    name, title, paper = 'tcvae', 'β-TCVAE', 'Chen et al. 2018'
     nonnegative = ('tcvae_alpha', 'tcvae_beta', 'tcvae_gamma')
     paper_settings = {'dsprites': {'tcvae_alpha': 1.0, 'tcvae_beta': 6.0, 'tcvae_gamma': 1.0}}
     published_scores = {'dsprites': Published(
-        "CFASL's beta-TCVAE baseline (disentanglement_lib's metrics, 10 seeds)", 19.2e6,
+        "Jung, Jeong and Kim 2024 (CFASL), its beta-TCVAE baseline (disentanglement_lib's metrics, 10 seeds)", 19.2e6,
         {'mig': 0.240, 'dci': 0.353, 'factor_vae': 0.792})}
     BANK_SCOPE = 'tcvae_bank'   # the bank's variables: saved in every checkpoint, so a resume is exact
 
@@ -199,7 +200,7 @@ class BetaTCVAE(Objective):
 
 
 class FactorVAE(Objective):
-    name, paper = 'factor', 'Kim & Mnih 2018'
+    name, title, paper = 'factor', 'FactorVAE', 'Kim & Mnih 2018'
     nonnegative = ('factor_kl_weight', 'factor_gamma')
     reads = data.TWO_BATCHES    # the discriminator permutes the codes of a second batch
     paper_settings = {'dsprites': {'factor_kl_weight': 1.0, 'factor_gamma': 35.0}}
@@ -270,8 +271,6 @@ class DIPVAEI(DIPVAE):
     nonnegative = ('dip_kl_weight', 'dip_lambda_od', lambda_d_factor)
     covariance = staticmethod(dip_i_covariance)
     paper_settings = {'dsprites': {'dip_kl_weight': 1.0, 'dip_lambda_od': 10.0, 'dip_i_lambda_d_factor': 10.0}}
-    # Quoted as 'DIP-VAE' with no variant and not checked against the paper: it reads like a FactorVAE score.
-    published_scores = {'dsprites': Published(LIN_2020 + ', as quoted, unchecked', 19.2e6, {'sap': 0.53})}
 
 
 class DIPVAEII(DIPVAE):
@@ -290,7 +289,6 @@ class WeakObjective(Objective):
     nonnegative = ('weak_beta',)
     reads = data.PAIRS       # the baselines given k read data.PAIRS_AND_CHANGES
     average = None           # terms.group_average or terms.ml_average
-    title = None
 
     def check_settings(self, cfg):
         Objective.check_settings(self, cfg)

@@ -6,27 +6,39 @@ the line that says where its figures come from (command, commit, date, machine).
     python report.py --check    # exit 1, naming the stale files, where a block differs from its JSON
 
 VIEW is a table the JSON holds (its "tables": {name: {"columns": [...], "rows": [[...], ...]}}), or `study`,
-`medians`, `carriers` or `curves` for what study.py's gather writes (results.json). The prose around a block is
-the author's.
+`medians`, `carriers` or `curves` for what study.py's gather writes (results.json), or `overview` for several
+gathers joined by '+' (`<!-- results a.json+b.json overview -->`): each objective's best setting on each dataset.
+
+The prose around a block is the author's, and --check holds it to the JSON: every figure with a decimal point
+outside the blocks must be a number that the page's JSON holds, at the digits printed (as is, or in
+thousands, millions, percent, minutes or hours). A page's JSON is the files its blocks render and those named
+by `<!-- figures FILE.json ... -->`; docs/results/published.json holds the figures quoted from papers, each
+with its source. config.py's settings may be named too. Whole numbers (counts, steps, seeds) are not checked.
 """
 import argparse
+import collections
 import glob
 import json
 import os
 import re
 import sys
 
+import config
 import scores
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join('docs', 'results')
 BLOCK = re.compile(r'(<!-- results (?P<file>\S+?\.json)(?: (?P<view>[\w-]+))? -->\n)(?P<body>.*?)(<!-- /results -->)',
                    re.S)
+FIGURES = re.compile(r'<!-- figures (?P<files>[^>]*?) -->')
+MIN_CORRELATION_RUNS = 8    # below it Spearman's rho takes too few values to mean anything (3 runs: 4 values)
+UNITS = ('Scores have no unit; reconstruction is in nats per image, train min in minutes, M images in millions '
+         'of images trained on.')
 
 
 def provenance(header):
-    """One line: where the figures come from. A header with json_kept false marks figures reported at an
-    earlier commit whose JSON was not kept: they are kept as reported, and say so."""
+    """One line: where the figures come from. A header with json_kept false marks figures whose raw JSON
+    was not kept: they are kept as the benchmark reported them, and say so."""
     machine = '{}, {} cores'.format(header['cpu'], header['cores']) if header.get('cpu') else 'machine not recorded'
     if header.get('cpu_flags'):
         machine += ' ({})'.format(', '.join(header['cpu_flags']))
@@ -37,7 +49,7 @@ def provenance(header):
     parts += [software] if software else []
     line = ' · '.join(parts)
     if header.get('json_kept') is False:
-        line = 'From an earlier commit, JSON not kept: ' + line
+        line = 'As reported, JSON not kept: ' + line
     command = header.get('command')
     return '*{}{}*'.format(line, ' · `{}`'.format(command) if command else '')
 
@@ -91,26 +103,58 @@ def number(value, digits=3):
     return '-' if value is None else '{:.{}f}'.format(value, digits)
 
 
+def column_digits(values, fewest=3, most=6):
+    """The fewest decimals, from `fewest`, at which a column's values differ wherever they differ at `most`."""
+    values = [v for v in values if v is not None]
+    distinct = len(set(round(v, most) for v in values))
+    return next((d for d in range(fewest, most) if len(set(round(v, d) for v in values)) == distinct), most)
+
+
+def millions(images):
+    return '-' if images is None else '{:g}'.format(images / 1e6)
+
+
+def setting_key(r):
+    return tuple(sorted((name, text) for name, text in r['grid'].items() if name != 'seed'))
+
+
+def udr_ties(rows):
+    """The runs that share their setting's top UDR with another run: UDR can not choose between them (two
+    seeds always tie, for UDR is symmetric between two models)."""
+    top = {}
+    for r in rows:
+        if r.get('udr') is not None:
+            top.setdefault(setting_key(r), []).append(r)
+    tied = set()
+    for group in top.values():
+        best = max(r['udr'] for r in group)
+        at_top = [r['run'] for r in group if abs(r['udr'] - best) <= 1e-6]
+        tied.update(at_top if len(at_top) > 1 else [])
+    return tied
+
+
+def too_few(what, count):
+    return '{}: — ({} runs; a rank correlation needs {})'.format(what, count, MIN_CORRELATION_RUNS)
+
+
 def study_table(rows, selected, summary):
     """The study's table, the medians against the published figures, and what UDR chose."""
     keys = scored_keys(rows)
-    lines = ['| run | step | train min | ' + ' | '.join(keys) + ' | active dims | UDR | selected |',
-             '|---' * (len(keys) + 6) + '|']
-    picked = set(selected.values())
+    places = {key: column_digits([r[key] for r in rows]) for key in keys}
+    lines = ['| run | step | M images | train min | ' + ' | '.join(keys) + ' | active dims | UDR | selected |',
+             '|---' * (len(keys) + 7) + '|']
+    picked, tied = set(selected.values()), udr_ties(rows)
     for r in rows:
-        lines.append('| {} | {} | {:.1f} | {} | {} | {} | {} |'.format(
-            r['run'], r['step'], r['train_minutes'], ' | '.join(number(r[key]) for key in keys),
-            r['active_dims'], number(r['udr']), 'yes' if r['run'] in picked else ''))
+        lines.append('| {} | {} | {} | {:.1f} | {} | {} | {} | {} |'.format(
+            r['run'], r['step'], millions(r.get('images')), r['train_minutes'],
+            ' | '.join(number(r[key], places[key]) for key in keys), r['active_dims'], number(r['udr']),
+            'tie' if r['run'] in tied else 'yes' if r['run'] in picked else ''))
     earlier = ['{} (commit {})'.format(r['run'], r['commit'] or 'unknown') for r in rows if 'commit' in r]
     if earlier:
         lines += ['', 'Kept from earlier gathers, with no UDR: ' + ', '.join(earlier) + '.']
-    lines += [''] + medians_lines(summary, keys)
-    if summary['rank_correlations']:
-        lines += ['', 'Spearman rank correlation of UDR with each metric, across runs: ' + ', '.join(
-            '{} {}'.format(key, number(rho, 2)) for key, rho in summary['rank_correlations'].items())]
-    if summary.get('metric_correlations'):   # a study gathered before they were written has none
-        lines += [''] + correlation_lines(summary['metric_correlations'])
-    if selected:
+    lines += [''] + medians_lines(summary, keys) + ['', UNITS]
+    lines += correlations_of(rows, summary)
+    if picked - tied:
         lines += ['', 'UDR-selected runs (mean) against the median run:', '',
                   '| metric | median run | UDR-selected |', '|---|---|---|']
         for key, pair in summary['selected_against_median'].items():
@@ -118,10 +162,26 @@ def study_table(rows, selected, summary):
     return '\n'.join(lines) + '\n'
 
 
-def correlation_lines(correlations):
+def correlations_of(rows, summary):
+    """UDR's rank correlation with each metric and the metrics' with each other, where enough runs have them."""
+    lines = []
+    with_udr = sum(r.get('udr') is not None for r in rows)
+    if with_udr and with_udr < MIN_CORRELATION_RUNS:
+        lines += ['', too_few('Spearman rank correlation of UDR with each metric', with_udr)]
+    elif summary['rank_correlations']:
+        lines += ['', 'Spearman rank correlation of UDR with each metric, across {} runs: '.format(with_udr) + ', '.join(
+            '{} {}'.format(key, number(rho, 2)) for key, rho in summary['rank_correlations'].items())]
+    if summary.get('metric_correlations') and len(rows) < MIN_CORRELATION_RUNS:
+        lines += ['', too_few("Spearman's rank correlation of the scores with each other", len(rows))]
+    elif summary.get('metric_correlations'):   # a study gathered before they were written has none
+        lines += [''] + correlation_lines(summary['metric_correlations'], len(rows))
+    return lines
+
+
+def correlation_lines(correlations, count):
     """The metrics' rank correlations with each other, a markdown table."""
     keys = correlations['keys']
-    lines = ["Spearman's rank correlation of the scores with each other, across runs:", '',
+    lines = ["Spearman's rank correlation of the scores with each other, across {} runs:".format(count), '',
              '| | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 1) + '|']
     for key, line in zip(keys, correlations['spearman']):
         lines.append('| {} | {} |'.format(key, ' | '.join(number(rho, 2) for rho in line)))
@@ -129,14 +189,17 @@ def correlation_lines(correlations):
 
 
 def medians_lines(summary, keys=None):
-    """The table of each setting's median over its seeds, with its objectives' published scores."""
+    """The table of each setting's median over its seeds, with its objectives' published scores and the
+    images each run trained on."""
     keys = keys or scored_keys(summary['runs'])
-    lines = ['| setting | seeds | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 2) + '|']
+    places = {key: column_digits([m[key] for m in summary['medians'].values()]) for key in keys}
+    lines = ['| setting | seeds | M images | ' + ' | '.join(keys) + ' |', '|---' * (len(keys) + 3) + '|']
     for name, m in summary['medians'].items():
-        lines.append('| {} (median) | {} | {} |'.format(name, m['seeds'], ' | '.join(number(m[key]) for key in keys)))
+        lines.append('| {} (median) | {} | {} | {} |'.format(name, m['seeds'], millions(m.get('images')), ' | '.join(
+            number(m[key], places[key]) for key in keys)))
     for objective, p in summary['published'].items():
-        lines.append('| {}, published: {} | | {} |'.format(objective, p['source'], ' | '.join(
-            number(p['scores'].get(key), 2) for key in keys)))
+        lines.append('| {}, published: {} | | {} | {} |'.format(objective, p['source'], millions(p['images']),
+                                                              ' | '.join(number(p['scores'].get(key), 2) for key in keys)))
     return lines
 
 
@@ -156,46 +219,148 @@ def curves_table(points, comparisons):
     return '\n'.join(lines) + '\n'
 
 
-def render(result, view):
-    """The markdown of one block: the provenance line, a blank line, then the view's table."""
-    if view == 'study':
-        selected = result.get('selected_per_setting', {})
-        body = study_table(result['runs'], selected, result)
-    elif view == 'medians':
-        body = '\n'.join(medians_lines(result)) + '\n'
-    elif view == 'carriers':
-        body = carriers_table(result)
-    elif view == 'curves':
-        body = curves_table(result['points'], result['against_published'])
+def summary_table(results):
+    """One row per objective and dataset of the gathers: of its settings with the most seeds, the one with
+    the best median MIG; then the published figures of the objectives that have them."""
+    lines = ['| method | dataset | setting | seeds | M images | MIG | DCI | FactorVAE score |', '|---' * 8 + '|']
+    published = []
+    for result in results:
+        best = collections.OrderedDict()
+        for name, m in result['medians'].items():
+            mine = best.get(m['objective'])
+            if 'mig' in m and (mine is None or (m['seeds'], m['mig']) > (mine[1]['seeds'], mine[1]['mig'])):
+                best[m['objective']] = (name, m)
+        titles = result.get('titles', {})
+        for objective, (name, m) in best.items():
+            setting = ' '.join(word for word in name.split() if not word.startswith('objective=')) or 'defaults'
+            lines.append('| {} | {} | {} | {} | {} | {} |'.format(
+                titles.get(objective, objective), result['dataset'], setting, m['seeds'], millions(m.get('images')),
+                ' | '.join(number(m[key]) for key in ('mig', 'dci', 'factor_vae'))))
+        published += [(titles.get(objective, objective), result['dataset'], p)
+                      for objective, p in result['published'].items()]
+    for title, dataset, p in published:
+        lines.append('| {}, published: {} | {} | | | {} | {} |'.format(title, p['source'], dataset, millions(p['images']),
+                                                                     ' | '.join(number(p['scores'].get(key), 2)
+                                                                                for key in ('mig', 'dci', 'factor_vae'))))
+    return '\n'.join(lines + ['', 'Medians over the seeds; M images: millions of images each run trained on.']) + '\n'
+
+
+def render(results, view):
+    """The markdown of one block: the provenance line of each file, a blank line, then the view's table."""
+    if view == 'overview':
+        body = summary_table(results)
+    elif len(results) > 1:
+        raise KeyError('only the overview view joins files with +')
     else:
-        tables = result.get('tables', {})
-        if view not in tables:
-            raise KeyError('no table {!r} (it has {})'.format(view, ', '.join(sorted(tables)) or 'none'))
-        body = table_markdown(tables[view])
-    return provenance(result.get('header') or {}) + '\n\n' + body
+        body = view_of(results[0], view)
+    return '\n\n'.join(provenance(result.get('header') or {}) for result in results) + '\n\n' + body
+
+
+def view_of(result, view):
+    if view == 'study':
+        return study_table(result['runs'], result.get('selected_per_setting', {}), result)
+    if view == 'medians':
+        return '\n'.join(medians_lines(result) + ['', UNITS]) + '\n'
+    if view == 'carriers':
+        return carriers_table(result)
+    if view == 'curves':
+        return curves_table(result['points'], result['against_published'])
+    tables = result.get('tables', {})
+    if view not in tables:
+        raise KeyError('no table {!r} (it has {})'.format(view, ', '.join(sorted(tables)) or 'none'))
+    return table_markdown(tables[view])
+
+
+def read_result(results_dir, name):
+    with open(os.path.join(results_dir, name)) as f:
+        return json.load(f)
 
 
 def rendered(text, results_dir):
     """`text` with every results block rendered from the JSON in results_dir."""
     def replace(match):
-        path = os.path.join(results_dir, match.group('file'))
-        with open(path) as f:
-            result = json.load(f)
+        names = match.group('file').split('+')
         try:
-            body = render(result, match.group('view') or 'main')
+            body = render([read_result(results_dir, name) for name in names], match.group('view') or 'main')
         except KeyError as error:
-            raise SystemExit('error: {}: {}'.format(path, error.args[0]))
+            raise SystemExit('error: {}: {}'.format(os.path.join(results_dir, match.group('file')), error.args[0]))
         return match.group(1) + body + match.group(5)
     return BLOCK.sub(replace, text)
 
 
+# ---- the prose's figures against the JSON ----
+
+DECIMAL = re.compile(r'(?<![\w.])\d[\d,]*\.\d+(?![\w.]*\d)')
+NOT_PROSE = (BLOCK, re.compile(r'```.*?```', re.S), re.compile(r'`[^`]*`'), re.compile(r'<!--.*?-->', re.S),
+             re.compile(r'\]\([^)\s]*\)'),
+             re.compile(r'\b(?:Python|TensorFlow|tensorflow|TF|numpy|arXiv)[\s=<>≥≤]*\d+(?:\.\d+)*'),
+             re.compile(r'\d+(?:\.\d+)+\+'))   # versions: TensorFlow 2.16+
+SCALES = (1, 1e-3, 1e-6, 1e-9, 100, 1 / 60.0, 1 / 3600.0)   # as is, thousands, millions, billions, %, min, h
+
+
+def numbers_in(value):
+    """Every number a JSON value holds, those written inside its strings too (a table's cells are strings)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [n for item in value for n in numbers_in(item)]
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, (int, float)):
+        return [abs(float(value))]
+    return [float(text.replace(',', '')) for text in re.findall(r'\d[\d,]*(?:\.\d+)?', str(value))]
+
+
+def settings_numbers():
+    return numbers_in([value for name, value in sorted(vars(config).items())
+                       if not name.startswith('_') and isinstance(value, (int, float, list, tuple, dict))])
+
+
+def printed(numbers):
+    """{decimals: the set of the numbers' texts at that many decimals, at every scale of SCALES}."""
+    return {digits: {'{:.{}f}'.format(n * scale, digits) for n in numbers for scale in SCALES}
+            for digits in range(1, 7)}
+
+
+def prose_of(text):
+    """The page with its blocks, code, comments and link targets blanked out, line numbers kept."""
+    for pattern in NOT_PROSE:
+        text = pattern.sub(lambda match: '\n' * match.group().count('\n'), text)
+    return text
+
+
+def sources_of(text):
+    """The JSON a page's figures come from: its blocks' files, then those its `figures` lines name (outside code)."""
+    names = [name for match in BLOCK.finditer(text) for name in match.group('file').split('+')]
+    for pattern in NOT_PROSE[1:3]:
+        text = pattern.sub('', text)
+    return list(collections.OrderedDict.fromkeys(
+        names + [name for match in FIGURES.finditer(text) for name in match.group('files').split()]))
+
+
+def unbacked_figures(text, results_dir):
+    """[(line, figure)] for every figure with a decimal point in the prose that the page's JSON does not hold."""
+    names = sources_of(text)
+    known = printed(settings_numbers() + numbers_in([read_result(results_dir, name) for name in names]))
+    prose = prose_of(text)
+    found = []
+    for match in DECIMAL.finditer(prose):
+        figure = match.group().replace(',', '')
+        if figure not in known[min(6, len(figure.split('.')[1]))]:
+            found.append((prose.count('\n', 0, match.start()) + 1, match.group()))
+    return names, found
+
+
 def pages(root):
-    return [os.path.join(root, 'README.md')] + sorted(glob.glob(os.path.join(root, RESULTS, '*.md')))
+    """The README, the guides and the results pages."""
+    return [os.path.join(root, 'README.md')] + sorted(glob.glob(os.path.join(root, 'docs', '*.md'))) + sorted(
+        glob.glob(os.path.join(root, RESULTS, '*.md')))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--check', action='store_true', help='change nothing; exit 1 where a page is stale')
+    parser.add_argument('--check', action='store_true', help='change nothing; exit 1 where a page is stale or its '
+                        'prose quotes a figure that its JSON does not hold')
     parser.add_argument('--root', default=ROOT, help='the project folder (default: this one)')
     args = parser.parse_args(argv)
     stale = []
@@ -213,8 +378,27 @@ def main(argv=None):
     if args.check and stale:
         print('stale: {} (run python report.py)'.format(', '.join(stale)), file=sys.stderr)
         return 1
+    if args.check and not figures_backed(args.root):
+        return 1
     print('{}: {}'.format('checked' if args.check else 'rewrote', ', '.join(stale) or 'nothing to change'))
     return 0
+
+
+def figures_backed(root):
+    """Prints each figure of the pages' prose that their JSON does not hold; True where there is none."""
+    backed = True
+    for page in pages(root):
+        if os.path.isfile(page):
+            with open(page, encoding='utf-8') as f:
+                try:
+                    names, unbacked = unbacked_figures(f.read(), os.path.join(root, RESULTS))
+                except OSError as error:
+                    raise SystemExit('error: {} names results it can not read: {}'.format(page, error))
+            for line, figure in unbacked:
+                print('{}:{}: {} is in none of {}'.format(os.path.relpath(page, root), line, figure,
+                                                         ', '.join(names + ['config.py'])), file=sys.stderr)
+            backed = backed and not unbacked
+    return backed
 
 
 if __name__ == '__main__':

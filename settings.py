@@ -4,6 +4,7 @@ The checks here need nothing but the settings; the model and the objective check
 (model.check_settings, objectives.check_settings).
 """
 import json
+import re
 
 import config
 from common import RAW_CELEBA_SHAPE, SettingsError, write_json
@@ -26,6 +27,39 @@ class Config(object):
 
 def constant_names():
     return sorted(name for name in vars(config) if name.islower() and not name.startswith('_'))
+
+
+GROUP = re.compile(r'^# ---- (.+?) ----$')
+SETTING = re.compile(r'^([a-z_][a-z0-9_]*) *= *(?:[^#]*?)(?: *# *(.*))?$')
+CONTINUED = re.compile(r'^ +# *(.*)$')
+
+
+def settings_help(source=None):
+    """Every config.py setting with its default and comment, under config.py's `# ---- group ----` headings,
+    for `vae.py --help`. A setting with no comment of its own takes the comment lines just above it."""
+    if source is None:
+        with open(config.__file__.replace('.pyc', '.py'), encoding='utf-8') as f:
+            source = f.read()
+    lines, above, described = [], [], None
+    for text in source.splitlines():
+        group, setting, more = GROUP.match(text), SETTING.match(text), CONTINUED.match(text)
+        if group:
+            lines = lines[:-2] if lines and lines[-1].endswith(':') else lines   # a group of tables only
+            lines += ['', group.group(1) + ':']
+            above, described = [], None
+        elif setting and setting.group(1) in vars(config):
+            name = setting.group(1)
+            comment = setting.group(2) or ' '.join(above)
+            lines.append('  --{} {!r}{}'.format(name, getattr(config, name), ': ' + comment if comment else ''))
+            above, described = [], name
+        elif more and described:
+            lines[-1] += ' ' + more.group(1)
+        elif text.startswith('#'):
+            above, described = above + [text.lstrip('# ')], None
+        else:
+            above, described = [], None
+    lines = lines[:-2] if lines and lines[-1].endswith(':') else lines
+    return '\n'.join(lines).strip('\n') + '\n'
 
 
 def has_factors(dataset):

@@ -180,9 +180,10 @@ def divergence_error(what, value, step, cfg):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        description=__doc__.split('\n')[0],
-        epilog='Any constant of config.py can be overridden for one run: --NAME VALUE '
-               '(lists as comma-separated values), e.g. --kl_weight 2.0 --filters 32,64,128,256.')
+        description=__doc__.split('\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog='Every setting of config.py, below with its default, can be set for one run as --NAME VALUE\n'
+               '(lists as comma-separated values), e.g. --kl_weight 2.0 --filters 32,64,128,256.\n\n'
+               + settings.settings_help())
     parser.add_argument('--train', action='store_true', help='train, resuming from the latest checkpoint')
     parser.add_argument('--generate', action='store_true', help='write random samples to results/randomFakeGrid.jpg')
     parser.add_argument('--traverse', action='store_true', help='write latent traversals over [-3, 3]')

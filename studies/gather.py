@@ -49,7 +49,7 @@ def published_scores(objective, dataset):
 
 def row(run, values):
     """One run's line of the study: its settings, scores and cost."""
-    line = {'run': run.name, 'grid': dict(run.grid), 'step': values['step'], 'udr': None,
+    line = {'run': run.name, 'grid': dict(run.grid), 'step': values['step'], 'images': values.get('images'), 'udr': None,
            'objective': values['config']['objective'], 'seed': values['config']['seed'],
            'active_dims': sum(kl >= values['config']['inactive_kl'] for kl in values['kl_per_dim']),
            'train_minutes': training_minutes(os.path.join(run.folder, 'summaries'))}
@@ -66,7 +66,8 @@ def setting_of(run):
 
 def score_udr(runs, rows):
     """Sets each row's UDR against the finished runs of its setting (at least two, else None), and
-    returns {setting label: the name of its run with the highest UDR}."""
+    returns {setting label: the name of its run with the highest UDR} for the settings whose top UDR is
+    one run's alone."""
     by_setting = collections.OrderedDict()
     for run in runs:
         if run.name in rows and os.path.isfile(os.path.join(run.folder, 'results', unsupervised.CODES_FILE)):
@@ -79,7 +80,8 @@ def score_udr(runs, rows):
         udr_scores, _ = unsupervised.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
         for run, score in zip(group, udr_scores):
             rows[run.name]['udr'] = float(score)
-        selected[label(setting)] = group[int(np.argmax(udr_scores))].name
+        if not report.udr_ties([rows[run.name] for run in group]):
+            selected[label(setting)] = group[int(np.argmax(udr_scores))].name
     return selected
 
 
@@ -89,21 +91,24 @@ def label(setting):
 
 
 def by_objective(rows):
-    """{objective: the name of its run with the highest UDR}."""
-    best = {}
+    """{objective: the name of its run with the highest UDR}, where no other run of the objective ties it."""
+    best, tied = {}, report.udr_ties([dict(r, grid={'objective': r['objective']}) for r in rows])
     for r in rows:
+        if r['run'] in tied:
+            continue
         if r['udr'] is not None and (r['objective'] not in best or r['udr'] > best[r['objective']]['udr']):
             best[r['objective']] = r
     return {objective: r['run'] for objective, r in best.items()}
 
 
 def rank_correlations(rows):
-    """{metric: Spearman's rank correlation of UDR with it across the runs that have a UDR}."""
+    """{metric: Spearman's rank correlation of UDR with it across the runs that have a UDR}; empty below
+    report.MIN_CORRELATION_RUNS of them."""
     from scipy.stats import spearmanr
     scored = [r for r in rows if r['udr'] is not None]
     correlations = {}
     for key in scores.SHOWN_KEYS:
-        if len(scored) >= 3 and all(key in r for r in scored):
+        if len(scored) >= report.MIN_CORRELATION_RUNS and all(key in r for r in scored):
             rho = spearmanr([r['udr'] for r in scored], [r[key] for r in scored])[0]
             correlations[key] = None if np.isnan(rho) else float(rho)
     return correlations
@@ -111,11 +116,11 @@ def rank_correlations(rows):
 
 def metric_correlations(rows):
     """Locatello et al. 2019's view of how the scores agree (their figures 6 and 13): {'keys': the scores every
-    run has, 'spearman': [[Spearman's rank correlation of key i with key j across the runs]]}; None below 3
-    runs. A score constant over the runs correlates with nothing (None)."""
+    run has, 'spearman': [[Spearman's rank correlation of key i with key j across the runs]]}; None below
+    report.MIN_CORRELATION_RUNS runs. A score constant over the runs correlates with nothing (None)."""
     from scipy.stats import spearmanr
     keys = [key for key in scores.SHOWN_KEYS if all(key in r for r in rows)]
-    if len(rows) < 3 or len(keys) < 2:
+    if len(rows) < report.MIN_CORRELATION_RUNS or len(keys) < 2:
         return None
     values = np.array([[r[key] for key in keys] for r in rows], np.float64)
     matrix = [[None] * len(keys) for _ in keys]
@@ -140,15 +145,29 @@ def selected_against_median(rows, selected):
 
 
 def medians(rows):
-    """{setting label: {metric: median over its seeds, 'seeds': how many, 'objective': ...}}."""
+    """{setting label: {metric: median over its seeds, 'seeds': how many, 'images': each run trained on (the
+    median), 'objective': ...}}."""
     groups = collections.OrderedDict()
     for r in rows:
         groups.setdefault(label((name, text) for name, text in r['grid'].items() if name != 'seed'), []).append(r)
     keys = report.scored_keys(rows)
     return collections.OrderedDict(
         (name, dict({key: float(np.median([r[key] for r in group])) for key in keys},
-                    seeds=len(group), objective=group[0]['objective']))
+                    seeds=len(group), objective=group[0]['objective'], images=median_images(group)))
         for name, group in groups.items())
+
+
+def median_images(group):
+    """The median of the images the runs trained on; None where a row kept from an older gather lacks them."""
+    counts = [r.get('images') for r in group]
+    return None if None in counts else float(np.median(counts))
+
+
+def titles_of(rows):
+    """{objective: the method's name in its paper}, for the study's objectives."""
+    import objectives
+    return collections.OrderedDict((r['objective'], objectives.OBJECTIVES[r['objective']].title) for r in rows
+                                   if r['objective'] in objectives.OBJECTIVES)
 
 
 def published_of(rows, dataset):
@@ -202,6 +221,7 @@ def gather(finished, not_finished, definition, folder, header=None, kept=(), ord
     has_factors = any('mig' in r for r in rows)
     summary = {'header': header, 'dataset': definition['dataset'], 'steps': definition['steps'], 'runs': rows,
                'medians': medians(rows), 'published': published_of(rows, definition['dataset']),
+               'titles': titles_of(rows),
                'selected_per_setting': selected, 'selected_per_objective': by_objective(rows),
                'rank_correlations': rank_correlations(rows) if has_factors else {},
                'metric_correlations': metric_correlations(rows),

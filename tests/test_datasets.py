@@ -3,6 +3,7 @@ image read for given factor indices is the one at the published index formula, t
 what they should, and every one trains, resumes and is scored."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -136,6 +137,7 @@ def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path,
             '--hidden_units', '16,16', *folder_flags(tmp_path), '--eval_num_train', '50', '--eval_num_eval', '30', '--downstream_sizes', '10,50',
             '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40']
     assert vae.main(['--train', '--steps', '2'] + args) == 0
+    assert re.search(r'^{}: \d+ images$'.format(name), capsys.readouterr().out, re.M)   # the start-up line names it
     assert vae.main(['--train', '--steps', '3', '--evaluate'] + args) == 0
     assert 'resumed from' in capsys.readouterr().out
     result = json.loads((tmp_path / 'res' / 'metrics.json').read_text())

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 import download_celebA as dl
+import fetching
 
 TOKEN = 'Zx1t'
 UUID = '5f1c-uuid'
@@ -144,7 +145,7 @@ def drive(monkeypatch):
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setattr(dl, 'RETRY_DELAYS', (0, 0, 0))
+    monkeypatch.setattr(fetching, 'RETRY_DELAYS', (0, 0, 0))
     monkeypatch.setattr(dl, 'SIGN_IN_HOSTS', ('localhost',))   # the loopback stand-in for accounts.google.com
     server.drive.url = 'http://127.0.0.1:{}'.format(server.server_address[1])
     yield server.drive
@@ -282,12 +283,12 @@ def test_429_then_a_cut_then_a_416_on_the_complete_part(drive, tmp_path, monkeyp
     data = payload(400000)
     drive.add('abc', data, 'form', script=['429', 'cut'])
     dest = tmp_path / 'file.bin'
-    real_md5 = dl.md5_of
+    real_md5 = fetching.md5_of
 
     def interrupted(path):
-        monkeypatch.setattr(dl, 'md5_of', real_md5)
+        monkeypatch.setattr(fetching, 'md5_of', real_md5)
         raise KeyboardInterrupt          # Ctrl-C during the md5 check of the complete .part
-    monkeypatch.setattr(dl, 'md5_of', interrupted)
+    monkeypatch.setattr(fetching, 'md5_of', interrupted)
     assert run(drive, 'abc', str(dest), '--md5', md5(data)) == 130
     assert (tmp_path / 'file.bin.part').read_bytes() == data
     assert run(drive, 'abc', str(dest), '--md5', md5(data)) == 0

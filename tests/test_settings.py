@@ -1,4 +1,9 @@
 """Command-line overrides and the checks on settings."""
+import os
+import re
+import subprocess
+import sys
+
 import pytest
 
 import config
@@ -6,6 +11,7 @@ import model
 import objectives
 import settings
 from common import SettingsError
+from conftest import ROOT
 
 
 def test_overrides_are_typed_from_defaults():
@@ -91,3 +97,23 @@ def test_the_objectives_check_their_own_settings(overrides, message):
     assert message in str(error.value) and '\n' not in str(error.value)
     model.check_settings(settings.resolve('celeba', [('img_shape', '32,32,3'), ('data_crop', '0,0,32,32'),
                                                      ('filters', '4,4,4')]))   # 32 -> 14 -> 5 -> 1 still fits
+
+
+def test_help_lists_every_setting_with_its_default_and_comment_under_config_pys_groups():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, 'vae.py'), '--help'], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    listed = re.findall(r'^  --(\w+) ', done.stdout, re.M)
+    assert sorted(set(name for name in listed if name in vars(config))) == settings.constant_names()
+    text = done.stdout.split('\nmodel:\n')[1]
+    assert text.startswith('  --architecture \'original\': \'original\': the project\'s CelebA net')
+    assert "\n  --kl_weight 0.7: loss per image = mean over pixels" in done.stdout   # the comment block above it
+    assert "--data_crop [57, 21, 128, 128]: [top, left, height, width] in pixels inside the 218x178 image, resized" \
+        in done.stdout   # a comment continued on the next line
+
+
+def test_help_skips_a_group_of_tables_and_joins_continued_comments():
+    source = ('# ---- one ----\nseed = 0   # seeds\n        # everything\n# ---- tables ----\nX = {}\n'
+              '# ---- two ----\n# said above\nbatch_size = 32\n')
+    assert settings.settings_help(source) == ("one:\n  --seed 0: seeds everything\n\n"
+                                              "two:\n  --batch_size 32: said above\n")
