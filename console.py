@@ -96,6 +96,12 @@ class StopSignals(object):
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 
+    def ignore_from_now(self):
+        """From here to the process's exit SIGINT and SIGTERM change nothing. Python's exit puts back the
+        default handlers, which kill, in place of any handler of its own, but leaves an ignored signal ignored."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
     def _handle(self, signum, frame):
         if self.received is not None:
             if self.abort_on_second:

@@ -287,7 +287,8 @@ def serve(restored, host, port):
     # The signal only sets a flag. Raised as an exception in the accept loop instead, it could land
     # while a new connection is handed to its thread, and socketserver would then shut that
     # connection down under the running request.
-    # Installed until the process exits: a second signal during the bounded stop changes nothing.
+    # A second signal during the bounded stop changes nothing, and from the stop on, signals are ignored
+    # until the process exits.
     signals = console.StopSignals(abort_on_second=False).install()
     loop = threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), name='accept', daemon=True)
     loop.start()
@@ -295,6 +296,7 @@ def serve(restored, host, port):
         while signals.received is None:
             time.sleep(POLL_SECONDS)
     finally:
+        signals.ignore_from_now()
         server.shutdown()          # the accept loop ends; no connection is taken after this
         server.server_close()
         cut_off = server.drain(DRAIN_SECONDS)

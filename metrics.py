@@ -22,7 +22,9 @@ def sklearn():
     try:
         import sklearn as package
         import sklearn.ensemble  # noqa: F401
+        import sklearn.feature_selection  # noqa: F401
         import sklearn.linear_model  # noqa: F401
+        import sklearn.metrics  # noqa: F401
         import sklearn.model_selection  # noqa: F401
         import sklearn.svm  # noqa: F401
     except ImportError:

@@ -293,7 +293,7 @@ def rendered(text, results_dir):
 DECIMAL = re.compile(r'(?<![\w.])\d[\d,]*\.\d+(?![\w.]*\d)')
 NOT_PROSE = (BLOCK, re.compile(r'```.*?```', re.S), re.compile(r'`[^`]*`'), re.compile(r'<!--.*?-->', re.S),
              re.compile(r'\]\([^)\s]*\)'),
-             re.compile(r'\b(?:Python|TensorFlow|tensorflow|TF|numpy|arXiv)[\s=<>≥≤]*\d+(?:\.\d+)*'),
+             re.compile(r'\b(?:Python|TensorFlow|tensorflow|TF|numpy|scikit-learn|PyTorch|arXiv)[\s=<>≥≤]*\d+(?:\.\d+)*'),
              re.compile(r'\d+(?:\.\d+)+\+'))   # versions: TensorFlow 2.16+
 SCALES = (1, 1e-3, 1e-6, 1e-9, 100, 1 / 60.0, 1 / 3600.0)   # as is, thousands, millions, billions, %, min, h
 

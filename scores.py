@@ -4,6 +4,7 @@ under. eval_metrics, --evaluate's lines and the study's columns all read this on
 here (its pure function in metrics.py or unsupervised.py, its entry in docs/evaluation.md)."""
 import collections
 
+import infomec
 import metrics
 import unsupervised
 from common import SettingsError
@@ -74,6 +75,8 @@ METRICS = collections.OrderedDict([
                                               Score('sample_efficiency_boosted_trees', 'sample eff. (GBT)')),
                           lambda cfg: [(predictor, size) for predictor in metrics.PREDICTORS
                                        for size in cfg.downstream_sizes], True)),
+    ('infomec', Metric(lambda s: infomec.infomec(s.train[0], s.train[1]),
+                       (Score('infom', 'InfoM'), Score('infoe', 'InfoE'), Score('infoc', 'InfoC')), no_classifiers, True)),
     ('unsupervised', Metric(lambda s: unsupervised.unsupervised_scores(s.train[0], s.cfg.mig_bins),
                             (Score('gaussian_total_correlation', 'Gaussian TC'),
                              Score('wasserstein_dependency_norm', 'Wasserstein dep.'),
