@@ -291,10 +291,10 @@ def rendered(text, results_dir):
 # ---- the prose's figures against the JSON ----
 
 DECIMAL = re.compile(r'(?<![\w.])\d[\d,]*\.\d+(?![\w.]*\d)')
-NOT_PROSE = (BLOCK, re.compile(r'```.*?```', re.S), re.compile(r'`[^`]*`'), re.compile(r'<!--.*?-->', re.S),
-             re.compile(r'\]\([^)\s]*\)'),
-             re.compile(r'\b(?:Python|TensorFlow|tensorflow|TF|numpy|scikit-learn|PyTorch|arXiv)[\s=<>≥≤]*\d+(?:\.\d+)*'),
-             re.compile(r'\d+(?:\.\d+)+\+'))   # versions: TensorFlow 2.16+
+CODE = (re.compile(r'```.*?```', re.S), re.compile(r'`[^`]*`'))
+VERSIONS = (re.compile(r'\b(?:Python|TensorFlow|tensorflow|TF|numpy|scikit-learn|PyTorch|arXiv)[\s=<>≥≤]*\d+(?:\.\d+)*'),
+            re.compile(r'\d+(?:\.\d+)+\+'))   # TensorFlow 2.16+
+NOT_PROSE = (BLOCK,) + CODE + (re.compile(r'<!--.*?-->', re.S), re.compile(r'\]\([^)\s]*\)')) + VERSIONS
 SCALES = (1, 1e-3, 1e-6, 1e-9, 100, 1 / 60.0, 1 / 3600.0)   # as is, thousands, millions, billions, %, min, h
 
 
@@ -332,14 +332,15 @@ def prose_of(text):
 def sources_of(text):
     """The JSON a page's figures come from: its blocks' files, then those its `figures` lines name (outside code)."""
     names = [name for match in BLOCK.finditer(text) for name in match.group('file').split('+')]
-    for pattern in NOT_PROSE[1:3]:
+    for pattern in CODE:
         text = pattern.sub('', text)
     return list(collections.OrderedDict.fromkeys(
         names + [name for match in FIGURES.finditer(text) for name in match.group('files').split()]))
 
 
 def unbacked_figures(text, results_dir):
-    """[(line, figure)] for every figure with a decimal point in the prose that the page's JSON does not hold."""
+    """(the page's JSON files, [(line, figure)] for every figure with a decimal point in its prose that none
+    of them holds)."""
     names = sources_of(text)
     known = printed(settings_numbers() + numbers_in([read_result(results_dir, name) for name in names]))
     prose = prose_of(text)

@@ -44,8 +44,7 @@ def settings_help(source=None):
     for text in source.splitlines():
         group, setting, more = GROUP.match(text), SETTING.match(text), CONTINUED.match(text)
         if group:
-            lines = lines[:-2] if lines and lines[-1].endswith(':') else lines   # a group of tables only
-            lines += ['', group.group(1) + ':']
+            lines = without_empty_group(lines) + ['', group.group(1) + ':']
             above, described = [], None
         elif setting and setting.group(1) in vars(config):
             name = setting.group(1)
@@ -58,8 +57,12 @@ def settings_help(source=None):
             above, described = above + [text.lstrip('# ')], None
         else:
             above, described = [], None
-    lines = lines[:-2] if lines and lines[-1].endswith(':') else lines
-    return '\n'.join(lines).strip('\n') + '\n'
+    return '\n'.join(without_empty_group(lines)).strip('\n') + '\n'
+
+
+def without_empty_group(lines):
+    """The help's lines without a last heading that no setting followed (a group of tables only)."""
+    return lines[:-2] if lines and lines[-1].endswith(':') else lines
 
 
 def has_factors(dataset):
