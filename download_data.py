@@ -24,7 +24,7 @@ import zipfile
 import requests
 
 import config
-from fetching import CHUNK_BYTES, DownloadError, check_part, download, exit_code, plain_opener
+from fetching import CHUNK_BYTES, DownloadError, check_part, download, exit_code, md5_of, plain_opener
 
 # One place a file comes from: its URL, and its size in bytes and md5 where known, with where those come from.
 Source = collections.namedtuple('Source', 'url size md5 known_from')
@@ -139,23 +139,24 @@ def part_of(download_path, url):
 
 def fetch_from(session, source, item, folder):
     """Downloads `item` from `source` into `folder` and puts it in place; SourceFailed where the source does
-    not have it. Only a checked file is renamed to where the dataset reads it."""
+    not have it. Only a checked file is renamed to where the dataset reads it. An archive left complete by
+    an unpacking that was cut off is unpacked again, not fetched again."""
     target = os.path.join(folder, item.name)
     archive = os.path.join(folder, os.path.basename(source.url.split('?')[0])) if item.unpack else target
-    part = part_of(archive, source.url)
-    try:
-        downloaded(session, source, part, archive)
-    finally:
-        if not os.path.exists(part):
-            os.remove(part + '.from')
-    os.remove(part + '.from')
+    if not (item.unpack and source.md5 and os.path.isfile(archive) and md5_of(archive) == source.md5):
+        part = part_of(archive, source.url)
+        try:
+            downloaded(session, source, part, archive)
+        finally:
+            if not os.path.exists(part):
+                os.remove(part + '.from')
+        os.remove(part + '.from')
+        if not item.unpack:
+            return checked_into(part, target, item.format)
+        os.replace(part, archive)
     if item.unpack == 'cars':
-        os.replace(part, archive)
         return unpack_cars(archive, folder, item.format)
-    if item.unpack == 'gunzip':
-        os.replace(part, archive)
-        return gunzip_into(archive, target, item.format)
-    checked_into(part, target, item.format)
+    return gunzip_into(archive, target, item.format)
 
 
 def downloaded(session, source, part, archive):

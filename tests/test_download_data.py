@@ -196,6 +196,16 @@ def test_a_mirror_is_tried_first_under_the_published_names(mirror, monkeypatch, 
     assert sorted(os.listdir(str(data))) == sorted(item.name for item in items)   # the .gz files are gone
 
 
+def test_an_archive_left_by_a_cut_off_unpacking_is_unpacked_not_fetched_again(mirror, monkeypatch, tmp_path):
+    published = serve(monkeypatch, mirror, 'smallnorb', tmp_path)
+    first = download_data.FILES['smallnorb'][0]
+    (tmp_path / (first.name + '.gz')).write_bytes(published[first.name + '.gz'])   # complete, md5 right
+    assert download_data.main(['smallnorb', '--data_dir_path', str(tmp_path)]) == 0
+    assert (tmp_path / first.name).read_bytes() == gzip.decompress(published[first.name + '.gz'])
+    assert '/files/' + first.name + '.gz' not in [path for path, _ in mirror.requests]
+    assert len(mirror.requests) == 5 and not (tmp_path / (first.name + '.gz')).exists()
+
+
 def test_retry_after_is_honoured(mirror, monkeypatch, tmp_path):
     serve(monkeypatch, mirror, 'scream_dsprites', tmp_path)
     mirror.scripts['/files/The_Scream.jpg'] = ['429']
