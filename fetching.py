@@ -140,14 +140,26 @@ class Progress(object):
         sys.stderr.flush()
 
 
+def connection_problem(error):
+    """The short reason of a failed connection ('[Errno 111] Connection refused'), not requests' whole chain."""
+    found = re.findall(r"\[Errno -?\d+\] [^'\")]+", str(error))
+    return found[-1].strip() if found else type(error).__name__
+
+
 def plain_opener(url, refused):
-    """The opener of a file at its own URL. A 4xx answer or a page instead of data is `refused(message)`,
-    the exception the caller raises for a source that does not have the file."""
+    """The opener of a file at its own URL. A 4xx answer, a page instead of data, or no connection at all
+    before any byte of the file came is `refused(message)`, the exception the caller raises for a source
+    that does not have the file; a connection lost with a .part begun is retried from it."""
     def open_file(session, part, target):
         for _ in range(2):
             offset = part_size(part)
             headers = {'Range': 'bytes={}-'.format(offset)} if offset else {}
-            response = session.get(url, headers=headers, stream=True, timeout=TIMEOUT_SECONDS)
+            try:
+                response = session.get(url, headers=headers, stream=True, timeout=TIMEOUT_SECONDS)
+            except requests.ConnectionError as error:
+                if offset:
+                    raise
+                raise refused('no connection ({})'.format(connection_problem(error)))
             if response.status_code in RETRY_STATUS:
                 raise try_later(response, target)
             if response.status_code == 416 and offset:
@@ -238,8 +250,8 @@ def download(session, opener, part, target):
         if total is None or size >= total:
             return total
         problem = '{}: stopped at {} of {} bytes'.format(os.path.basename(target), size, total)
-    raise DownloadError('{}; gave up after {} tries: run the same command again to resume from {}'.format(
-        problem, len(RETRY_DELAYS) + 1, part))
+    raise DownloadError('{}; gave up after {} tries: run the same command again{}'.format(
+        problem, len(RETRY_DELAYS) + 1, ' to resume from {}'.format(part) if part_size(part) else ''))
 
 
 def check_part(part, target, total, md5, hint):

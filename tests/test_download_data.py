@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -23,7 +24,7 @@ import vae
 from conftest import ROOT, folder_flags
 from datasets import dsprites
 from kit import standins
-from test_datasets import SMALL, small_grids, write_standin  # noqa: F401  (small_grids: the fixture)
+from test_datasets import small_grids, write_standin  # noqa: F401  (small_grids: the fixture)
 
 
 class Mirror(object):
@@ -169,15 +170,20 @@ def test_a_cut_download_resumes_from_its_part_and_a_second_run_fetches_nothing(m
 def test_a_refused_source_gives_way_to_the_next_saying_why(mirror, monkeypatch, tmp_path, capsys):
     published = serve(monkeypatch, mirror, 'mpi3d_toy', tmp_path)
     good = download_data.FILES['mpi3d_toy'][0].sources[0]
-    bad = [good._replace(url=mirror.url + '/gone/mpi3d_toy.npz'), good._replace(url=mirror.url + '/denied/x.npz'),
-           good._replace(url=mirror.url + '/page/x.npz')]
+    with socket.socket() as closed:     # a port nothing listens on: the connection is refused
+        closed.bind(('127.0.0.1', 0))
+        nobody = 'http://127.0.0.1:{}/x.npz'.format(closed.getsockname()[1])
+    bad = [good._replace(url=nobody), good._replace(url=mirror.url + '/gone/mpi3d_toy.npz'),
+           good._replace(url=mirror.url + '/denied/x.npz'), good._replace(url=mirror.url + '/page/x.npz')]
     mirror.scripts.update({'/gone/mpi3d_toy.npz': ['404'], '/denied/x.npz': ['403'], '/page/x.npz': ['html']})
     monkeypatch.setitem(download_data.FILES, 'mpi3d_toy', [download_data.FILES['mpi3d_toy'][0]._replace(
         sources=bad + [good])])
     assert download_data.main(['mpi3d_toy', '--data_dir_path', str(tmp_path)]) == 0
     assert (tmp_path / 'mpi3d_toy.npz').read_bytes() == published['mpi3d_toy.npz']
     err = capsys.readouterr().err.splitlines()[:-1]   # the last: the progress line of the file fetched
-    assert err == ['mpi3d_toy.npz: {}/gone/mpi3d_toy.npz failed: HTTP 404; trying the next source'.format(mirror.url),
+    assert err == ['mpi3d_toy.npz: {} failed: no connection ([Errno 111] Connection refused); trying the next '
+                   'source'.format(nobody),
+                   'mpi3d_toy.npz: {}/gone/mpi3d_toy.npz failed: HTTP 404; trying the next source'.format(mirror.url),
                    'mpi3d_toy.npz: {}/denied/x.npz failed: HTTP 403; trying the next source'.format(mirror.url),
                    'mpi3d_toy.npz: {}/page/x.npz failed: an HTML page instead of the file; trying the next '
                    'source'.format(mirror.url)]
