@@ -118,8 +118,16 @@ def published_standins(name, tmp_path):
     return published
 
 
-def serve(monkeypatch, mirror, name, tmp_path, prefix='/files/'):
-    """Serves the stand-in under its published names and points the table at the server alone."""
+def closed_port():
+    """A port on 127.0.0.1 that nothing listens on: a connection to it is refused."""
+    with socket.socket() as probe:
+        probe.bind(('127.0.0.1', 0))
+        return probe.getsockname()[1]
+
+
+def serve(monkeypatch, mirror, name, tmp_path, prefix='/files/', origin=None):
+    """Serves the stand-in under its published names and points the table at it: at the server, or with
+    `origin` at that base URL, the server then standing in for a mirror under `prefix`."""
     published = published_standins(name, tmp_path)
     for file_name, data in published.items():
         mirror.add(prefix + file_name, data)
@@ -127,7 +135,7 @@ def serve(monkeypatch, mirror, name, tmp_path, prefix='/files/'):
     for item in download_data.FILES[name]:
         source = item.sources[0]
         file_name = os.path.basename(source.url)
-        items.append(item._replace(sources=[source._replace(url=mirror.url + prefix + file_name,
+        items.append(item._replace(sources=[source._replace(url=(origin or mirror.url + prefix) + file_name,
                                                             size=len(published[file_name]),
                                                             md5=md5(published[file_name]))]))
     monkeypatch.setitem(download_data.FILES, name, items)
@@ -137,9 +145,10 @@ def serve(monkeypatch, mirror, name, tmp_path, prefix='/files/'):
 @pytest.mark.parametrize('name', sorted(download_data.FILES))
 def test_each_dataset_lands_where_its_dataset_reads_it_and_trains(name, mirror, small_grids, monkeypatch,  # noqa: F811
                                                                    tmp_path, capsys):
-    serve(monkeypatch, mirror, name, tmp_path)
+    # the sources of the table can not be reached; a mirror serves each file under its published name
+    serve(monkeypatch, mirror, name, tmp_path, prefix='/lab/', origin='http://127.0.0.1:{}/'.format(closed_port()))
     monkeypatch.chdir(tmp_path)
-    assert download_data.main([name]) == 0
+    assert download_data.main([name, '--url', mirror.url + '/lab/']) == 0
     out = capsys.readouterr().out
     assert '{} is ready: python vae.py --train --dataset {}\n'.format(name, name) in out
     folder = download_data.folder_of(name)
@@ -170,9 +179,7 @@ def test_a_cut_download_resumes_from_its_part_and_a_second_run_fetches_nothing(m
 def test_a_refused_source_gives_way_to_the_next_saying_why(mirror, monkeypatch, tmp_path, capsys):
     published = serve(monkeypatch, mirror, 'mpi3d_toy', tmp_path)
     good = download_data.FILES['mpi3d_toy'][0].sources[0]
-    with socket.socket() as closed:     # a port nothing listens on: the connection is refused
-        closed.bind(('127.0.0.1', 0))
-        nobody = 'http://127.0.0.1:{}/x.npz'.format(closed.getsockname()[1])
+    nobody = 'http://127.0.0.1:{}/x.npz'.format(closed_port())
     bad = [good._replace(url=nobody), good._replace(url=mirror.url + '/gone/mpi3d_toy.npz'),
            good._replace(url=mirror.url + '/denied/x.npz'), good._replace(url=mirror.url + '/page/x.npz')]
     mirror.scripts.update({'/gone/mpi3d_toy.npz': ['404'], '/denied/x.npz': ['403'], '/page/x.npz': ['html']})
@@ -189,17 +196,17 @@ def test_a_refused_source_gives_way_to_the_next_saying_why(mirror, monkeypatch, 
                    'source'.format(mirror.url)]
 
 
-def test_a_mirror_is_tried_first_under_the_published_names(mirror, monkeypatch, tmp_path):
-    published = serve(monkeypatch, mirror, 'smallnorb', tmp_path, prefix='/lab/')
+def test_a_mirror_is_tried_first_and_an_unreachable_one_gives_way_to_the_sources(mirror, monkeypatch, tmp_path, capsys):
+    published = serve(monkeypatch, mirror, 'smallnorb', tmp_path)
     items = download_data.FILES['smallnorb']
-    # the table's own sources are unreachable; the mirror serves the same files under their published names
-    monkeypatch.setitem(download_data.FILES, 'smallnorb', [item._replace(sources=[item.sources[0]._replace(
-        url='http://127.0.0.1:9/' + os.path.basename(item.sources[0].url))]) for item in items])
-    data = tmp_path / 'data'
-    assert download_data.main(['smallnorb', '--url', mirror.url + '/lab', '--data_dir_path', str(data)]) == 0
+    nobody = 'http://127.0.0.1:{}'.format(closed_port())
+    assert download_data.main(['smallnorb', '--url', nobody, '--data_dir_path', str(tmp_path / 'data')]) == 0
     for item in items:
-        assert (data / item.name).read_bytes() == gzip.decompress(published[item.name + '.gz'])
-    assert sorted(os.listdir(str(data))) == sorted(item.name for item in items)   # the .gz files are gone
+        assert (tmp_path / 'data' / item.name).read_bytes() == gzip.decompress(published[item.name + '.gz'])
+    assert sorted(os.listdir(str(tmp_path / 'data'))) == sorted(item.name for item in items)   # the .gz are gone
+    tried = [line for line in capsys.readouterr().err.splitlines() if 'failed' in line]
+    assert tried == ['{}: {}/{}.gz failed: no connection ([Errno 111] Connection refused); trying the next '
+                     'source'.format(item.name, nobody, item.name) for item in items]
 
 
 def test_an_archive_left_by_a_cut_off_unpacking_is_unpacked_not_fetched_again(mirror, monkeypatch, tmp_path):
