@@ -118,13 +118,13 @@ def setting_key(r):
     return tuple(sorted((name, text) for name, text in r['grid'].items() if name != 'seed'))
 
 
-def udr_ties(rows):
-    """The runs that share their setting's top UDR with another run: UDR can not choose between them (two
-    seeds always tie, for UDR is symmetric between two models)."""
+def udr_ties(rows, group_of=setting_key):
+    """The runs that share their group's top UDR with another run (a group: a setting, by default): UDR can
+    not choose between them (two seeds always tie, for UDR is symmetric between two models)."""
     top = {}
     for r in rows:
         if r.get('udr') is not None:
-            top.setdefault(setting_key(r), []).append(r)
+            top.setdefault(group_of(r), []).append(r)
     tied = set()
     for group in top.values():
         best = max(r['udr'] for r in group)

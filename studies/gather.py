@@ -91,14 +91,13 @@ def label(setting):
 
 
 def by_objective(rows):
-    """{objective: the name of its run with the highest UDR}, where no other run of the objective ties it."""
-    best, tied = {}, report.udr_ties([dict(r, grid={'objective': r['objective']}) for r in rows])
+    """{objective: the name of its run with the highest UDR}, for the objectives whose top UDR is one run's alone."""
+    best = {}
     for r in rows:
-        if r['run'] in tied:
-            continue
         if r['udr'] is not None and (r['objective'] not in best or r['udr'] > best[r['objective']]['udr']):
             best[r['objective']] = r
-    return {objective: r['run'] for objective, r in best.items()}
+    tied = report.udr_ties(rows, group_of=lambda r: r['objective'])
+    return {objective: r['run'] for objective, r in best.items() if r['run'] not in tied}
 
 
 def rank_correlations(rows):

@@ -146,6 +146,13 @@ def test_udr_picks_the_seed_that_agrees_most_with_the_others_and_none_where_the_
     assert pair['beta_seed0']['udr'] == pytest.approx(pair['beta_seed1']['udr'])
 
 
+def test_an_objective_whose_top_udr_ties_selects_no_run_not_a_lower_one():
+    def rows(*udrs):
+        return [{'run': 'beta_seed{}'.format(i), 'objective': 'beta', 'udr': udr} for i, udr in enumerate(udrs)]
+    assert gather.by_objective(rows(0.5, 0.5, 0.3)) == {}
+    assert gather.by_objective(rows(0.5, 0.6, 0.3, None)) == {'beta': 'beta_seed1'}
+
+
 def test_udrs_rank_correlation_with_a_metric_needs_8_runs():
     # UDR ranks 1..8 against MIG ranks 2 1 4 3 6 5 8 7: 1 - 6 * 8 / (8 * 63) = 0.9048
     rows = [{'udr': 0.1 * (i + 1), 'mig': 0.1 * m, 'objective': 'beta'} for i, m in enumerate([2, 1, 4, 3, 6, 5, 8, 7])]
