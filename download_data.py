@@ -222,9 +222,9 @@ def unpack_cars(archive, folder, form):
 def in_place(item, folder):
     """(is there, what is wrong with it or None) for a file already where the dataset reads it."""
     if item.unpack == 'cars':
-        names = [n for n in os.listdir(folder) if n.endswith('.mat')] if os.path.isdir(folder) else []
-        pending = [n for n in os.listdir(folder) if n.endswith(('.tar.gz', '.part'))] if names else []
-        return bool(names) and not pending, None
+        listed = os.listdir(folder) if os.path.isdir(folder) else []
+        pending = [n for n in listed if n.endswith(('.tar.gz', '.part'))]
+        return any(n.endswith('.mat') for n in listed) and not pending, None
     path = os.path.join(folder, item.name)
     return os.path.isfile(path), format_problem(path, item.format) if os.path.isfile(path) else None
 
@@ -238,17 +238,16 @@ def get(session, item, folder, mirror, force):
     if there and not force:
         raise DownloadError('{} is in place but is {}: move it away, or run again with --force to replace '
                             'it'.format(os.path.join(folder, item.name), problem))
-    failed = []
-    for source in sources_of(item, mirror):
+    sources, failed = sources_of(item, mirror), []
+    for source in sources:
         try:
             fetch_from(session, source, item, folder)
             print('{}: from {}{}'.format(os.path.join(folder, item.name), source.url, ', md5 ok' if source.md5 else ''))
             return
         except SourceFailed as error:
-            print('{}: {} failed: {}{}'.format(item.name, source.url, error, '; trying the next source'
-                                               if len(failed) + 1 < len(sources_of(item, mirror)) else ''),
-                  file=sys.stderr)
             failed.append(source.url)
+            print('{}: {} failed: {}{}'.format(item.name, source.url, error, '; trying the next source'
+                                               if len(failed) < len(sources) else ''), file=sys.stderr)
     raise DownloadError('{}: every source failed ({}): try again later, use --url with a mirror, or put the file '
                         'at {} by hand'.format(item.name, ', '.join(failed), os.path.join(folder, item.name)))
 
@@ -265,8 +264,10 @@ def fetch_dataset(session, name, args):
     os.makedirs(folder, exist_ok=True)
     for item in FILES[name]:
         get(session, item, folder, args.url, args.force)
-    flags = ' --dsprites_npz_path {}'.format(os.path.join(folder, DSPRITES_NPZ)) if name == 'dsprites' and \
-        args.data_dir_path else (' --data_dir_path {}'.format(folder) if args.data_dir_path else '')
+    flags = ''
+    if args.data_dir_path:   # dSprites' npz is read by its own setting, the others' folders by data_dir_path
+        flags = ' --dsprites_npz_path {}'.format(os.path.join(folder, DSPRITES_NPZ)) if name == 'dsprites' else \
+            ' --data_dir_path {}'.format(folder)
     print('{} is ready: python vae.py --train --dataset {}{}'.format(name, name, flags))
 
 

@@ -18,6 +18,12 @@ def labels(values):
     return np.unique(values, return_inverse=True)[1]
 
 
+def standardised(codes):
+    """Each latent at mean 0 and std 1; a constant one at 0."""
+    spread = codes.std(axis=0)
+    return (codes - codes.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+
+
 def normalised_information(codes, factors, discrete=False, seed=0):
     """[K factors, M latents]: I(factor k; latent j) / H(factor k) in nats. A discrete latent (a quantised
     code) is counted as it is; a continuous one is standardised and read by the k-nearest-neighbour estimate
@@ -25,8 +31,7 @@ def normalised_information(codes, factors, discrete=False, seed=0):
     factors = np.stack([labels(factors[:, k]) for k in range(factors.shape[1])], axis=1)
     information = np.zeros((factors.shape[1], codes.shape[1]))
     if not discrete:
-        spread = codes.std(axis=0)
-        codes = (codes - codes.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        codes = standardised(codes)
     for k in range(factors.shape[1]):
         entropy = discrete_entropy(factors[:, k])
         for j in range(codes.shape[1]):
@@ -89,8 +94,7 @@ def infoe(codes, factors, discrete=False):
         inputs = np.concatenate([np.eye(int(column.max()) + 1)[column] for column in
                                  (labels(codes[:, j]) for j in range(codes.shape[1]))], axis=1)
     else:
-        spread = codes.std(axis=0)
-        inputs = (codes - codes.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+        inputs = standardised(codes)
     shares = []
     for k in range(factors.shape[1]):
         targets = labels(factors[:, k])
