@@ -17,7 +17,8 @@ PREFIX = 'model.ckpt'
 LOCK_FILE = 'training.lock'     # held by the one process training into the folder; says its host and pid
 KEEP = 3                        # checkpoints kept; older ones are deleted
 # Settings that decide the variables' shapes; a checkpoint only restores into the same ones.
-ARCHITECTURE_KEYS = ('architecture', 'img_shape', 'latent_dim', 'filters', 'hidden_units', 'discriminator_units')
+ARCHITECTURE_KEYS = ('architecture', 'img_shape', 'latent_dim', 'latent_values', 'filters', 'hidden_units',
+                     'discriminator_units')
 # Settings that define the trained model and what it sees: --generate, --traverse and --evaluate
 # take them from the checkpoint, everything else (where to write, sample sizes) from the current run.
 MODEL_KEYS = ARCHITECTURE_KEYS + ('dataset', 'likelihood', 'epsilon', 'data_crop')

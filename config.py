@@ -25,6 +25,7 @@ dsprites_npz_path = 'dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz'  #
 architecture = 'original'    # 'original': the project's CelebA net (5x5 convs, batch norm); 'burgess': Burgess et al. 2018
 likelihood = 'gaussian'      # 'gaussian': squared error of sigmoid outputs; 'bernoulli': cross-entropy on logits
 latent_dim = 32              # number of latent dimensions
+latent_values = 0            # 0: continuous latents; n >= 2: each dim takes one of n learnable values (qlae, qlvae)
 filters = [64, 128, 256, 512]  # encoder conv channels; the decoder mirrors them
 hidden_units = [256, 256]    # dense layers between convs and latents ('burgess' only)
 momentum = 0.99              # batch-norm moving-average decay per step ('original' only)
@@ -38,8 +39,9 @@ epsilon = 1e-5               # batch-norm variance epsilon ('original' only)
 # the original's published traversals at any batch_size. In the usual units (summed error per image
 # against summed KL) beta = kl_weight / 32 * N / M, N = pixels*channels, M = latent_dim: 33.6 here.
 kl_weight = 0.7
-objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor', 'dip_i', 'dip_ii' and the
-                              # weakly supervised 'ada_gvae', 'ada_mlvae', 'gvae_labels', 'mlvae_labels': below
+objective = 'beta'            # 'beta': the loss above; 'capacity', 'tcvae', 'factor', 'dip_i', 'dip_ii', the quantized
+                              # 'qlae' and 'qlvae', and the weakly supervised 'ada_gvae', 'ada_mlvae', 'gvae_labels',
+                              # 'mlvae_labels': below
 # capacity: loss per image = mean pixel error + capacity_gamma / N * |sum of KL over dims - C|,
 # with the KL target C raised linearly from 0 to capacity_max nats over capacity_steps steps.
 capacity_gamma = 1000.0       # gamma in the usual units (against the summed error), Burgess et al.'s
@@ -72,6 +74,15 @@ dip_kl_weight = 33.6          # KL weight: the original's beta (the paper's 1, t
 dip_lambda_od = 336.0         # off-diagonal weight: 10 as on dSprites, scaled by the same 33.6
 dip_i_lambda_d_factor = 10.0  # DIP-VAE-I: lambda_d = 10 lambda_od
 dip_ii_lambda_d_factor = 1.0  # DIP-VAE-II: lambda_d = lambda_od
+# qlae, qlvae (latent quantization, Hsu et al. 2023): each latent dim is rounded to the nearest of its
+# latent_values learnable values, the encoder trained through the rounding (straight-through). Loss per image =
+# mean pixel error + quantization_weight * mean_dims (sg(z) - q)^2 + commitment_weight * mean_dims (z - sg(q))^2,
+# and for qlvae, whose z is sampled around the rounded mean, + qlvae_kl_weight * KL / N. The encoder's and
+# decoder's kernels decay as in AdamW: each step subtracts learning_rate * weight_decay * w.
+quantization_weight = 0.01    # pulls the values to the codes (the paper's 0.01)
+commitment_weight = 0.01      # pulls the codes to the values (the paper's 0.01)
+weight_decay = 0.1            # AdamW's decoupled decay per unit step size, qlae and qlvae only (the paper's 0.1)
+qlvae_kl_weight = 1.0         # qlvae's KL weight in the usual units (the authors' VAE: 1)
 # ada_gvae, ada_mlvae, gvae_labels, mlvae_labels (weak supervision, Locatello et al. 2020; datasets with factors
 # only): a step reads batch_size pairs of images that share all their factors but a few. Loss per image of a
 # pair = mean pixel error + weak_beta * KL / N, where the dims judged shared take one averaged posterior.
@@ -106,6 +117,10 @@ mig_bins = 20                 # equal-width bins per latent for the metrics' mut
 eval_metrics = ['all']
 downstream_sizes = [10, 100, 1000, 10000]   # training codes of each downstream classifier; sample efficiency is
                                             # the accuracy at 100 over that at 10,000
+fairness_points = 100         # factor settings fairness intervenes on, per value of the sensitive factor
+task_codes = 1000             # training codes of the reduced and strong downstream tasks (and the strong one's test)
+strong_experiments = 10       # interventions per factor in the strong downstream task
+representation = 'mean'       # the code the metrics score: 'mean' of the posterior, or a 'sampled' one (seeded)
 eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
 udr_images = 1000             # images whose mean codes UDR compares across seeds (dSprites: drawn with eval_seed;
                               # CelebA, folder: the first held-out ones), saved in results/codes.npz
@@ -113,7 +128,7 @@ udr_images = 1000             # images whose mean codes UDR compares across seed
 # ---- traversals (--traverse) ----
 traverse_from = 'prior'       # 'prior': the original's 5 seed vectors; 'data': means of 5 held-out images
 traverse_kl_images = 1000     # held-out images whose mean KL per dim orders the overview
-inactive_kl = 0.05            # nats: dims with less mean KL are listed as inactive in the overview
+inactive_kl = 0.05            # nats: dims with less mean KL (a quantized dim: less entropy) are listed as inactive
 explore_images = 64           # held-out images --explore offers as start points
 
 # ---- outputs ----
@@ -175,6 +190,12 @@ for _name, (_shape, _folder, _epochs) in FACTOR_DATASETS.items():
                                    results_dir='results/{}/'.format(_name), checkpoint_dir='checkpoints/{}/'.format(_name),
                                    summary_dir='summaries/{}/'.format(_name))
 
+# --objective NAME lays these over the dataset's defaults (command-line settings still win).
+OBJECTIVE_DEFAULTS = {
+    'qlae': {'latent_values': 10},     # Hsu et al. 2023: ten values per dim
+    'qlvae': {'latent_values': 10},
+}
+
 # ---- studies (study.py) ----
 # The studies the project reports, by name: `study.py FOLDER --preset NAME` starts one (its grids, dataset
 # and budget; each grid is NAME=VALUES words, as --grid takes them).
@@ -191,6 +212,9 @@ STUDY_PRESETS = {
         ['objective=ada_gvae', 'weak_beta=1,2,4,6,8', 'batch_size=32', 'seed=0'],
         ['objective=ada_gvae', 'weak_beta=1,2', 'batch_size=32', 'seed=1-2'],
         ['objective=ada_mlvae', 'weak_beta=1', 'batch_size=32', 'seed=0-2']]},
+    # Latent quantization on the same budget: QLAE and QLVAE with the paper's settings, 3 seeds each.
+    'quantized': {'dataset': 'dsprites', 'steps': 24000, 'grids': [
+        ['objective=qlae', 'seed=0-2'], ['objective=qlvae', 'seed=0-2']]},
     # How the scores grow with the images seen, up to near the published runs' ~19 M images.
     'learning_curves': {'dataset': 'dsprites', 'images': [0.25, 0.5, 1, 2, 4, 8, 16], 'grids': [
         ['objective=factor', 'seed=0-1'], ['objective=tcvae', 'seed=0-1']]},

@@ -8,16 +8,19 @@ import numpy as np
 
 import imagefiles
 import metrics
+import objectives
 import scores
 import unsupervised
-from common import write_json
+from common import SettingsError, write_json
 from datasets import GROUND_TRUTH, open_ground_truth
 
 METRICS_FILE = 'metrics.json'
 ATTRIBUTES_FILE = 'attributes.json'
 ENCODE_BATCH = 2048   # images per session run when encoding every image of a dataset
 EVALUATION_KEYS = ('eval_seed', 'eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points',
-                   'mig_bins', 'eval_attribute_images', 'udr_images', 'eval_metrics', 'downstream_sizes')
+                   'mig_bins', 'eval_attribute_images', 'udr_images', 'eval_metrics', 'downstream_sizes',
+                   'representation', 'fairness_points', 'task_codes', 'strong_experiments')
+SAMPLED_STREAM = 99   # the random stream of the sampled representation's noise (the metrics' are 0-7)
 
 
 def images_drawn(cfg):
@@ -28,18 +31,39 @@ def images_drawn(cfg):
 
 
 def factor_representation(restored, ground_truth):
-    """represent(classes) -> the encoder's means of those images of `ground_truth`, a datasets.groundtruth.GroundTruth.
+    """represent(classes) -> the codes of those images of `ground_truth`, a datasets.groundtruth.GroundTruth: the
+    posterior means (model.code), or with representation 'sampled' a draw from each posterior, fresh at every
+    call and seeded by eval_seed, as disentanglement_lib's sampled representation.
 
     The encoder is deterministic in inference mode, so when the metrics draw more images than the
     dataset holds (the default sample sizes), each image is encoded once into a table that they look
     up; small samples (tests, quick checks) encode just what they draw.
     """
+    cfg = restored.cfg
+    posterior = factor_posterior(restored, ground_truth)
+    if cfg.representation == 'mean':
+        return lambda classes: posterior(classes)[0]
+    rng = np.random.RandomState([cfg.eval_seed, SAMPLED_STREAM])
+
+    def sampled(classes):
+        mean, logvar = posterior(classes)
+        return mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape)
+    return sampled
+
+
+def factor_posterior(restored, ground_truth):
+    """posterior(classes) -> (codes, log-variances) of those images, from a table of the whole dataset where the
+    metrics draw more images than it holds, else encoding what they draw."""
     if images_drawn(restored.cfg) < ground_truth.count:
-        return lambda classes: restored.encode(ground_truth.images(classes))[0]
+        return lambda classes: restored.encode(ground_truth.images(classes))
     started = time.time()
-    table = restored.encode_dataset(lambda: ground_truth.in_index_order(ENCODE_BATCH))
-    print('encoded {} images in {:.0f} s'.format(len(table), time.time() - started))
-    return lambda classes: table[ground_truth.index(classes)]
+    means, logvars = restored.encode_dataset(lambda: ground_truth.in_index_order(ENCODE_BATCH))
+    print('encoded {} images in {:.0f} s'.format(len(means), time.time() - started))
+
+    def looked_up(classes):
+        index = ground_truth.index(classes)
+        return means[index], logvars[index]
+    return looked_up
 
 
 def evaluate_factors(restored):
@@ -66,6 +90,7 @@ class FactorSample(object):
         self.observed = ground_truth.images(self.classes)
         self.z_logvar = restored.encode(self.observed)[1]
         self.z_mean = self.represent(self.classes)
+        self.quantized = restored.quantized and cfg.representation == 'mean'   # a sample is continuous
         split = self.rng(3)
         self.train = metrics.factor_codes(self.represent, self.ground_truth, split, cfg.eval_num_train)
         self.test = metrics.factor_codes(self.represent, self.ground_truth, split, cfg.eval_num_eval)
@@ -120,7 +145,7 @@ def factor_scores(restored, ground_truth):
     chosen = scores.selected(cfg)
     sample.fit_classifiers([key for name in chosen for key in scores.METRICS[name].classifiers(cfg)])
     seconds['classifiers'] = time.time() - started
-    result = {'kl_per_dim': metrics.kl_per_dim(sample.z_mean, sample.z_logvar).tolist(),
+    result = {'kl_per_dim': metrics.information_per_dim(sample.z_mean, sample.z_logvar, restored.quantized).tolist(),
               'reconstruction': metrics.reconstruction_error(sample.observed, restored.decode(sample.z_mean),
                                                              cfg.likelihood)}
     for name in chosen:
@@ -140,7 +165,7 @@ def evaluate_images(restored):
     names, z_mean, z_logvar = restored.encode_held_out(max(count, cfg.udr_images))
     codes = z_mean[:cfg.udr_images]
     names, z_mean, z_logvar = (names or [])[:count], z_mean[:count], z_logvar[:count]
-    result = {'kl_per_dim': metrics.kl_per_dim(z_mean, z_logvar).tolist()}
+    result = {'kl_per_dim': metrics.information_per_dim(z_mean, z_logvar, restored.quantized).tolist()}
     if 'unsupervised' in scores.selected(cfg):
         result.update(unsupervised.unsupervised_scores(z_mean, cfg.mig_bins))
     if cfg.dataset != 'celeba':
@@ -171,6 +196,9 @@ def evaluate(restored, images_per_step):
     """Scores the latest checkpoint; writes results/metrics.json (and attributes.json on CelebA).
     images_per_step, the images the model trained on a step, gives the images it had seen."""
     cfg = restored.cfg
+    if cfg.representation == 'sampled' and not objectives.get(restored.trained_cfg.objective).variational:
+        raise SettingsError('representation sampled: objective {} has a deterministic code, no posterior to sample; '
+                            'use --representation mean'.format(restored.trained_cfg.objective))
     ranking = None
     if cfg.dataset in GROUND_TRUTH:
         metrics.sklearn()   # a missing scikit-learn is said before minutes of encoding
@@ -183,7 +211,8 @@ def evaluate(restored, images_per_step):
     for key, label in scores.SHOWN + (scores.RECONSTRUCTION,):
         if key in result:
             print('{:<18}{:.3f}'.format(label, result[key]))
-    print('{:<18}{}'.format('KL per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))
+    label = metrics.information_label(restored.quantized)
+    print('{:<18}{}'.format(label + ' per dim', ' '.join('{:.2f}'.format(v) for v in result['kl_per_dim'])))
     if 'seconds' in result:
         print('{:<18}{}'.format('seconds', ', '.join('{} {:.0f}'.format(k, v) for k, v in result['seconds'].items())))
     for factor, information in result.get('factor_information', {}).items():
@@ -194,7 +223,7 @@ def evaluate(restored, images_per_step):
         write_json({'step': restored.step, 'checkpoint': restored.checkpoint, 'dims': ranking},
                    os.path.join(cfg.results_dir, ATTRIBUTES_FILE))
         for entry in sorted(ranking, key=lambda e: -result['kl_per_dim'][e['dim']]):
-            print('{}  KL {:.2f}'.format(caption(entry), result['kl_per_dim'][entry['dim']]))
+            print('{}  {} {:.2f}'.format(caption(entry), label, result['kl_per_dim'][entry['dim']]))
     print('wrote {}'.format(os.path.join(cfg.results_dir, METRICS_FILE)))
     return result
 

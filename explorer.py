@@ -89,7 +89,8 @@ def parse_z(body, latent_dim):
 
 
 class Explorer(object):
-    """What the page explores: a restored model, its dims ordered by KL on held-out data, their names,
+    """What the page explores: a restored model, its dims ordered by the information each carries on held-out
+    data (KL, or the entropy of a quantized dim), their names,
     and the start points (the traversal seeds and the first held-out images with their codes)."""
 
     def __init__(self, restored, num_images):
@@ -99,14 +100,14 @@ class Explorer(object):
         try:
             _, z_mean, z_logvar, self.images = restored.encode_held_out_keeping_images(
                 cfg.traverse_kl_images, num_images)
-            self.kl = metrics.kl_per_dim(z_mean, z_logvar)
+            self.kl = metrics.information_per_dim(z_mean, z_logvar, restored.quantized)
             self.codes = z_mean[:len(self.images)]
         except SettingsError as missing:
             print('no held-out images: dims in index order, no KL and no held-out start points ({})'.format(missing))
             self.kl, self.images = None, np.zeros([0] + list(cfg.img_shape), np.float32)
             self.codes = np.zeros((0, cfg.latent_dim), np.float32)
         self.names = evaluate.attribute_names(cfg.results_dir, restored.step)
-        self.seeds = pictures.prior_seeds(cfg.latent_dim)
+        self.seeds = restored.to_code(pictures.prior_seeds(cfg.latent_dim))
         self._decoding = threading.Condition()   # guards the two below
         self._running = 0                         # decodes inside TensorFlow now
         self._closed = False
@@ -121,6 +122,8 @@ class Explorer(object):
             order = active + inactive
         return {'latent_dim': cfg.latent_dim, 'order': order, 'active': active,
                 'kl': None if self.kl is None else [float(v) for v in self.kl],
+                'information': metrics.information_label(self.restored.quantized),
+                'values': None if not self.restored.quantized else self.restored.values.tolist(),
                 'inactive_kl': cfg.inactive_kl, 'names': {str(d): name for d, name in self.names.items()},
                 'seeds': self.seeds.tolist(), 'held_out': len(self.images), 'img_shape': list(cfg.img_shape),
                 'z_limit': Z_LIMIT, 'dataset': cfg.dataset, 'step': self.restored.step}

@@ -29,13 +29,30 @@ class Restored(object):
         self.graph = tf.Graph()
         with self.graph.as_default():
             self.images = tf.placeholder(tf.float32, [None] + list(self.cfg.img_shape), name='images')
-            self.z_mean, self.z_logvar = model.encode(self.images, self.cfg, training=False)
+            z_mean, self.z_logvar = model.encode(self.images, self.cfg, training=False)
+            self.z_mean = model.code(z_mean, self.cfg)
             self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
             self.samples = model.build_sampler(self.z, self.cfg)
         self.sess = tf.Session(graph=self.graph, config=session_config())
         with self.graph.as_default():
             checkpoints.restore(self.sess, self.checkpoint)
+            # [latent_dim, latent_values], each row ascending: the values a quantized latent takes; else None
+            self.values = (np.sort(self.sess.run(model.codebooks(self.cfg)), axis=1)
+                           if model.is_quantized(self.cfg) else None)
         print('restored {}'.format(self.checkpoint))
+
+    @property
+    def quantized(self):
+        """Whether the model's latents take learnt values (model.is_quantized)."""
+        return self.values is not None
+
+    def to_code(self, z):
+        """z [n, latent_dim] as the decoder's input would be coded: each dim rounded to its nearest learnt value
+        where the latents are quantized, else z itself."""
+        if self.values is None:
+            return z
+        nearest = np.abs(z[:, :, None] - self.values[None]).argmin(axis=2)
+        return np.take_along_axis(self.values[None], nearest[:, :, None], axis=2)[:, :, 0]
 
     def close(self):
         """Closes the session; the model can not be used after this."""
@@ -46,20 +63,21 @@ class Restored(object):
         return self.sess.run(self.samples, {self.z: z})
 
     def encode_dataset(self, make_dataset):
-        """z_mean [n, latent_dim] of every image of the tf.data dataset of image batches that
-        make_dataset() builds; the images never leave the graph."""
+        """(z_mean, z_logvar), each [n, latent_dim], of every image of the tf.data dataset of image batches that
+        make_dataset() builds, z_mean the code (model.code); the images never leave the graph."""
         with self.graph.as_default():
             batch = tf.data.make_one_shot_iterator(data.without_autotuning(make_dataset())).get_next()
-            z_mean, _ = model.encode(batch, self.cfg, training=False)
+            z_mean, z_logvar = model.encode(batch, self.cfg, training=False)
+            z_mean = model.code(z_mean, self.cfg)
         parts = []
         while True:
             try:
-                parts.append(self.sess.run(z_mean))
+                parts.append(self.sess.run([z_mean, z_logvar]))
             except tf.errors.OutOfRangeError:
-                return np.concatenate(parts)
+                return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def encode(self, images, batch_size=512):
-        """Images [n, H, W, C] -> (z_mean, z_logvar), each [n, latent_dim]."""
+        """Images [n, H, W, C] -> (z_mean, z_logvar), each [n, latent_dim]; z_mean is the code (model.code)."""
         parts = [self.sess.run([self.z_mean, self.z_logvar], {self.images: images[i:i + batch_size]})
                  for i in range(0, len(images), batch_size)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])

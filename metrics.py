@@ -245,12 +245,18 @@ def dci_completeness(importance):
     return dci_disentanglement(np.asarray(importance).T)
 
 
+def importance(trees):
+    """[M, K]: the importance of code j for factor k, the feature importance of factor k's gradient-boosted
+    trees (one classifier per factor, fit_per_factor(boosted_trees, ...)), as disentanglement_lib's DCI."""
+    return np.stack([np.abs(model.feature_importances_) for model in trees], axis=1)
+
+
 def dci(trees, codes_test, factors_test):
     """{'disentanglement', 'completeness', 'informativeness'} from one gradient-boosted tree classifier per
     factor, fit_per_factor(boosted_trees, ...) on the training codes, as disentanglement_lib: the importance
     of code j for factor k is the trees' feature importance, and informativeness is their mean test accuracy."""
-    importance = np.stack([np.abs(model.feature_importances_) for model in trees], axis=1)
-    return {'disentanglement': dci_disentanglement(importance), 'completeness': dci_completeness(importance),
+    matrix = importance(trees)
+    return {'disentanglement': dci_disentanglement(matrix), 'completeness': dci_completeness(matrix),
             'informativeness': float(np.mean(factor_accuracy(trees, codes_test, factors_test)))}
 
 
@@ -424,6 +430,24 @@ def reconstruction_error(images, reconstructions, likelihood):
 def kl_per_dim(z_mean, z_logvar):
     """Mean over images of KL(q(z_j|x) || N(0, 1)) for each latent dim j: the active dims stand out."""
     return (0.5 * (np.square(z_mean) + np.exp(z_logvar) - z_logvar - 1.0)).mean(axis=0)
+
+
+def value_entropy(codes):
+    """Entropy in nats of the values each dim of a quantized code [n, M] takes over the images: for a
+    deterministic code, the information it carries about the image."""
+    return np.array([discrete_entropy(codes[:, d]) for d in range(codes.shape[1])])
+
+
+def information_label(quantized):
+    """What information_per_dim measures, for labels: 'KL', or 'H' (entropy) for a quantized code."""
+    return 'H' if quantized else 'KL'
+
+
+def information_per_dim(z_mean, z_logvar, quantized):
+    """The nats each latent dim carries, which ranks the dims and tells the active ones: the mean KL to the
+    prior of a Gaussian code; the entropy of the learnt values used, of a quantized one (whose encoder is
+    deterministic, and whose log-variance head is not read)."""
+    return value_entropy(z_mean) if quantized else kl_per_dim(z_mean, z_logvar)
 
 
 # ---- naming dims by attributes (CelebA) ----

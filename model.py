@@ -4,6 +4,7 @@ import collections
 import contextlib
 import functools
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from common import SettingsError
@@ -276,6 +277,45 @@ def decode(z, cfg, *, training):
 def reparameterize(z_mean, z_logvar):
     """z = mean + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2014, eq. 10)."""
     return z_mean + tf.exp(0.5 * z_logvar) * tf.random_normal(tf.shape(z_mean))
+
+
+# ---- quantized latents (Hsu et al. 2023, section 3): each dim takes one of a few learnable scalar values ----
+
+CODEBOOK_SCOPE = 'latents'
+
+
+def is_quantized(cfg):
+    """Whether the model's latents are quantized: latent_values > 0 (the qlae and qlvae objectives)."""
+    return cfg.latent_values > 0
+
+
+def codebooks(cfg):
+    """The learnt values, [latent_dim, latent_values]: one scalar codebook per dim, each first spread
+    evenly over [-0.5, 0.5], as Hsu et al. 2023 initialise them."""
+    initial = np.tile(np.linspace(-0.5, 0.5, cfg.latent_values, dtype=np.float32), (cfg.latent_dim, 1))
+    with tf.variable_scope(CODEBOOK_SCOPE, reuse=tf.AUTO_REUSE):
+        return tf.get_variable('codebooks', initializer=initial)
+
+
+def nearest_values(z, values):
+    """Each dim of z [B, M] rounded to the nearest of its own values [M, V]: (the values [B, M], their indices
+    [B, M]). The rounding has no gradient; straight_through and the codebook losses give it one."""
+    distance = tf.abs(z[:, :, None] - values[None])
+    index = tf.argmin(distance, axis=2, output_type=tf.int32)
+    dims = tf.tile(tf.range(tf.shape(values)[0])[None], [tf.shape(z)[0], 1])
+    return tf.gather_nd(values, tf.stack([dims, index], axis=2)), index
+
+
+def straight_through(z, quantized):
+    """Hsu et al. 2023 (after van den Oord et al. 2017): the value of `quantized`, the gradient of z, so the
+    encoder trains through the rounding."""
+    return z + tf.stop_gradient(quantized - z)
+
+
+def code(z_mean, cfg):
+    """The code a trained model gives its images: the posterior mean, rounded to the learnt values where the
+    latents are quantized."""
+    return nearest_values(z_mean, codebooks(cfg))[0] if is_quantized(cfg) else z_mean
 
 
 def build_sampler(z, cfg):

@@ -15,7 +15,8 @@ from terms import (KL_UNIT_BATCH, adaptive_shared, group_average, known_shared, 
                    dimension_wise_kl, dip_i_covariance, dip_ii_covariance, dip_regulariser, dip_vae_loss,
                    discriminator, discriminator_loss, discriminator_tc, equivalent_beta, factor_vae_loss,
                    index_code_mutual_information, permute_dims, stratified_log_weights, tcvae_log_densities,
-                   tcvae_loss, total_correlation)
+                   tcvae_loss, total_correlation, quantization_loss, commitment_loss, quantized_ae_loss,
+                   quantized_vae_loss)
 
 tf.disable_v2_behavior()
 
@@ -27,8 +28,10 @@ Published = collections.namedtuple('Published', 'source images scores')
 # Lin et al. 2020 (InfoGAN-CR), Table 1: dSprites figures of ~300,000-step runs, from Locatello et al. 2019.
 LIN_2020 = 'Lin et al. 2020, Table 1 (from Locatello et al. 2019)'
 
-# What an objective's loss and step see of one training step: its data.Batch and the model's forward pass.
-Forward = collections.namedtuple('Forward', 'batch logits z z_mean z_logvar reconstruction kl_per_dim global_step')
+# What an objective's loss and step see of one training step: its data.Batch and the model's forward pass
+# (`encoded`: the encoder's means, before the objective's posterior() made them z_mean).
+Forward = collections.namedtuple('Forward', 'batch logits encoded z z_mean z_logvar reconstruction kl_per_dim '
+                                            'global_step')
 
 
 class Objective(object):
@@ -39,6 +42,8 @@ class Objective(object):
     paper = None             # who published it
     nonnegative = ()         # config.py settings it reads that must be >= 0
     reads = data.ONE_BATCH   # what one training step reads: a kind of data.READS, the fields of data.Batch it fills
+    variational = True       # z is sampled from the posterior, whose KL to N(0, I) is logged; else z is its mean
+    quantized = False        # trains quantized latents (latent_values > 0), and only those
     # The paper's own settings, in config.py's units: {dataset: {setting: value}}. config.py's defaults
     # for that dataset hold them (a test checks it).
     paper_settings = {}
@@ -60,6 +65,11 @@ class Objective(object):
     def describe(self, cfg):
         """The start-up line that says what is minimised."""
         raise NotImplementedError
+
+    def weight_decay(self, cfg):
+        """AdamW's decoupled decay of the kernels per unit step size (training.minimize_with_weight_decay)."""
+        del cfg
+        return 0.0
 
     def posterior(self, z_mean, z_logvar, batch, cfg):
         """(mean, log-variance, {tag: scalar}) of the posterior the step samples and regularises, from the
@@ -349,8 +359,73 @@ class MLVAELabels(WeakObjective):
     average = staticmethod(ml_average)
 
 
+class QuantizedObjective(Objective):
+    """Hsu et al. 2023: each latent dim rounded to the nearest of its own few learnt values, the encoder trained
+    through the rounding, the values and the codes pulled together, and the kernels under strong AdamW decay."""
+    paper = 'Hsu et al. 2023'
+    quantized = True
+    nonnegative = ('quantization_weight', 'commitment_weight', 'weight_decay')
+    paper_settings = {'dsprites': {'latent_dim': 10, 'latent_values': 10, 'quantization_weight': 0.01,
+                                   'commitment_weight': 0.01, 'weight_decay': 0.1}}   # 10 latents: 2 x 5 factors
+
+    def check_run(self, cfg):
+        if cfg.precision == 'float16':
+            raise SettingsError('objective {} steps with AdamW\'s weight decay, which float16\'s loss-scaled step does '
+                                'not build: use --precision float32 or bfloat16'.format(self.name))
+
+    def weight_decay(self, cfg):
+        return cfg.weight_decay
+
+    def posterior(self, z_mean, z_logvar, batch, cfg):
+        """The mean rounded to the learnt values, with the mean's gradient (straight-through)."""
+        quantized, index = model.nearest_values(z_mean, model.codebooks(cfg))
+        used = tf.reduce_mean(tf.cast([tf.size(tf.unique(index[:, d])[0]) for d in range(cfg.latent_dim)], tf.float32))
+        return model.straight_through(z_mean, quantized), z_logvar, {'codes/values_used_per_dim': used}
+
+    def codebook_terms(self, forward, cfg):
+        """(quantization loss, commitment loss), each [B], of the encoder's means and their rounded values."""
+        quantized, _ = model.nearest_values(forward.encoded, model.codebooks(cfg))
+        return quantization_loss(forward.encoded, quantized), commitment_loss(forward.encoded, quantized)
+
+
+class QLAE(QuantizedObjective):
+    name, title = 'qlae', 'QLAE'
+    variational = False
+
+    def describe(self, cfg):
+        return ('objective: rec + {:g} quantization + {:g} commitment per image (QLAE, Hsu et al. 2023), {} latents '
+                'of {} learnt values each, AdamW weight decay {:g}'.format(
+                    cfg.quantization_weight, cfg.commitment_weight, cfg.latent_dim, cfg.latent_values,
+                    cfg.weight_decay))
+
+    def loss(self, forward, cfg):
+        quantization, commitment = self.codebook_terms(forward, cfg)
+        loss = quantized_ae_loss(forward.reconstruction, quantization, commitment, cfg.quantization_weight,
+                                 cfg.commitment_weight)
+        return loss, {'loss/quantization': tf.reduce_mean(quantization), 'loss/commitment': tf.reduce_mean(commitment)}
+
+
+class QLVAE(QuantizedObjective):
+    name, title = 'qlvae', 'QLVAE'
+    nonnegative = QuantizedObjective.nonnegative + ('qlvae_kl_weight',)
+
+    def describe(self, cfg):
+        return ('objective: rec + {:g} KL / N + {:g} quantization + {:g} commitment per image (QLVAE, Hsu et al. '
+                '2023), z sampled around the rounded mean, {} latents of {} learnt values each, AdamW weight decay '
+                '{:g}'.format(cfg.qlvae_kl_weight, cfg.quantization_weight, cfg.commitment_weight, cfg.latent_dim,
+                              cfg.latent_values, cfg.weight_decay))
+
+    def loss(self, forward, cfg):
+        quantization, commitment = self.codebook_terms(forward, cfg)
+        loss = quantized_vae_loss(forward.reconstruction, quantization, commitment, forward.kl_per_dim,
+                                  cfg.quantization_weight, cfg.commitment_weight, cfg.qlvae_kl_weight,
+                                  model.num_pixels(cfg.img_shape))
+        return loss, {'loss/quantization': tf.reduce_mean(quantization), 'loss/commitment': tf.reduce_mean(commitment)}
+
+
 OBJECTIVES = collections.OrderedDict((objective.name, objective()) for objective in (
-    BetaVAE, Capacity, BetaTCVAE, FactorVAE, DIPVAEI, DIPVAEII, AdaGVAE, AdaMLVAE, GVAELabels, MLVAELabels))
+    BetaVAE, Capacity, BetaTCVAE, FactorVAE, DIPVAEI, DIPVAEII, QLAE, QLVAE, AdaGVAE, AdaMLVAE, GVAELabels,
+    MLVAELabels))
 
 
 def get(name):
@@ -365,4 +440,15 @@ def check_settings(cfg):
     objective = get(cfg.objective)
     for each in OBJECTIVES.values():
         each.check_settings(cfg)
+    if cfg.latent_values == 1 or cfg.latent_values < 0:
+        raise SettingsError('latent_values must be 0 (continuous latents) or a count of values >= 2, got {}'.format(
+            cfg.latent_values))
+    if objective.quantized and not model.is_quantized(cfg):
+        raise SettingsError('objective {} rounds each latent to one of latent_values learnt values: latent_values '
+                            'must be >= 2, got {} (the paper\'s 10)'.format(objective.name, cfg.latent_values))
+    if model.is_quantized(cfg) and not objective.quantized:
+        raise SettingsError('latent_values = {} quantizes the latents, which only {} train: use one of them, or '
+                            'latent_values 0 for objective {}'.format(
+                                cfg.latent_values, ', '.join(n for n, o in OBJECTIVES.items() if o.quantized),
+                                objective.name))
     objective.check_run(cfg)

@@ -25,10 +25,19 @@ def seen_note(cfg):
     return ' (these images were seen in training: train_images all)' if cfg.train_images == 'all' else ''
 
 
+def prior_sample(restored, count, rng):
+    """[count, latent_dim] codes drawn from the prior: N(0, I), or for quantized latents each dim's learnt values
+    drawn uniformly (as Hsu et al. 2023 sample)."""
+    if not restored.quantized:
+        return rng.standard_normal((count, restored.cfg.latent_dim))
+    choice = rng.randint(restored.values.shape[1], size=(count, restored.cfg.latent_dim))
+    return restored.values[np.arange(restored.cfg.latent_dim)[None], choice]
+
+
 def generate(restored):
-    """randomFakeGrid.jpg: samples from N(0, I); reconstructions.jpg: held-out images over their reconstructions."""
+    """randomFakeGrid.jpg: samples from the prior; reconstructions.jpg: held-out images over their reconstructions."""
     cfg = restored.cfg
-    z = np.random.RandomState(cfg.seed).standard_normal((cfg.num_gen_imgs, cfg.latent_dim))
+    z = prior_sample(restored, cfg.num_gen_imgs, np.random.RandomState(cfg.seed))
     path = os.path.join(cfg.results_dir, 'randomFakeGrid.jpg')
     images.save_grid(restored.decode(z), path, cfg.grid_size)
     print('wrote {}'.format(path))
@@ -49,11 +58,12 @@ def generate(restored):
 
 
 def traversal_seeds(restored):
-    """[5, latent_dim]: the original's seed vectors, or the means of 5 fixed held-out images."""
+    """[5, latent_dim]: the original's seed vectors (rounded to the learnt values of quantized latents), or the
+    codes of 5 fixed held-out images."""
     cfg = restored.cfg
     if cfg.traverse_from == 'data':
         return restored.encode(data.held_out_images(cfg, len(TRAVERSE_SEEDS)))[0]
-    return prior_seeds(cfg.latent_dim)
+    return restored.to_code(prior_seeds(cfg.latent_dim))
 
 
 def prior_seeds(latent_dim):
@@ -61,25 +71,31 @@ def prior_seeds(latent_dim):
     return np.stack([np.random.RandomState(seed).standard_normal(latent_dim) for seed in TRAVERSE_SEEDS])
 
 
-def traversal_latents(seeds, dim):
-    """[seeds * values, latent_dim]: each seed vector with `dim` swept over TRAVERSE_VALUES."""
-    z = np.repeat(seeds, len(TRAVERSE_VALUES), axis=0)
-    z[:, dim] = np.tile(TRAVERSE_VALUES, len(seeds))
+def sweep(restored, dim):
+    """The values a traversal steps `dim` through: TRAVERSE_VALUES, or a quantized dim's learnt values in order."""
+    return TRAVERSE_VALUES if not restored.quantized else restored.values[dim]
+
+
+def traversal_latents(seeds, dim, values):
+    """[seeds * values, latent_dim]: each seed vector with `dim` swept over `values`."""
+    z = np.repeat(seeds, len(values), axis=0)
+    z[:, dim] = np.tile(values, len(seeds))
     return z
 
 
 def traverse(restored):
-    """Per dim: a seeds x values grid, one row per seed, a GIF; and the KL-ranked overview of all dims.
+    """Per dim: a seeds x values grid, one row per seed, a GIF; and the overview of all dims, ranked by the
+    information each carries (metrics.information_per_dim).
 
     Returns the overview's active dims, most informative first ([] without held-out data).
     """
     cfg = restored.cfg
     seeds = traversal_seeds(restored)
-    per_row = len(TRAVERSE_VALUES)
     names = evaluate.attribute_names(cfg.results_dir, restored.step)
     first_rows = []
     for dim in range(cfg.latent_dim):
-        decoded = restored.decode(traversal_latents(seeds, dim))   # one run per grid
+        per_row = len(sweep(restored, dim))
+        decoded = restored.decode(traversal_latents(seeds, dim, sweep(restored, dim)))   # one run per grid
         base = os.path.join(cfg.results_dir, 'traverse_latentdim{}'.format(dim))
         images.save_grid(decoded, base + '.jpg', (len(seeds), per_row), caption=names.get(dim))
         for k in range(len(seeds)):
@@ -91,16 +107,19 @@ def traverse(restored):
     try:
         _, z_mean, z_logvar = restored.encode_held_out(cfg.traverse_kl_images)
     except SettingsError as missing:
-        print('no traverse_overview.png (it ranks dims by KL on held-out images): {}'.format(missing))
+        print('no traverse_overview.png (it ranks dims by information on held-out images): {}'.format(missing))
         return []
-    return write_overview(cfg, metrics.kl_per_dim(z_mean, z_logvar), first_rows, names)
+    return write_overview(cfg, metrics.information_per_dim(z_mean, z_logvar, restored.quantized), first_rows, names,
+                          metrics.information_label(restored.quantized))
 
 
-def write_overview(cfg, kl_per_dim, rows, names):
-    """traverse_overview.png: active dims by decreasing held-out KL, labelled; inactive ones in a note."""
-    active, inactive = figures.rank_dims(kl_per_dim, cfg.inactive_kl)
-    labels = ['dim {}  KL {:.2f}  {}'.format(d, kl_per_dim[d], names.get(d, '').split(' ~ ')[-1]) for d in active]
-    note = 'inactive (KL < {:g}): dims {}'.format(cfg.inactive_kl, ', '.join(map(str, inactive))) if inactive else ''
+def write_overview(cfg, nats, rows, names, label='KL'):
+    """traverse_overview.png: active dims by decreasing held-out information `nats` (KL, or H of a quantized
+    code), labelled; inactive ones in a note."""
+    active, inactive = figures.rank_dims(nats, cfg.inactive_kl)
+    labels = ['dim {}  {} {:.2f}  {}'.format(d, label, nats[d], names.get(d, '').split(' ~ ')[-1]) for d in active]
+    note = 'inactive ({} < {:g}): dims {}'.format(label, cfg.inactive_kl, ', '.join(map(str, inactive))) if inactive \
+        else ''
     path = os.path.join(cfg.results_dir, 'traverse_overview.png')
     images.save_image(figures.overview([rows[d] for d in active], labels, note, rows[0].shape), path)
     print('wrote {}: {} active dims, most informative first{}'.format(path, len(active), seen_note(cfg)))

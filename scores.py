@@ -6,6 +6,8 @@ import collections
 
 import infomec
 import metrics
+import tasks
+import unified
 import unsupervised
 from common import SettingsError
 
@@ -50,6 +52,33 @@ def downstream_scores(s):
     return result
 
 
+def fairness_scores(s):
+    trees = s.classifiers('boosted_trees', s.cfg.eval_num_train)
+    mean, largest = tasks.unfairness(trees, s.represent, s.ground_truth, s.rng(6), s.cfg.fairness_points)
+    names = [s.ground_truth.factor_names[k] for k in s.ground_truth.scored]
+    return tasks.unfairness_scores(mean, largest, names)
+
+
+def reduced_scores(s):
+    train = s.training_codes(s.cfg.task_codes)
+    accuracy = tasks.reduced_accuracy(metrics.boosted_trees, metrics.importance(s.classifiers('boosted_trees', s.cfg.task_codes)),
+                                      train, s.test)
+    return tasks.reduced_scores(accuracy)
+
+
+def strong_scores(s):
+    return tasks.strong_scores(*tasks.strong_accuracy(metrics.boosted_trees, s.represent, s.ground_truth, s.rng(7),
+                                                      s.cfg.task_codes, s.cfg.task_codes, s.cfg.strong_experiments))
+
+
+def unified_scores(s):
+    codes, factors = s.train
+    matrices = {'gbt': metrics.importance(s.classifiers('boosted_trees', s.cfg.eval_num_train)),
+                'mi': unified.mutual_information_matrix(codes, factors, s.cfg.mig_bins),
+                'svm': metrics.sap_score_matrix(*(s.train + s.test))}
+    return unified.unified_scores(matrices, factors)
+
+
 def no_classifiers(cfg):
     del cfg
     return []
@@ -75,8 +104,17 @@ METRICS = collections.OrderedDict([
                                               Score('sample_efficiency_boosted_trees', 'sample eff. (GBT)')),
                           lambda cfg: [(predictor, size) for predictor in metrics.PREDICTORS
                                        for size in cfg.downstream_sizes], True)),
-    ('infomec', Metric(lambda s: infomec.infomec(s.train[0], s.train[1]),
+    ('infomec', Metric(lambda s: infomec.infomec(s.train[0], s.train[1], discrete=s.quantized),
                        (Score('infom', 'InfoM'), Score('infoe', 'InfoE'), Score('infoc', 'InfoC')), no_classifiers, True)),
+    ('fairness', Metric(fairness_scores, (Score('unfairness', 'unfairness'),),
+                        lambda cfg: [('boosted_trees', cfg.eval_num_train)], True)),
+    ('reduced_downstream', Metric(reduced_scores, (Score('reduced_downstream', 'reduced downstr.'),),
+                                  lambda cfg: [('boosted_trees', cfg.task_codes)], True)),
+    ('strong_downstream', Metric(strong_scores, (Score('strong_generalization_gap', 'strong gen. gap'),),
+                                 no_classifiers, True)),
+    ('unified', Metric(unified_scores, (Score('unified_gbt_mig', 'MIG of GBT'), Score('unified_mi_dci', 'DCI of MI'),
+                                        Score('unified_svm_dci', 'DCI of SVM')),
+                       lambda cfg: [('boosted_trees', cfg.eval_num_train)], True)),
     ('unsupervised', Metric(lambda s: unsupervised.unsupervised_scores(s.train[0], s.cfg.mig_bins),
                             (Score('gaussian_total_correlation', 'Gaussian TC'),
                              Score('wasserstein_dependency_norm', 'Wasserstein dep.'),

@@ -124,8 +124,10 @@ def parse_overrides(args):
 
 
 def resolve(dataset, overrides=()):
-    """The run config: defaults for `dataset`, then (name, text) overrides, then checked."""
+    """The run config: defaults for `dataset`, those of the objective the overrides name, then the (name, text)
+    overrides, then checked."""
     values = defaults(dataset)
+    values.update(config.OBJECTIVE_DEFAULTS.get(dict(overrides).get('objective', values['objective']), {}))
     for name, text in overrides:
         if name not in values or name == 'dataset':
             raise SettingsError('unknown setting --{}: config.py has no constant of that name '
@@ -156,6 +158,10 @@ def check_settings(cfg):
     _require(cfg.train_images in ('split', 'all'), "train_images must be 'split' or 'all', got {!r}".format(
         cfg.train_images))
     _require(cfg.traverse_kl_images >= 1, 'traverse_kl_images must be >= 1')
+    _require(cfg.representation in ('mean', 'sampled'), "representation must be 'mean' or 'sampled', got {!r}".format(
+        cfg.representation))
+    for name in ('fairness_points', 'task_codes', 'strong_experiments'):
+        _require(getattr(cfg, name) >= 1, '{} must be >= 1, got {}'.format(name, getattr(cfg, name)))
     _require(cfg.explore_images >= 0, 'explore_images must be >= 0')
     _require(cfg.mig_bins >= 2, 'mig_bins must be >= 2, got {}'.format(cfg.mig_bins))
     for name in ('learning_rate', 'discriminator_learning_rate'):

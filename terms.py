@@ -279,3 +279,34 @@ def pair_elbo_loss(reconstruction, kl_per_dim, beta, pixels):
     errors plus beta times the mean of their KLs under the shared posteriors; reconstruction [2B] and
     kl_per_dim [2B, M] of both images, beta in the usual units."""
     return tf.reduce_mean(reconstruction + beta * tf.reduce_sum(kl_per_dim, axis=1) / pixels)
+
+
+# ---- latent quantization (Hsu et al. 2023) ----
+# The rounding itself (codebooks, nearest values, the straight-through gradient) is the model's latent layer,
+# model.py, since every restored model rounds its codes the same way; the losses that train it are here.
+
+def quantization_loss(z, quantized):
+    """Hsu et al. 2023, section 3 (VQ-VAE's codebook term, van den Oord et al. 2017): per image, the mean over
+    dims of (sg(z) - q)^2, which moves each used value towards the codes rounded to it. [B]"""
+    return tf.reduce_mean(tf.square(tf.stop_gradient(z) - quantized), axis=1)
+
+
+def commitment_loss(z, quantized):
+    """Hsu et al. 2023, section 3: per image, the mean over dims of (z - sg(q))^2, which keeps the encoder's
+    codes near the values they are rounded to. [B]"""
+    return tf.reduce_mean(tf.square(z - tf.stop_gradient(quantized)), axis=1)
+
+
+def quantized_ae_loss(reconstruction, quantization, commitment, quantization_weight, commitment_weight):
+    """QLAE's loss (Hsu et al. 2023, section 3): mean over the batch of the per-pixel reconstruction error plus
+    the weighted quantization and commitment terms, all per image [B]."""
+    return tf.reduce_mean(reconstruction + quantization_weight * quantization + commitment_weight * commitment)
+
+
+def quantized_vae_loss(reconstruction, quantization, commitment, kl_per_dim, quantization_weight,
+                       commitment_weight, kl_weight, pixels):
+    """QLVAE's loss: QLAE's plus the ELBO's KL of the posterior around the rounded mean, kl_weight in the usual
+    units (against the error summed over the image's N pixel values)."""
+    kl = tf.reduce_sum(kl_per_dim, axis=1)
+    return quantized_ae_loss(reconstruction + (kl_weight / pixels) * kl, quantization, commitment,
+                             quantization_weight, commitment_weight)

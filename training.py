@@ -37,15 +37,16 @@ def build_training(batch, cfg):
     assert images.shape.as_list()[0] in (None, images_trained_per_step(cfg)), images.shape
     global_step = tf.train.get_or_create_global_step()
     with model.collected_updates() as model_updates:
-        z_mean, z_logvar = model.encode(images, cfg, training=True)
-        z_mean, z_logvar, posterior_terms = objective.posterior(z_mean, z_logvar, batch, cfg)
-        z = model.reparameterize(z_mean, z_logvar)
+        encoded, z_logvar = model.encode(images, cfg, training=True)
+        z_mean, z_logvar, posterior_terms = objective.posterior(encoded, z_logvar, batch, cfg)
+        z = model.reparameterize(z_mean, z_logvar) if objective.variational else z_mean
         logits = model.decode(z, cfg, training=True)
 
     with tf.name_scope('objective'):
         reconstruction = model.reconstruction_loss(images, logits, cfg.likelihood)
-        kl_per_dim = model.gaussian_kl(z_mean, z_logvar)
-        forward = objectives.Forward(batch, logits, z, z_mean, z_logvar, reconstruction, kl_per_dim, global_step)
+        kl_per_dim = model.gaussian_kl(z_mean, z_logvar) if objective.variational else tf.zeros_like(z_mean)
+        forward = objectives.Forward(batch, logits, encoded, z, z_mean, z_logvar, reconstruction, kl_per_dim,
+                                     global_step)
         loss, terms = objective.loss(forward, cfg)
         terms.update(posterior_terms)
         total = tf.identity(loss, name='total')
@@ -53,14 +54,15 @@ def build_training(batch, cfg):
         mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')
         mean_kl = tf.reduce_mean(mean_kl_per_dim, name='kl')
 
-    model_variables = tf.trainable_variables('encoder') + tf.trainable_variables('decoder')
+    model_variables = (tf.trainable_variables('encoder') + tf.trainable_variables('decoder') +
+                       tf.trainable_variables(model.CODEBOOK_SCOPE))
     optimizer = tf.train.AdamOptimizer(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
     with tf.control_dependencies(model_updates):
         if cfg.precision == 'float16':
             model_step = minimize_with_loss_scale(optimizer, total, global_step, var_list=model_variables)
         else:
-            model_step = optimizer.minimize(total, global_step=global_step, var_list=model_variables,
-                                            name='train_op')
+            model_step = minimize_with_weight_decay(optimizer, total, global_step, model_variables,
+                                                    cfg.learning_rate, objective.weight_decay(cfg))
     train_op, step_terms = objective.step(model_step, forward, cfg)
     terms.update(step_terms)
 
@@ -76,6 +78,32 @@ def build_training(batch, cfg):
                        tf.summary.image('reconstructions', tf.sigmoid(logits), max_outputs=8)]
     return TrainingStep(train_op, global_step, total, mean_reconstruction, mean_kl, tf.summary.merge(summaries),
                       image_summaries)
+
+
+# ---- decoupled weight decay (Loshchilov & Hutter 2019, AdamW), as Hsu et al. 2023 train the quantized objectives ----
+
+def decayed(variables):
+    """The weights that decay: the layers' kernels. Biases, batch norm's scale and offset and the learnt
+    latent values keep their size, as in Hsu et al. 2023's code."""
+    return [v for v in variables if v.op.name.endswith('/kernel')]
+
+
+def decoupled_weight_decay(variables, learning_rate, weight_decay):
+    """The op that shrinks each variable by learning_rate * weight_decay of itself, apart from Adam's
+    moments: AdamW's decay (Loshchilov & Hutter 2019, Algorithm 2, line 12, with the schedule multiplier 1)."""
+    return tf.group(*[tf.assign_sub(v, learning_rate * weight_decay * v) for v in variables])
+
+
+def minimize_with_weight_decay(optimizer, loss, global_step, variables, learning_rate, weight_decay):
+    """One Adam step on loss; with weight_decay > 0, AdamW's: the gradients are taken, then the kernels decay,
+    then Adam steps, so w <- w - learning_rate * (adam_direction + weight_decay * w), w as it was."""
+    if not weight_decay:
+        return optimizer.minimize(loss, global_step=global_step, var_list=variables, name='train_op')
+    gradients = optimizer.compute_gradients(loss, var_list=variables)
+    with tf.control_dependencies([g for g, _ in gradients if g is not None]):
+        decay = decoupled_weight_decay(decayed(variables), learning_rate, weight_decay)
+    with tf.control_dependencies([decay]):
+        return optimizer.apply_gradients(gradients, global_step=global_step, name='train_op')
 
 
 # ---- float16: dynamic loss scaling (Micikevicius et al. 2018, section 3.2) ----

@@ -1,6 +1,7 @@
 'use strict';
 // The explorer page: one slider per latent dim; the decoded image follows the sliders.
-// Requests are debounced, and an answer older than the one on screen is never shown.
+// Requests are debounced, and an answer older than the one on screen is never shown. A quantized model's
+// sliders step through each dim's learnt values (info.values) instead of spanning a range.
 
 const DEBOUNCE_MS = 30;          // wait this long after the last slider move before asking for a decode
 const SWEEP_VALUES = 31;         // frames of a sweep over [-3, 3]
@@ -22,7 +23,7 @@ const $ = (id) => document.getElementById(id);
 
 function describeDim(dim) {
   const info = state.info;
-  const kl = info.kl ? ' · KL ' + info.kl[dim].toFixed(2) : '';
+  const kl = info.kl ? ' · ' + info.information + ' ' + info.kl[dim].toFixed(2) : '';
   const name = info.names[String(dim)] ? ' · ' + info.names[String(dim)].split(' ~ ').pop() : '';
   return 'dim ' + dim + kl + name;
 }
@@ -35,12 +36,15 @@ function sliderRow(dim) {
   label.textContent = describeDim(dim);
   label.htmlFor = 'slider-' + dim;
   const slider = document.createElement('input');
-  Object.assign(slider, {type: 'range', min: -SLIDER_LIMIT, max: SLIDER_LIMIT, step: 0.01, id: 'slider-' + dim});
+  const values = state.info.values;
+  const range = values ? {min: 0, max: values[dim].length - 1, step: 1}
+                       : {min: -SLIDER_LIMIT, max: SLIDER_LIMIT, step: 0.01};
+  Object.assign(slider, range, {type: 'range', id: 'slider-' + dim});
   slider.dataset.dim = dim;
   const value = document.createElement('output');
   value.id = 'value-' + dim;
   slider.addEventListener('input', () => {
-    state.z[dim] = Number(slider.value);
+    state.z[dim] = values ? values[dim][Number(slider.value)] : Number(slider.value);
     value.textContent = state.z[dim].toFixed(2);
     choose(dim);
     scheduleDecode();
@@ -55,9 +59,20 @@ function choose(dim) {
   $('dim-' + dim).classList.add('chosen');
 }
 
+function nearestIndex(values, v) {
+  let best = 0;
+  values.forEach((value, i) => { if (Math.abs(value - v) < Math.abs(values[best] - v)) best = i; });
+  return best;
+}
+
+function sliderPosition(dim, v) {
+  const values = state.info.values;
+  return values ? nearestIndex(values[dim], v) : Math.max(-SLIDER_LIMIT, Math.min(SLIDER_LIMIT, v));
+}
+
 function showZ() {
   state.z.forEach((v, dim) => {
-    $('slider-' + dim).value = Math.max(-SLIDER_LIMIT, Math.min(SLIDER_LIMIT, v));
+    $('slider-' + dim).value = sliderPosition(dim, v);
     $('value-' + dim).textContent = v.toFixed(2);
   });
 }
@@ -95,13 +110,26 @@ function randomNormal() {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
+// A draw from the prior for one dim: N(0, 1), or one of a quantized dim's values, uniformly.
+function priorDraw(dim) {
+  const values = state.info.values;
+  return values ? values[dim][Math.floor(Math.random() * values[dim].length)] : randomNormal();
+}
+
+// The values a sweep steps through: SWEEP_VALUES over [-3, 3], or a quantized dim's values in order.
+function sweepValues(dim) {
+  const values = state.info.values;
+  if (values) return values[dim];
+  return Array.from({length: SWEEP_VALUES}, (_, i) => -3 + 6 * i / (SWEEP_VALUES - 1));
+}
+
 async function setStart(choice) {
   const [kind, index] = choice.split(':');
   $('original-figure').hidden = kind !== 'heldout';
   if (kind === 'seed') {
     state.base = state.info.seeds[Number(index)].slice();
   } else if (kind === 'prior') {
-    state.base = state.z.map(randomNormal);
+    state.base = state.z.map((_, dim) => priorDraw(dim));
   } else {
     const response = await fetch('/api/heldout?index=' + index);
     const answer = await response.json();
@@ -118,8 +146,8 @@ async function sweep() {
   if (state.sweeping || state.chosen === null) return;
   state.sweeping = true;
   const dim = state.chosen, kept = state.z[dim];
-  for (let i = 0; i < SWEEP_VALUES; i++) {
-    state.z[dim] = -3 + 6 * i / (SWEEP_VALUES - 1);
+  for (const value of sweepValues(dim)) {
+    state.z[dim] = value;
     showZ();
     await decode(state.z.slice());
   }
@@ -138,7 +166,7 @@ async function start() {
   inactive.forEach((dim) => $('inactive').append(sliderRow(dim)));
   if (inactive.length) {
     $('inactive-box').hidden = false;
-    $('inactive-summary').textContent = inactive.length + ' inactive dims (KL < ' + info.inactive_kl + ' nats)';
+    $('inactive-summary').textContent = inactive.length + ' inactive dims (' + info.information + ' < ' + info.inactive_kl + ' nats)';
   }
   const options = info.seeds.map((_, k) => ['seed:' + k, 'traversal seed ' + (k + 1)]);
   options.push(['prior:', 'a random draw from the prior']);

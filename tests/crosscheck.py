@@ -1,5 +1,5 @@
-"""IRS, modularity, explicitness, the scores without labels and the downstream task, against
-disentanglement_lib's own code, on one checkpoint (test_crosscheck.py runs it on a tiny one).
+"""IRS, modularity, explicitness, the scores without labels, the downstream tasks, fairness and the unified
+scores, against disentanglement_lib's own code, on one checkpoint (test_crosscheck.py runs it on a tiny one).
 
     python tests/crosscheck.py --checkpoint_dir DIR --dataset NAME [--json results/crosscheck_metrics.json]
 
@@ -32,6 +32,8 @@ import inference  # noqa: E402
 import metrics  # noqa: E402
 import scores  # noqa: E402
 import settings  # noqa: E402
+import tasks  # noqa: E402
+import unified  # noqa: E402
 import unsupervised  # noqa: E402
 import provenance  # noqa: E402
 from common import SettingsError, write_json  # noqa: E402
@@ -51,12 +53,14 @@ def reference():
     try:
         import disentanglement_lib
         import disentanglement_lib.evaluation.evaluate  # noqa: F401 (registers the configurables)
-        from disentanglement_lib.evaluation.metrics import (downstream_task, irs, modularity_explicitness,
-                                                            unsupervised_metrics, utils)
+        from disentanglement_lib.evaluation.metrics import (downstream_task, fairness, irs, modularity_explicitness,
+                                                            reduced_downstream_task, strong_downstream_task,
+                                                            unified_scores, unsupervised_metrics, utils)
     except ImportError as error:
         raise SettingsError('the cross-check needs disentanglement_lib ({}): {}'.format(error, INSTALL))
     modules = dict(irs=irs, modularity_explicitness=modularity_explicitness, unsupervised=unsupervised_metrics,
-                   downstream=downstream_task, utils=utils)
+                   downstream=downstream_task, utils=utils, fairness=fairness, reduced=reduced_downstream_task,
+                   strong=strong_downstream_task, unified=unified_scores)
     modules['config_dir'] = os.path.join(os.path.dirname(disentanglement_lib.__file__), 'config')
     return modules
 
@@ -83,6 +87,59 @@ def same_codes(dl, train, test, training_sets):
     pairs['wasserstein_dependency'] = (ours['wasserstein_dependency'],
                                        dl['unsupervised'].gaussian_wasserstein_correlation(cov))
     pairs.update(same_codes_downstream(dl, training_sets, codes_test, factors_test))
+    pairs.update(same_codes_unified(dl, train, test))
+    return pairs
+
+
+def same_codes_unified(dl, train, test):
+    """{unified_MATRIX_AGGREGATION: (this project, disentanglement_lib)} of the same three matrices."""
+    (codes, factors), (codes_test, factors_test) = train, test
+    matrices = {'gbt': metrics.importance(metrics.fit_per_factor(metrics.boosted_trees, codes, factors)),
+                'mi': unified.mutual_information_matrix(codes, factors, 20),
+                'svm': metrics.sap_score_matrix(codes, factors, codes_test, factors_test)}
+    ours = unified.unified_scores(matrices, factors)
+    names = {'dci_completeness': 'dci_completeness', 'dci': 'dci', 'mig': 'mig', 'sap': 'sap',
+             'modularity': 'modularity', 'area_precision': 'area_precision', 'max_precision': 'max_precision'}
+    pairs = {}
+    for name, matrix in matrices.items():
+        theirs = dl['unified'].pr_curves_values(matrix.copy())
+        for aggregate in dl['unified'].AGGREGATION_FN:
+            theirs.update(aggregate(matrix.copy(), factors.T))
+        for key, their_key in names.items():
+            label = 'unified_{}_{}'.format(name, key)
+            pairs[label] = (ours[label], float(theirs[their_key]))
+    return pairs
+
+
+def same_codes_tasks(dl, sample):
+    """{score: (this project, disentanglement_lib)}: fairness of the same prediction counts, and the reduced
+    downstream task on the same codes (disentanglement_lib's trees are unseeded)."""
+    trees = sample.classifiers('boosted_trees', sample.cfg.eval_num_train)
+    scored, ground_truth = list(sample.ground_truth.scored), sample.ground_truth
+    mean, largest = (np.zeros((len(scored), len(scored))) for _ in range(2))
+    ours_mean = np.full_like(mean, np.nan)
+    rng = sample.rng(6)
+    for i, target in enumerate(scored):
+        for j, sensitive in enumerate(scored):
+            if i != j:
+                counts = tasks.intervention_counts(trees[i], sample.represent, ground_truth, rng, target, sensitive,
+                                                   sample.cfg.fairness_points)
+                mean[i, j], largest[i, j] = dl['fairness'].inter_group_fairness(counts)
+                ours_mean[i, j] = tasks.inter_group_fairness(counts)[0]
+    theirs = dl['fairness'].compute_scores_dict(mean, 'mean_fairness')
+    names = [ground_truth.factor_names[k] for k in scored]
+    pairs = {'unfairness': (tasks.unfairness_scores(ours_mean, largest, names)['unfairness'],
+                            float(theirs['mean_fairness:mean_pred:mean_sens']))}
+    train, test = sample.training_codes(sample.cfg.task_codes), sample.test
+    importance = metrics.importance(sample.classifiers('boosted_trees', sample.cfg.task_codes))
+    accuracy = tasks.reduced_accuracy(metrics.boosted_trees, importance, train, test)
+    from sklearn import ensemble
+    for k in range(len(scored)):
+        reduced_train, reduced_test = dl['reduced'].compute_reduced_representation(
+            train[0].T, train[1].T, test[0].T, test[1].T, k, correlation_measure=dl['reduced'].compute_factorwise_dci)
+        theirs = dl['reduced'].compute_predictive_accuracy(reduced_train.T, train[1].T, reduced_test.T, test[1].T,
+                                                           ensemble.GradientBoostingClassifier)[1]
+        pairs['reduced_downstream_{}'.format(names[k])] = (float(accuracy[k, k]), float(theirs[k]))
     return pairs
 
 
@@ -132,7 +189,7 @@ def end_to_end(dl, restored, ground_truth, sample):
     """{score: (this project's --evaluate functions, disentanglement_lib's compute_* under the study's gin)}."""
     import gin.tf
     ours = {}
-    for name in ('irs', 'modularity', 'unsupervised', 'downstream'):
+    for name in ('irs', 'modularity', 'unsupervised', 'downstream', 'fairness', 'strong_downstream'):
         ours.update(scores.METRICS[name].compute(sample))
     adapter, encode = Adapter(ground_truth), lambda x: restored.encode(x)[0]
     calls = {'irs': lambda: dl['irs'].compute_irs(adapter, encode, np.random.RandomState(0)),
@@ -142,10 +199,19 @@ def end_to_end(dl, restored, ground_truth, sample):
     for name in ('logistic', 'boosted_trees'):
         calls['downstream_' + name] = lambda: dl['downstream'].compute_downstream_task(
             adapter, encode, np.random.RandomState(0))
+    cfg = sample.cfg
+    calls['fairness'] = lambda: dl['fairness'].compute_fairness(
+        adapter, encode, np.random.RandomState(0), num_train=cfg.eval_num_train,
+        num_test_points_per_class=cfg.fairness_points)
+    calls['strong'] = lambda: dl['strong'].compute_strong_downstream_task(
+        adapter, encode, np.random.RandomState(0), num_train=[cfg.task_codes], num_test=cfg.task_codes,
+        n_experiment=cfg.strong_experiments)
     theirs = {}
     for name, call in sorted(calls.items()):
         gin.clear_config()
-        gin.parse_config_files_and_bindings([os.path.join(dl['config_dir'], GIN_FILES[name])], [])
+        files = [os.path.join(dl['config_dir'], GIN_FILES[name])] if name in GIN_FILES else []
+        bindings = [] if files else ['predictor.predictor_fn = @gradient_boosting_classifier']
+        gin.parse_config_files_and_bindings(files, bindings)
         try:
             theirs[name] = call()
         except ValueError as error:
@@ -163,6 +229,9 @@ def pair_end_to_end(ours, theirs):
              'wasserstein_dependency_norm': (ours['wasserstein_dependency_norm'],
                                              theirs['unsupervised'].get('gaussian_wasserstein_correlation_norm')),
              'mutual_info_score': (ours['mutual_info_score'], theirs['unsupervised'].get('mutual_info_score'))}
+    pairs['unfairness'] = (ours['unfairness'], theirs['fairness'].get('mean_fairness:mean_pred:mean_sens'))
+    gap = [value for key, value in theirs['strong'].items() if key.endswith('strong_generalization_gap')]
+    pairs['strong_generalization_gap'] = (ours['strong_generalization_gap'], gap[0] if gap else None)
     for name in ('logistic', 'boosted_trees'):
         for size, accuracy in sorted(ours['downstream_' + name].items(), key=lambda item: int(item[0])):
             found = theirs['downstream_' + name]
@@ -180,9 +249,9 @@ def table(pairs):
     return {'columns': ['score', 'this project', 'disentanglement_lib', 'difference'], 'rows': rows}
 
 
-def samples(checkpoint_dir, dataset):
-    """(the restored model, its dataset, the samples --evaluate draws from them)."""
-    restored = inference.Restored(settings.resolve(dataset, [('checkpoint_dir', checkpoint_dir)]))
+def samples(checkpoint_dir, dataset, overrides=()):
+    """(the restored model, its dataset, the samples --evaluate draws from them, with these (setting, text))."""
+    restored = inference.Restored(settings.resolve(dataset, [('checkpoint_dir', checkpoint_dir)] + list(overrides)))
     ground_truth = open_ground_truth(restored.cfg, seed=restored.cfg.eval_seed)
     return restored, ground_truth, evaluate.FactorSample(restored, ground_truth)
 
@@ -193,7 +262,9 @@ def compare(checkpoint_dir, dataset):
     restored, ground_truth, sample = samples(checkpoint_dir, dataset)
     codes, factors = metrics.factor_codes(sample.represent, sample.ground_truth, sample.rng(5), 10000)
     training_sets = {size: (codes[:size], factors[:size]) for size in (10, 100, 1000, 10000)}
-    return {'same_codes': same_codes(dl, sample.train, sample.test, training_sets),
+    same = same_codes(dl, sample.train, sample.test, training_sets)
+    same.update(same_codes_tasks(dl, sample))
+    return {'same_codes': same,
             'end_to_end': end_to_end(dl, restored, ground_truth, sample)}, restored
 
 

@@ -135,7 +135,7 @@ def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path,
     folder = write_standin(name, str(tmp_path / 'data'))
     args = ['--dataset', name, '--data_dir_path', folder, '--batch_size', '8', '--filters', '8,8,8,8',
             '--hidden_units', '16,16', *folder_flags(tmp_path), '--eval_num_train', '50', '--eval_num_eval', '30', '--downstream_sizes', '10,50',
-            '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40']
+            '--task_codes', '50', '--fairness_points', '5', '--strong_experiments', '1', '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40']
     assert vae.main(['--train', '--steps', '2'] + args) == 0
     assert re.search(r'^{}: \d+ images$'.format(name), capsys.readouterr().out, re.M)   # the start-up line names it
     assert vae.main(['--train', '--steps', '3', '--evaluate'] + args) == 0

@@ -18,12 +18,14 @@ from conftest import TINY_DSPRITES
 from kit.runs import folder_flags
 
 SMALL_EVAL = ['--eval_num_train', '200', '--eval_num_eval', '100', '--eval_num_points', '100', '--eval_batch_size', '8',
-              '--downstream_sizes', '10,100']
+              '--downstream_sizes', '10,100', '--task_codes', '100', '--fairness_points', '10', '--strong_experiments', '2']
 
 
 class FactorEncoder(object):
     """Stands in for inference.Restored: its code is dSprites' own scored factors, scaled to [0, 1],
     then 5 constant dims; it decodes every z to grey (p = 0.5)."""
+
+    quantized = False
 
     def __init__(self, cfg):
         self.cfg, self.trained_cfg, self.step, self.checkpoint = cfg, cfg, 7, 'factors'
@@ -31,7 +33,7 @@ class FactorEncoder(object):
     def encode_dataset(self, make_dataset):
         classes = np.stack(np.unravel_index(np.arange(dsprites.NUM_DSPRITES), dsprites.FACTOR_SIZES), axis=1)[:, 1:]
         scaled = classes / (np.array(dsprites.FACTOR_SIZES[1:]) - 1.0)
-        return np.hstack([scaled, np.zeros((dsprites.NUM_DSPRITES, 5))])
+        return np.hstack([scaled, np.zeros((dsprites.NUM_DSPRITES, 5))]), np.zeros((dsprites.NUM_DSPRITES, 10))
 
     def encode(self, images):
         return np.zeros((len(images), 10)), np.zeros((len(images), 10))
@@ -43,7 +45,8 @@ class FactorEncoder(object):
 def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluate, 'images_drawn', lambda cfg: dsprites.NUM_DSPRITES)   # the table of every code
     cfg = settings.resolve('dsprites', [('results_dir', str(tmp_path)), ('eval_num_points', '10000'),
-                                        ('eval_num_train', '400'), ('eval_num_eval', '200'), ('downstream_sizes', '10,100')])
+                                        ('eval_num_train', '400'), ('eval_num_eval', '200'), ('downstream_sizes', '10,100'),
+                                        ('task_codes', '400'), ('fairness_points', '20'), ('strong_experiments', '2')])
     result = evaluate.evaluate(FactorEncoder(cfg), 64)
     assert (result['step'], result['images']) == (7, 7 * 64)
     assert result['beta_vae'] == 1.0            # the fixed factor's dim is exactly 0 in every pair
@@ -67,6 +70,14 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monke
     # dSprites SAP figures are; each factor's best code is still its own, the next at chance.
     sap = result['sap']
     assert 0.05 < sap < 0.15
+    # A classifier of one factor reads that factor's dim alone: interventions on another move no prediction.
+    assert result['unfairness'] < 0.02 and result['unfairness_max'] < 0.1
+    # Without its own dim a factor is left to chance; the others keep theirs.
+    chance = np.mean([1.0 / n for n in dsprites.FACTOR_SIZES[1:]])
+    assert result['reduced_downstream'] < chance + 0.1 and result['reduced_downstream_others'] > 0.95
+    assert abs(result['strong_generalization_gap']) < 0.05     # a fixed other factor changes nothing it reads
+    assert result['unified_gbt_dci'] == pytest.approx(result['dci'])     # DCI is the unified score of its own pair
+    assert len([key for key in result if key.startswith('unified_')]) == 3 * 7
     saved = json.loads((tmp_path / 'metrics.json').read_text())
     assert saved['sap'] == sap and saved['step'] == 7
 

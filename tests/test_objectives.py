@@ -266,7 +266,7 @@ def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
 def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path, capsys):
     """The only list of objectives outside objectives.py: whatever is registered is walked through."""
     small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64', '--downstream_sizes', '10,40',
-                  '--eval_batch_size', '8']
+                  '--eval_batch_size', '8', '--task_codes', '40', '--fairness_points', '5', '--strong_experiments', '1']
     dirs = folder_flags(tmp_path) + ['--objective', name]
     assert vae.main(['--train', '--steps', '2'] + TINY + dirs) == 0
     assert objectives.get(name).describe(settings.resolve('dsprites', [('objective', name)])) in \
@@ -285,7 +285,7 @@ def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path,
 def test_the_papers_settings_are_config_defaults():
     for objective in objectives.OBJECTIVES.values():
         for dataset, paper in objective.paper_settings.items():
-            cfg = settings.resolve(dataset)
+            cfg = settings.resolve(dataset, [('objective', objective.name)])
             for setting, value in paper.items():
                 assert getattr(cfg, setting) == pytest.approx(value), (objective.name, dataset, setting)
 

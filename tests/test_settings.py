@@ -80,7 +80,7 @@ def test_the_model_checks_its_own_settings(overrides, message):
 
 
 @pytest.mark.parametrize('overrides, message', [
-    ([('objective', 'vq')], "objective must be one of ada_gvae, ada_mlvae, beta, capacity, dip_i, dip_ii, factor, gvae_labels, mlvae_labels, tcvae, got 'vq'"),
+    ([('objective', 'vq')], "objective must be one of ada_gvae, ada_mlvae, beta, capacity, dip_i, dip_ii, factor, gvae_labels, mlvae_labels, qlae, qlvae, tcvae, got 'vq'"),
     ([('objective', 'tcvae'), ('batch_size', '1')], 'batch_size must be >= 2'),
     ([('kl_weight', '-1')], 'kl_weight must be >= 0'),
     # every objective's own settings are checked, whichever objective trains
@@ -117,3 +117,10 @@ def test_help_skips_a_group_of_tables_and_joins_continued_comments():
               '# ---- two ----\n# said above\nbatch_size = 32\n')
     assert settings.settings_help(source) == ("one:\n  --seed 0: seeds everything\n\n"
                                               "two:\n  --batch_size 32: said above\n")
+
+
+def test_an_objectives_defaults_lie_between_the_datasets_and_the_flags():
+    assert settings.resolve('dsprites').latent_values == 0
+    assert settings.resolve('dsprites', [('objective', 'qlae')]).latent_values == 10
+    assert settings.resolve('dsprites', [('latent_values', '4'), ('objective', 'qlvae')]).latent_values == 4
+    assert settings.resolve('celeba', [('objective', 'qlae')]).latent_dim == 32     # only what the objective names

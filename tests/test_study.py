@@ -24,7 +24,7 @@ from studies import gather, grid, here, plots, slurm
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny dSprites model and small metric samples: a run trains and evaluates in seconds.
 TINY = TINY_DSPRITES + ['--latent_dim', '4', '--discriminator_units', '16,16', '--downstream_sizes', '10,20', '--eval_num_train', '40',
-                        '--eval_num_eval', '20', '--eval_num_points', '64', '--eval_batch_size', '8', '--udr_images',
+                        '--task_codes', '40', '--fairness_points', '5', '--strong_experiments', '1', '--eval_num_eval', '20', '--eval_num_points', '64', '--eval_batch_size', '8', '--udr_images',
                         '64', '--image_snapshot_freq', '1000', '--checkpoint_every', '3600']
 
 
