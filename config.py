@@ -83,6 +83,21 @@ quantization_weight = 0.01    # pulls the values to the codes (the paper's 0.01)
 commitment_weight = 0.01      # pulls the codes to the values (the paper's 0.01)
 weight_decay = 0.1            # AdamW's decoupled decay per unit step size, qlae and qlvae only (the paper's 0.1)
 qlvae_kl_weight = 1.0         # qlvae's KL weight in the usual units (the authors' VAE: 1)
+# s2_beta, s2_tcvae, s2_factor, s2_dip_i, s2_dip_ii, supervised (a few labels, Locatello et al. 2020; datasets with
+# factors only): the unsupervised objective of the same name plus gamma_sup / N * a supervised loss, summed over a
+# batch of the labelled set and its K labels, that ties latent k to label k; 'supervised' trains the encoder on
+# that loss alone (weight 1) and the decoder on the codes it gives. A step reads batch_size labelled images too.
+labelled_images = 1000        # images in the labelled set: a fixed sample of the grid, never a held-out image
+labeller = 'perfect'          # 'perfect'; 'binned' (at most label_bins values); 'noisy' (label_noise); 'partial'
+label_bins = 5                # binned: values a factor's label keeps at most (disentanglement_lib's 5)
+label_noise = 0.1             # noisy: probability that a label is redrawn uniformly (disentanglement_lib's 0.1)
+label_factors = ['shape', 'scale']  # partial: the factors whose labels are kept, by name
+label_seed = 0                # seeds the labelled sample and the labeller
+supervised_loss = 'xent'      # 'xent', 'l2', 'cov' or 'embed', disentanglement_lib's supervised losses
+gamma_sup = 4.0               # weight of the supervised loss in the usual units (against the summed error)
+gamma_sup_schedule = 'fixed'  # 'fixed'; 'anneal': from 0 up to gamma_sup over gamma_sup_steps; 'fine_tune': 0 until then
+gamma_sup_steps = 1000        # steps of the schedule
+embed_sigma = 1.0             # embed: the softmax's temperature
 # ada_gvae, ada_mlvae, gvae_labels, mlvae_labels (weak supervision, Locatello et al. 2020; datasets with factors
 # only): a step reads batch_size pairs of images that share all their factors but a few. Loss per image of a
 # pair = mean pixel error + weak_beta * KL / N, where the dims judged shared take one averaged posterior.

@@ -113,3 +113,10 @@ class StopSignals(object):
         sys.stderr.write('\n{} received: saving a checkpoint after this step (send it again to abort)\n'.format(
             signal.Signals(signum).name))
         sys.stderr.flush()
+
+
+def describe_labels(cfg, labelled):
+    """The start-up line of an objective that reads labels: the labelled set and what its labels hold."""
+    return 'labelled set: {} images (label_seed {}), {} labels of {}'.format(
+        len(labelled.labels), cfg.label_seed, cfg.labeller, ', '.join(
+            '{} ({} values)'.format(name, size) for name, size in zip(labelled.names, labelled.sizes)))

@@ -10,7 +10,8 @@ import tensorflow.compat.v2 as tf2   # for image.resize(antialias=True), on both
 
 import imagefiles
 from datasets import GROUND_TRUTH, open_ground_truth
-from datasets.groundtruth import TRAINING_STREAM, stream_seed
+from datasets.groundtruth import LABELLED_STREAM, TRAINING_STREAM, stream_seed
+from datasets.labels import labelled_set
 from datasets.pairs import changeable, pair_indices
 from common import SettingsError
 from hardware import session_config, training_device, usable_cores
@@ -204,42 +205,53 @@ ONE_BATCH = 'one batch'                 # images [B]
 TWO_BATCHES = 'two batches'             # images [B] and an independent second batch [B] (FactorVAE's discriminator)
 PAIRS = 'pairs'                         # images [2B]: B first images, then their partners (datasets/pairs.py)
 PAIRS_AND_CHANGES = 'pairs and changes'   # the pairs, and how many factors each pair differs in [B]
+LABELLED = 'one batch and labels'       # images [B], and B images of the labelled set with their labels [B, K]
+LABELLED_TWO_BATCHES = 'two batches and labels'   # the same beside a second batch (semi-supervised FactorVAE)
 FIELDS = {ONE_BATCH: ('images',), TWO_BATCHES: ('images', 'second'), PAIRS: ('images',),
-          PAIRS_AND_CHANGES: ('images', 'changed')}
+          PAIRS_AND_CHANGES: ('images', 'changed'), LABELLED: ('images', 'labelled', 'labels'),
+          LABELLED_TWO_BATCHES: ('images', 'second', 'labelled', 'labels')}
 READS = tuple(FIELDS)
+UNLABELLED = {LABELLED: ONE_BATCH, LABELLED_TWO_BATCHES: TWO_BATCHES}   # what a labelled kind reads besides labels
 
 # One training step's input, whatever the objective: the fields it does not read are None. count is the
 # number of training images the batches are drawn from (beta-TCVAE weighs its estimate of q(z) by it).
-Batch = collections.namedtuple('Batch', 'images second changed count')
+# label_sizes: the values each label can take, [K] ints (the labelled set's), for the objectives that read labels.
+Batch = collections.namedtuple('Batch', 'images second changed labelled labels count label_sizes')
 
 # The training input of a run: the tf.data dataset of the steps' fields (a dict, FIELDS[reads]), the number
-# of training images, and the CelebA or folder Split (None for a dataset with factors).
-TrainingInput = collections.namedtuple('TrainingInput', 'dataset count split')
+# of training images, the CelebA or folder Split (None for a dataset with factors), and the labelled set
+# (datasets.labels.LabelledSet, None unless the objective reads labels).
+TrainingInput = collections.namedtuple('TrainingInput', 'dataset count split labelled')
 
 
 def images_read(reads, batch_size):
-    """Images one training step reads: a second batch and a pair's partners are images too."""
-    return batch_size * (1 if reads == ONE_BATCH else 2)
+    """Images one training step reads: a second batch, a pair's partners and a labelled batch are images too."""
+    return batch_size * {ONE_BATCH: 1, LABELLED: 2, LABELLED_TWO_BATCHES: 3}.get(reads, 2)
 
 
 def images_trained(reads, batch_size):
     """Images the model's loss sees a step, the unit of image budgets and learning curves: a pair counts
-    as two images. FactorVAE's second batch reaches only its discriminator and is not counted, as the
-    published step budgets count it."""
-    return batch_size * (2 if reads in (PAIRS, PAIRS_AND_CHANGES) else 1)
+    as two images, and so does an image beside a labelled one. FactorVAE's second batch reaches only its
+    discriminator and is not counted, as the published step budgets count it."""
+    return batch_size * (1 if reads in (ONE_BATCH, TWO_BATCHES) else 2)
+
+
+SPLIT_FIELDS = {TWO_BATCHES: ('images', 'second'), LABELLED: ('images', 'labelled'),
+                LABELLED_TWO_BATCHES: ('images', 'second', 'labelled')}
 
 
 def step_fields(images, reads):
-    """One step's images [images_read] as the fields of its kind: two batches split into images and second."""
-    if reads == TWO_BATCHES:
-        return dict(zip(('images', 'second'), tf.split(images, 2)))
-    return {'images': images}
+    """One step's images [images_read] as the image fields of its kind, in order (SPLIT_FIELDS): two batches
+    split into images and second, a labelled batch after them; pairs stay whole."""
+    names = SPLIT_FIELDS.get(reads, ('images',))
+    return dict(zip(names, tf.split(images, len(names))))
 
 
-def step_batch(element, count):
-    """The Batch record of one element of a TrainingInput's dataset."""
+def step_batch(element, count, label_sizes=None):
+    """The Batch record of one element of a TrainingInput's dataset (and its count and label_sizes)."""
     return Batch(images=element['images'], second=element.get('second'), changed=element.get('changed'),
-                 count=count)
+                 labelled=element.get('labelled'), labels=element.get('labels'), count=count,
+                 label_sizes=label_sizes)
 
 
 def training_input(cfg, reads, start_step=0):
@@ -252,9 +264,30 @@ def training_input(cfg, reads, start_step=0):
         batches, count, split = pair_batches(cfg, start_step=start_step, ground_truth=ground_truth), ground_truth.count, None
         fields = FIELDS[reads]
         batches = batches.map(lambda element: {name: element[name] for name in fields})
+    elif reads in UNLABELLED:
+        batches, count, split = image_stream(cfg, start_step, UNLABELLED[reads])
+        ground_truth = open_ground_truth(cfg)
+        labelled = labelled_set(cfg, ground_truth)
+        batches = tf.data.Dataset.zip((batches, labelled_batches(cfg, labelled, ground_truth, start_step))).map(
+            lambda images, more: dict(images, **more))
+        return TrainingInput(prefetched_to(on_host_cores(batches), training_device()), count, split, labelled)
     else:
         batches, count, split = image_stream(cfg, start_step, reads)
-    return TrainingInput(prefetched_to(on_host_cores(batches), training_device()), count, split)
+    return TrainingInput(prefetched_to(on_host_cores(batches), training_device()), count, split, None)
+
+
+def labelled_batches(cfg, labelled, ground_truth, start_step=0):
+    """{'labelled': [batch_size, H, W, C], 'labels': [batch_size, K]} for every step from `start_step` on: the
+    datasets.labels.LabelledSet of `ground_truth` in its order, over and over, as disentanglement_lib repeats it."""
+    indices = tf.constant(ground_truth.index(labelled.classes), tf.int64)
+    labels = tf.constant(labelled.labels, tf.float32)
+
+    def batch(step):
+        rows = (step * cfg.batch_size + tf.range(cfg.batch_size, dtype=tf.int64)) % len(labelled.labels)
+        return {'labelled': ground_truth.images_tensor(tf.gather(indices, rows),
+                                                       stream_seed(cfg.seed, LABELLED_STREAM, step)),
+                'labels': tf.gather(labels, rows)}
+    return tf.data.Dataset.range(start_step, 2 ** 62).map(batch, num_parallel_calls=tf.data.experimental.AUTOTUNE)
 
 
 def image_stream(cfg, start_step, reads):

@@ -1,6 +1,7 @@
 """Every objective's terms as pure functions, each citing its paper: the ELBO's variants, beta-TCVAE's
-decomposition, FactorVAE's discriminator, DIP-VAE's covariance penalty, and the weak supervision of pairs.
-objectives.py builds one small class per objective over them.
+decomposition, FactorVAE's discriminator, DIP-VAE's covariance penalty, the weak supervision of pairs, the codebook
+losses of latent quantization and the supervised losses of a few labels.
+The objectives/ package builds one small class per objective over them.
 
 Every loss is per pixel: the mean pixel error of an image plus its regulariser divided by the number
 of pixel values N, so weights are in the usual units (against the error summed over the image) and
@@ -310,3 +311,53 @@ def quantized_vae_loss(reconstruction, quantization, commitment, kl_per_dim, qua
     kl = tf.reduce_sum(kl_per_dim, axis=1)
     return quantized_ae_loss(reconstruction + (kl_weight / pixels) * kl, quantization, commitment,
                              quantization_weight, commitment_weight)
+
+
+# ---- a few labels (Locatello et al. 2020, "Disentangling Factors of Variation Using Few Labels") ----
+# The supervised term ties latent k to the k-th labelled factor, over the first K latents, on a batch of the
+# labelled set, as disentanglement_lib's semi_supervised_vae: summed over the batch and the factors.
+
+def supervised_xent(codes, labels, sizes):
+    """Sigmoid cross-entropy of the latent, as a logit, with the label scaled to [0, 1) (label / values)."""
+    count = len(sizes)
+    return tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
+        logits=codes[:, :count], labels=labels / np.asarray(sizes, np.float32)))
+
+
+def supervised_l2(codes, labels, scale):
+    """Squared distance of the latent times a learnt scale from the label (the label's index as it is)."""
+    return tf.reduce_sum(tf.square(codes[:, :labels.shape.as_list()[1]] * scale - labels))
+
+
+def supervised_cov(codes, labels):
+    """Squared batch covariances of each latent with every factor but its own: a latent should follow its
+    factor alone."""
+    latents, factors = codes.shape.as_list()[1], labels.shape.as_list()[1]
+    covariance = tf.reduce_mean((codes - tf.reduce_mean(codes, axis=0))[:, :, None] *
+                                (labels - tf.reduce_mean(labels, axis=0))[:, None, :], axis=0)
+    own = np.zeros((latents, factors), np.float32)
+    own[np.arange(min(latents, factors)), np.arange(min(latents, factors))] = 1.0
+    return tf.reduce_sum(tf.square(covariance * (1.0 - own)))
+
+
+def supervised_embed(codes, labels, embeddings, sigma):
+    """Per factor k, the softmax cross-entropy of the label among the factor's values embedded on a line
+    (embeddings[k], learnt), the logit of value v being -((z_k - e_v) * sigma)^2; mean over the batch, summed
+    over the factors."""
+    total = 0.0
+    for k, embedding in enumerate(embeddings):
+        logits = -tf.square((codes[:, k:k + 1] - embedding[None]) * sigma)
+        total += tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(
+            labels=tf.one_hot(tf.cast(labels[:, k], tf.int32), embedding.shape.as_list()[0]), logits=logits))
+    return total
+
+
+def supervised_weight(gamma, step, schedule, steps):
+    """gamma_sup at a step: 'fixed'; 'anneal', rising linearly from 0 to gamma over `steps`; 'fine_tune', 0
+    until `steps`, then gamma (disentanglement_lib's annealers)."""
+    step = tf.cast(step, tf.float32)
+    if schedule == 'anneal':
+        return tf.minimum(gamma, gamma * step / float(steps))
+    if schedule == 'fine_tune':
+        return gamma * tf.minimum(1.0, tf.maximum(0.0, step - float(steps)))
+    return tf.constant(gamma, tf.float32)

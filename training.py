@@ -34,7 +34,8 @@ def build_training(batch, cfg):
     """
     objective = objectives.get(cfg.objective)
     images = batch.images
-    assert images.shape.as_list()[0] in (None, images_trained_per_step(cfg)), images.shape
+    pairs = objective.reads in (data.PAIRS, data.PAIRS_AND_CHANGES)
+    assert images.shape.as_list()[0] in (None, cfg.batch_size * (2 if pairs else 1)), images.shape
     global_step = tf.train.get_or_create_global_step()
     with model.collected_updates() as model_updates:
         encoded, z_logvar = model.encode(images, cfg, training=True)
@@ -54,8 +55,8 @@ def build_training(batch, cfg):
         mean_kl_per_dim = tf.reduce_mean(kl_per_dim, axis=0, name='kl_per_dim')
         mean_kl = tf.reduce_mean(mean_kl_per_dim, name='kl')
 
-    model_variables = (tf.trainable_variables('encoder') + tf.trainable_variables('decoder') +
-                       tf.trainable_variables(model.CODEBOOK_SCOPE))
+    model_variables = [v for scope in ('encoder', 'decoder', model.CODEBOOK_SCOPE) + tuple(objective.scopes)
+                       for v in tf.trainable_variables(scope)]
     optimizer = tf.train.AdamOptimizer(cfg.learning_rate, beta1=cfg.beta1, beta2=cfg.beta2)
     with tf.control_dependencies(model_updates):
         if cfg.precision == 'float16':

@@ -54,6 +54,8 @@ def train(cfg, steps=None, millions=None):
         checkpoint, start_step = checkpoints.resume_point(cfg)
         inputs = data.training_input(cfg, objectives.get(cfg.objective).reads, start_step)
         print(console.describe_data(cfg.dataset, inputs.split, inputs.count))
+        if inputs.labelled:
+            print(console.describe_labels(cfg, inputs.labelled))
         max_steps = budget(cfg, steps, millions, inputs.count, start_step)
         print(objectives.get(cfg.objective).describe(cfg))
         line = (console.describe_precision(cfg.precision, training_device()) if cfg.precision != 'float32'
@@ -81,7 +83,8 @@ def build_training_graph(cfg, inputs):
     """The training step on a data.TrainingInput, a moving-average sampler of the fixed-z fakes, a finiteness
     check, a Saver."""
     tf.set_random_seed(cfg.seed)
-    batch = data.step_batch(tf.data.make_one_shot_iterator(inputs.dataset).get_next(), inputs.count)
+    batch = data.step_batch(tf.data.make_one_shot_iterator(inputs.dataset).get_next(), inputs.count,
+                            inputs.labelled.sizes if inputs.labelled else None)
     step = training.build_training(batch, cfg)
     fakes = model.build_sampler(tf.constant(pictures.fixed_fakes_z(cfg), tf.float32), cfg)
     snapshot_summaries = tf.summary.merge(step.image_summaries + [tf.summary.image('fakes', fakes, max_outputs=8)])

@@ -20,7 +20,7 @@ HELD_OUT_SEED = 99   # seeds the fixed sample of the factor grid that stands in 
 # Random appearance (the procedural dSprites' colours, noise and patches) is drawn with stateless ops from a
 # seed pair [seed, stream << 32 | n]: a training batch's from its step, so a resumed run draws what it would
 # have drawn; --evaluate's from the order of its draws, so its scores are reproducible.
-TRAINING_STREAM, DRAW_STREAM, INDEX_ORDER_STREAM = 0, 1, 2
+TRAINING_STREAM, DRAW_STREAM, INDEX_ORDER_STREAM, LABELLED_STREAM = 0, 1, 2, 3
 BYTE_SCALE = np.float32(1.0 / 255.0)   # uint8 -> [0, 1], the same product in the graph and in numpy
 
 

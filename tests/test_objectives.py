@@ -264,7 +264,7 @@ def test_the_bank_fills_in_order_and_resumes_exactly(tmp_path):
 
 @pytest.mark.parametrize('name', sorted(objectives.OBJECTIVES))
 def test_every_registered_objective_trains_resumes_and_evaluates(name, tmp_path, capsys):
-    """The only list of objectives outside objectives.py: whatever is registered is walked through."""
+    """The only list of objectives outside the objectives/ package: whatever is registered is walked through."""
     small_eval = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64', '--downstream_sizes', '10,40',
                   '--eval_batch_size', '8', '--task_codes', '40', '--fairness_points', '5', '--strong_experiments', '1']
     dirs = folder_flags(tmp_path) + ['--objective', name]
