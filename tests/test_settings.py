@@ -80,7 +80,7 @@ def test_the_model_checks_its_own_settings(overrides, message):
 
 
 @pytest.mark.parametrize('overrides, message', [
-    ([('objective', 'vq')], "objective must be one of ada_gvae, ada_mlvae, beta, capacity, dip_i, dip_ii, factor, gvae_labels, mlvae_labels, qlae, qlvae, tcvae, got 'vq'"),
+    ([('objective', 'vq')], "objective must be one of ada_gvae, ada_mlvae, beta, capacity, dip_i, dip_ii, factor, gvae_labels, mlvae_labels, qlae, qlvae, s2_beta, s2_dip_i, s2_dip_ii, s2_factor, s2_tcvae, supervised, tcvae, got 'vq'"),
     ([('objective', 'tcvae'), ('batch_size', '1')], 'batch_size must be >= 2'),
     ([('kl_weight', '-1')], 'kl_weight must be >= 0'),
     # every objective's own settings are checked, whichever objective trains
