@@ -265,8 +265,8 @@ def training_input(cfg, reads, start_step=0):
         fields = FIELDS[reads]
         batches = batches.map(lambda element: {name: element[name] for name in fields})
     elif reads in UNLABELLED:
-        batches, count, split = image_stream(cfg, start_step, UNLABELLED[reads])
         ground_truth = open_ground_truth(cfg)
+        batches, count, split = image_stream(cfg, start_step, UNLABELLED[reads], ground_truth)
         labelled = labelled_set(cfg, ground_truth)
         batches = tf.data.Dataset.zip((batches, labelled_batches(cfg, labelled, ground_truth, start_step))).map(
             lambda images, more: dict(images, **more))
@@ -290,12 +290,12 @@ def labelled_batches(cfg, labelled, ground_truth, start_step=0):
     return tf.data.Dataset.range(start_step, 2 ** 62).map(batch, num_parallel_calls=tf.data.experimental.AUTOTUNE)
 
 
-def image_stream(cfg, start_step, reads):
+def image_stream(cfg, start_step, reads, ground_truth=None):
     """(dataset of each step's step_fields, number of training images, Split or None), for an objective that
-    reads one batch or two."""
+    reads one batch or two; of `ground_truth` where the caller has the dataset open already."""
     per_step = images_read(reads, cfg.batch_size)
     if cfg.dataset in GROUND_TRUTH:
-        ground_truth, split = open_ground_truth(cfg), None
+        ground_truth, split = ground_truth or open_ground_truth(cfg), None
         count = ground_truth.count
     else:
         split = imagefiles.split_images(cfg, imagefiles.FileChecks(os.path.join(cfg.checkpoint_dir,

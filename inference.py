@@ -33,6 +33,7 @@ class Restored(object):
             self.z_mean = model.code(z_mean, self.cfg)
             self.z = tf.placeholder(tf.float32, [None, self.cfg.latent_dim], name='z')
             self.samples = model.build_sampler(self.z, self.cfg)
+            self.z_code = model.code(self.z, self.cfg)
         self.sess = tf.Session(graph=self.graph, config=session_config())
         with self.graph.as_default():
             checkpoints.restore(self.sess, self.checkpoint)
@@ -49,10 +50,7 @@ class Restored(object):
     def to_code(self, z):
         """z [n, latent_dim] as the decoder's input would be coded: each dim rounded to its nearest learnt value
         where the latents are quantized, else z itself."""
-        if self.values is None:
-            return z
-        nearest = np.abs(z[:, :, None] - self.values[None]).argmin(axis=2)
-        return np.take_along_axis(self.values[None], nearest[:, :, None], axis=2)[:, :, 0]
+        return self.sess.run(self.z_code, {self.z: z}) if self.quantized else z
 
     def close(self):
         """Closes the session; the model can not be used after this."""

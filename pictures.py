@@ -94,8 +94,9 @@ def traverse(restored):
     names = evaluate.attribute_names(cfg.results_dir, restored.step)
     first_rows = []
     for dim in range(cfg.latent_dim):
-        per_row = len(sweep(restored, dim))
-        decoded = restored.decode(traversal_latents(seeds, dim, sweep(restored, dim)))   # one run per grid
+        values = sweep(restored, dim)
+        per_row = len(values)
+        decoded = restored.decode(traversal_latents(seeds, dim, values))   # one run per grid
         base = os.path.join(cfg.results_dir, 'traverse_latentdim{}'.format(dim))
         images.save_grid(decoded, base + '.jpg', (len(seeds), per_row), caption=names.get(dim))
         for k in range(len(seeds)):

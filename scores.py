@@ -60,9 +60,8 @@ def fairness_scores(s):
 
 
 def reduced_scores(s):
-    train = s.training_codes(s.cfg.task_codes)
-    accuracy = tasks.reduced_accuracy(metrics.boosted_trees, metrics.importance(s.classifiers('boosted_trees', s.cfg.task_codes)),
-                                      train, s.test)
+    importance = metrics.importance(s.classifiers('boosted_trees', s.cfg.task_codes))
+    accuracy = tasks.reduced_accuracy(metrics.boosted_trees, importance, s.training_codes(s.cfg.task_codes), s.test)
     return tasks.reduced_scores(accuracy)
 
 
