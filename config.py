@@ -135,6 +135,8 @@ downstream_sizes = [10, 100, 1000, 10000]   # training codes of each downstream 
 fairness_points = 100         # factor settings fairness intervenes on, per value of the sensitive factor
 task_codes = 1000             # training codes of the reduced and strong downstream tasks (and the strong one's test)
 strong_experiments = 10       # interventions per factor in the strong downstream task
+selection_labels = [100, 1000]   # label budgets of the few-label model choice: MIG, DCI, SAP and modularity scored
+                                 # on a labelled set of that many images alone (its labeller's labels); [] for none
 representation = 'mean'       # the code the metrics score: 'mean' of the posterior, or a 'sampled' one (seeded)
 eval_attribute_images = 5000  # held-out CelebA images that name the dims by their attributes
 udr_images = 1000             # images whose mean codes UDR compares across seeds (dSprites: drawn with eval_seed;
@@ -227,9 +229,18 @@ STUDY_PRESETS = {
         ['objective=ada_gvae', 'weak_beta=1,2,4,6,8', 'batch_size=32', 'seed=0'],
         ['objective=ada_gvae', 'weak_beta=1,2', 'batch_size=32', 'seed=1-2'],
         ['objective=ada_mlvae', 'weak_beta=1', 'batch_size=32', 'seed=0-2']]},
-    # Latent quantization on the same budget: QLAE and QLVAE with the paper's settings, 3 seeds each.
+    # Latent quantization on the same budget: QLAE and QLVAE with the paper's settings, 3 seeds each; and QLAE with
+    # the decay whose product with the step size and the steps is the paper's (1.67 x 5e-4 x 24,000 = 1e-3 x 0.1 x
+    # 200,000 = 20), for the decay is the paper's inductive bias.
     'quantized': {'dataset': 'dsprites', 'steps': 24000, 'grids': [
-        ['objective=qlae', 'seed=0-2'], ['objective=qlvae', 'seed=0-2']]},
+        ['objective=qlae', 'seed=0-2'], ['objective=qlvae', 'seed=0-2'],
+        ['objective=qlae', 'weight_decay=1.67', 'seed=0-2']]},
+    # A few labels on the same budget: 24,000 steps x 32 images and 32 labelled ones, the same 64 images a step;
+    # S²-β-TCVAE and S²-FactorVAE with 100 and 1,000 perfect labels, the supervised model with 1,000, 3 seeds each.
+    'few_labels': {'dataset': 'dsprites', 'steps': 24000, 'grids': [
+        ['objective=s2_tcvae', 'labelled_images=100,1000', 'batch_size=32', 'seed=0-2'],
+        ['objective=s2_factor', 'labelled_images=100,1000', 'batch_size=32', 'seed=0-2'],
+        ['objective=supervised', 'labelled_images=1000', 'batch_size=32', 'seed=0-2']]},
     # How the scores grow with the images seen, up to near the published runs' ~19 M images.
     'learning_curves': {'dataset': 'dsprites', 'images': [0.25, 0.5, 1, 2, 4, 8, 16], 'grids': [
         ['objective=factor', 'seed=0-1'], ['objective=tcvae', 'seed=0-1']]},

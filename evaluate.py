@@ -12,14 +12,14 @@ import objectives
 import scores
 import unsupervised
 from common import SettingsError, write_json
-from datasets import GROUND_TRUTH, open_ground_truth
+from datasets import GROUND_TRUTH, labels, open_ground_truth
 
 METRICS_FILE = 'metrics.json'
 ATTRIBUTES_FILE = 'attributes.json'
 ENCODE_BATCH = 2048   # images per session run when encoding every image of a dataset
 EVALUATION_KEYS = ('eval_seed', 'eval_batch_size', 'eval_num_train', 'eval_num_eval', 'eval_num_points',
                    'mig_bins', 'eval_attribute_images', 'udr_images', 'eval_metrics', 'downstream_sizes',
-                   'representation', 'fairness_points', 'task_codes', 'strong_experiments')
+                   'representation', 'fairness_points', 'task_codes', 'strong_experiments', 'selection_labels')
 SAMPLED_STREAM = 99   # the random stream of the sampled representation's noise (the metrics' are 0-7)
 
 
@@ -152,8 +152,29 @@ def factor_scores(restored, ground_truth):
         started = time.time()
         result.update(scores.METRICS[name].compute(sample))
         seconds[name] = time.time() - started
+    if cfg.selection_labels:
+        started = time.time()
+        result['few_labels'] = few_label_scores(sample)
+        seconds['few_labels'] = time.time() - started
     result['seconds'] = seconds
     return sample.represent(sample.ground_truth.sample(sample.rng(4), cfg.udr_images)), result
+
+
+def few_label_scores(sample):
+    """{str(budget): scores.labelled_scores of the labelled set of that many images} for each budget of
+    selection_labels: what a researcher holding only those labels (labeller's, label_seed's) would rank models by.
+    A budget larger than the images the labelled set may draw from is said and left out."""
+    cfg, ground_truth = sample.cfg, sample.ground_truth
+    found = {}
+    for budget in cfg.selection_labels:
+        available = ground_truth.count - labels.held_out_count(cfg)
+        if budget > available:
+            print('few-label choice: {} labels are more than the {} images of {} a labelled set draws from; '
+                  'not scored'.format(budget, available, cfg.dataset))
+            continue
+        labelled = labels.labelled_set(cfg.replace(labelled_images=budget), ground_truth)
+        found[str(budget)] = scores.labelled_scores(sample.represent(labelled.classes), labelled.labels, cfg.mig_bins)
+    return found
 
 
 def evaluate_images(restored):
@@ -217,6 +238,8 @@ def evaluate(restored, images_per_step):
         print('{:<18}{}'.format('seconds', ', '.join('{} {:.0f}'.format(k, v) for k, v in result['seconds'].items())))
     for factor, information in result.get('factor_information', {}).items():
         print(carriers(factor, information))
+    for budget, few in result.get('few_labels', {}).items():   # what a model choice from that many labels reads
+        print('{:<18}{}'.format(budget + ' labels:', ', '.join('{} {:.3f}'.format(k, few[k]) for k in sorted(few))))
     unsupervised.save_codes(codes, result['kl_per_dim'], restored.step, os.path.join(cfg.results_dir, unsupervised.CODES_FILE))
     write_json(result, os.path.join(cfg.results_dir, METRICS_FILE))
     if ranking is not None:

@@ -324,12 +324,13 @@ def irs(codes, factors, diff_quantile=0.99):
 def modularity(information):
     """Modularity of a [M latents, K factors] mutual information matrix: per latent, one minus the share of
     its squared information that goes to factors other than its best, relative to K - 1; averaged over
-    latents. 1 when each latent carries one factor; a latent that carries nothing scores 0."""
+    latents. 1 when each latent carries one factor; a latent that carries nothing scores 0 (nothing: below
+    1e-12 nats, for a constant latent's information is a sum of rounding errors, whose ratios are noise)."""
     squared = np.square(np.asarray(information, np.float64))
     best = squared.max(axis=1)
     with np.errstate(invalid='ignore', divide='ignore'):
         score = 1.0 - (squared.sum(axis=1) - best) / (best * (squared.shape[1] - 1.0))
-    score[best == 0] = 0.0
+    score[np.sqrt(best) < 1e-12] = 0.0
     return float(np.mean(score))
 
 

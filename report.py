@@ -153,13 +153,37 @@ def study_table(rows, selected, summary):
     if earlier:
         lines += ['', 'Kept from earlier gathers, with no UDR: ' + ', '.join(earlier) + '.']
     lines += [''] + medians_lines(summary, keys) + ['', UNITS]
-    lines += correlations_of(rows, summary)
-    if picked - tied:
-        lines += ['', 'UDR-selected runs (mean) against the median run:', '',
-                  '| metric | median run | UDR-selected |', '|---|---|---|']
+    lines += correlations_of(rows, summary) + few_label_lines(summary.get('few_label_choice'), summary)
+    budgets = [b for b, c in ((summary.get('few_label_choice') or {}).get('budgets') or {}).items()
+               if c['selected_per_setting']]
+    if picked - tied or budgets:
+        metric = (summary.get('few_label_choice') or {}).get('metric')
+        lines += ['', 'The runs each choice selected (mean) against the median run:', '',
+                  '| metric | median run | UDR-selected |' + ''.join(' {} from {} labels |'.format(metric, b)
+                                                              for b in budgets), '|---' * (3 + len(budgets)) + '|']
         for key, pair in summary['selected_against_median'].items():
-            lines.append('| {} | {:.3f} | {} |'.format(key, pair['median'], number(pair['selected'])))
+            lines.append('| {} | {:.3f} | {} |{}'.format(key, pair['median'], number(pair['selected']), ''.join(
+                ' {} |'.format(number(pair.get('labels_' + b))) for b in budgets)))
     return '\n'.join(lines) + '\n'
+
+
+def few_label_lines(few, summary):
+    """The choice from a few labels: each score's rank correlation, scored on the labelled set alone, with itself
+    on the full sample, beside UDR's rank correlation with it; where enough runs have them."""
+    if not few:
+        return []
+    lines = ['', 'Model choice from a few labels (by {}; Locatello et al. 2020):'.format(few['metric'])]
+    budgets = list(few['budgets'])
+    if few['runs'] < MIN_CORRELATION_RUNS:
+        return lines + ['', too_few('Spearman rank correlation of the few-label scores with the full ones', few['runs'])]
+    lines += ['', "Spearman's rank correlation with each score on the full sample, across {} runs:".format(few['runs']),
+              '', '| score | UDR |' + ''.join(' {} labels |'.format(b) for b in budgets), '|---' * (2 + len(budgets)) + '|']
+    udr = summary.get('rank_correlations') or {}
+    for key in scores.FEW_LABEL_METRICS:
+        if any(key in few['budgets'][b]['rank_correlation'] for b in budgets):
+            lines.append('| {} | {} |{}'.format(key, number(udr.get(key), 2), ''.join(
+                ' {} |'.format(number(few['budgets'][b]['rank_correlation'].get(key), 2)) for b in budgets)))
+    return lines
 
 
 def correlations_of(rows, summary):

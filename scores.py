@@ -1,8 +1,11 @@
 """The metric table: every metric --evaluate can compute, how it is computed from the shared sample of
 evaluate.FactorSample, the classifiers it fits, and the scores it writes, with the labels they are printed
 under. eval_metrics, --evaluate's lines and the study's columns all read this one table: a metric is added
-here (its pure function in metrics.py or unsupervised.py, its entry in docs/evaluation.md)."""
+here (its pure function in metrics.py or unsupervised.py, its entry in docs/evaluation.md). Also the scores a
+labelled set alone gives, which the choice of a model from a few labels ranks runs by."""
 import collections
+
+import numpy as np
 
 import infomec
 import metrics
@@ -76,6 +79,25 @@ def unified_scores(s):
                 'mi': unified.mutual_information_matrix(codes, factors, s.cfg.mig_bins),
                 'svm': metrics.sap_score_matrix(*(s.train + s.test))}
     return unified.unified_scores(matrices, factors)
+
+
+# The metrics a fixed labelled set can score (the model choice from a few labels): those that read codes of
+# observed images with their labels, not BetaVAE's and FactorVAE's, which draw images with a factor held fixed.
+FEW_LABEL_METRICS = ('mig', 'dci', 'sap', 'modularity')
+FEW_LABEL_TRAIN = 0.8   # share of a labelled set that DCI's and SAP's classifiers are fitted on; the rest scores them
+
+
+def labelled_scores(codes, labels, bins):
+    """{metric of FEW_LABEL_METRICS: its score} of codes [n, M] against a labelled set's labels [n, K] (integer
+    values, maybe imprecise) and nothing else: Locatello et al. 2020's model choice from a few labels (section 3)."""
+    labels = np.asarray(labels).astype(np.int64)
+    cut = int(round(len(codes) * FEW_LABEL_TRAIN))
+    train, test = (codes[:cut], labels[:cut]), (codes[cut:], labels[cut:])
+    trees = metrics.fit_per_factor(metrics.boosted_trees, *train)
+    return {'mig': metrics.mig(codes, labels, range(labels.shape[1]), bins),
+            'dci': metrics.dci(trees, *test)['disentanglement'],
+            'sap': metrics.sap(metrics.sap_score_matrix(*(train + test))),
+            'modularity': metrics.modularity_score(codes, labels, bins)}
 
 
 def no_classifiers(cfg):

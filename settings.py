@@ -162,6 +162,8 @@ def check_settings(cfg):
         cfg.representation))
     for name in ('fairness_points', 'task_codes', 'strong_experiments'):
         _require(getattr(cfg, name) >= 1, '{} must be >= 1, got {}'.format(name, getattr(cfg, name)))
+    _require(all(count >= 10 for count in cfg.selection_labels),
+             'selection_labels must be counts of at least 10 labelled images, got {}'.format(cfg.selection_labels))
     _require(cfg.explore_images >= 0, 'explore_images must be >= 0')
     _require(cfg.mig_bins >= 2, 'mig_bins must be >= 2, got {}'.format(cfg.mig_bins))
     for name in ('learning_rate', 'discriminator_learning_rate'):

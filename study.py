@@ -17,6 +17,7 @@ import sys
 
 import config
 import provenance
+import scores
 import settings
 from common import SettingsError
 from studies import curves, gather, grid, here, slurm
@@ -43,6 +44,8 @@ def parse_args(argv):
                         'pinned to its share of the cores, its output in its folder\'s ' + here.TRAIN_LOG)
     parser.add_argument('--keep', nargs='+', default=[], metavar='RESULTS_JSON', help='rows of earlier gathers of '
                         'this study (their results.json) for the runs not finished here: a study split over machines')
+    parser.add_argument('--select-by', default=gather.DEFAULT_SELECT_BY, choices=scores.FEW_LABEL_METRICS,
+                        help='the score the choice of a model from a few labels ranks runs by (default %(default)s)')
     parser.add_argument('--throttle', type=int, default=slurm.DEFAULT_THROTTLE,
                         help='--slurm: array tasks running at once (%%K; default %(default)s)')
     parser.add_argument('--sbatch', default='', metavar='OPTIONS', help='--slurm: sbatch options for every job, '
@@ -103,7 +106,8 @@ def budget_study(args, runs, definition, header):
         print_commands(unfinished, [definition] * len(unfinished))
         return 0
     if args.slurm and unfinished:
-        return slurm.submit(unfinished, definition, args.folder, args.throttle, shlex.split(args.sbatch), args.wait)
+        return slurm.submit(unfinished, definition, args.folder, args.throttle, shlex.split(args.sbatch), args.wait,
+                            ['--select-by', args.select_by])
     code = 0 if args.gather else here.run_here(unfinished, definition, args.parallel)
     if code:
         return code
@@ -111,7 +115,8 @@ def budget_study(args, runs, definition, header):
     missing = [run for run, values in finished if values is None and run.name not in kept]
     gather.gather([pair for pair in finished if pair[1] is not None], [run.name for run in missing], definition,
                   args.folder, header, [kept[run.name] for run, values in finished
-                                        if values is None and run.name in kept], [run.name for run in runs])
+                                        if values is None and run.name in kept], [run.name for run in runs],
+                  args.select_by)
     if missing:
         print('not finished: {}'.format(slurm.describe_missing(missing)), file=sys.stderr)
         return 1

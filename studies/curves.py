@@ -11,7 +11,7 @@ import figures
 import report
 import scores
 from common import SettingsError, write_json
-from studies import gather
+from studies import choice, gather
 from studies.grid import count_step, latest_step, result, scores_of, train_command
 from studies.here import STOPPED, run_to_the_end
 
@@ -86,7 +86,7 @@ def curve_points(runs):
             with open(os.path.join(folder, name)) as f:
                 values = json.load(f)
             point = {key: values[key] for key in scores.BENCHMARK + ('reconstruction',) if key in values}
-            point.update(run=run.name, label=gather.label(gather.setting_of(run)), step=values['step'], images=values['images'],
+            point.update(run=run.name, label=choice.label(choice.setting_of(run)), step=values['step'], images=values['images'],
                          seed=values['config']['seed'], objective=values['config']['objective'])
             mine.append(point)
         points += sorted(mine, key=lambda p: p['images'])

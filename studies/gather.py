@@ -1,19 +1,17 @@
 """Gathering a study with a step budget: each run's scores and cost in one row, the medians of each setting
-against the published figures of its objective, UDR's choice of a model per setting (no labels), the rank
-correlations of UDR with the metrics and of the metrics with each other; the table (rendered by report.py),
-the JSON and the figures. Reads what the runs wrote (metrics.json, codes.npz, event files); trains nothing."""
+against the published figures of its objective, the choices of a model without the full labels (studies.choice),
+the metrics' rank correlations with each other; the table (rendered by report.py), the JSON and the figures.
+Reads what the runs wrote (metrics.json, codes.npz, event files); trains nothing."""
 import collections
 import os
-import warnings
 
 import numpy as np
 
 import figures
 import report
 import scores
-import unsupervised
 from common import SettingsError, read_json, write_json
-from studies import plots
+from studies import choice, plots
 
 
 TABLE_FILE = 'results.md'
@@ -21,6 +19,7 @@ RESULTS_FILE = 'results.json'
 METRICS_FIGURE = 'metrics.png'    # each metric against the swept settings, one column per objective
 UDR_FIGURE = 'udr_mig.png'        # UDR against MIG, each run a point
 CORRELATION_FIGURE = 'correlations.png'   # the metrics' rank correlations with each other, across runs
+DEFAULT_SELECT_BY = 'mig'   # the score the choice from a few labels ranks runs by (one of scores.FEW_LABEL_METRICS)
 
 
 # ---- one row per run ----
@@ -53,91 +52,21 @@ def row(run, values):
            'objective': values['config']['objective'], 'seed': values['config']['seed'],
            'active_dims': sum(kl >= values['config']['inactive_kl'] for kl in values['kl_per_dim']),
            'train_minutes': training_minutes(os.path.join(run.folder, 'summaries'))}
-    for key in scores.SHOWN_KEYS + ('reconstruction', 'factor_information'):
+    for key in scores.SHOWN_KEYS + ('reconstruction', 'factor_information', 'few_labels'):
         if key in values:
             line[key] = values[key]
     return line
-
-
-def setting_of(run):
-    """The run's grid values but its seed: runs that share it differ only in their seed."""
-    return tuple(pair for pair in run.grid if pair[0] != 'seed')
-
-
-def score_udr(runs, rows):
-    """Sets each row's UDR against the finished runs of its setting (at least two, else None), and
-    returns {setting label: the name of its run with the highest UDR} for the settings whose top UDR is
-    one run's alone."""
-    by_setting = collections.OrderedDict()
-    for run in runs:
-        if run.name in rows and os.path.isfile(os.path.join(run.folder, 'results', unsupervised.CODES_FILE)):
-            by_setting.setdefault(setting_of(run), []).append(run)
-    selected = collections.OrderedDict()
-    for setting, group in by_setting.items():
-        if len(group) < 2:
-            continue
-        saved = [unsupervised.load_codes(os.path.join(run.folder, 'results', unsupervised.CODES_FILE)) for run in group]
-        udr_scores, _ = unsupervised.udr([codes for codes, _, _ in saved], [kl for _, kl, _ in saved])
-        for run, score in zip(group, udr_scores):
-            rows[run.name]['udr'] = float(score)
-        if not report.udr_ties([rows[run.name] for run in group]):
-            selected[label(setting)] = group[int(np.argmax(udr_scores))].name
-    return selected
-
-
-def label(setting):
-    """'objective=tcvae tcvae_beta=6': a setting's grid values, seed left out."""
-    return ' '.join('{}={}'.format(name, text) for name, text in setting) or 'defaults'
-
-
-def by_objective(rows):
-    """{objective: the name of its run with the highest UDR}, for the objectives whose top UDR is one run's alone."""
-    best = {}
-    for r in rows:
-        if r['udr'] is not None and (r['objective'] not in best or r['udr'] > best[r['objective']]['udr']):
-            best[r['objective']] = r
-    tied = report.udr_ties(rows, group_of=lambda r: r['objective'])
-    return {objective: r['run'] for objective, r in best.items() if r['run'] not in tied}
-
-
-def rank_correlations(rows):
-    """{metric: Spearman's rank correlation of UDR with it across the runs that have a UDR}; empty below
-    report.MIN_CORRELATION_RUNS of them."""
-    from scipy.stats import spearmanr
-    scored = [r for r in rows if r['udr'] is not None]
-    correlations = {}
-    for key in scores.SHOWN_KEYS:
-        if len(scored) >= report.MIN_CORRELATION_RUNS and all(key in r for r in scored):
-            rho = spearmanr([r['udr'] for r in scored], [r[key] for r in scored])[0]
-            correlations[key] = None if np.isnan(rho) else float(rho)
-    return correlations
 
 
 def metric_correlations(rows):
     """Locatello et al. 2019's view of how the scores agree (their figures 6 and 13): {'keys': the scores every
     run has, 'spearman': [[Spearman's rank correlation of key i with key j across the runs]]}; None below
     report.MIN_CORRELATION_RUNS runs. A score constant over the runs correlates with nothing (None)."""
-    from scipy.stats import spearmanr
     keys = [key for key in scores.SHOWN_KEYS if all(key in r for r in rows)]
     if len(rows) < report.MIN_CORRELATION_RUNS or len(keys) < 2:
         return None
-    values = np.array([[r[key] for key in keys] for r in rows], np.float64)
-    matrix = [[None] * len(keys) for _ in keys]
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')   # scipy warns of a constant score, which is None here
-        for i in range(len(keys)):
-            for j in range(len(keys)):
-                rho = spearmanr(values[:, i], values[:, j])[0]
-                matrix[i][j] = None if np.isnan(rho) else float(rho)
-    return {'keys': keys, 'spearman': matrix}
-
-
-def selected_against_median(rows, selected):
-    """{metric: {'median': over every run, 'selected': mean of the runs UDR selected per setting}}."""
-    chosen = [r for r in rows if r['run'] in set(selected.values())]
-    return {key: {'median': float(np.median([r[key] for r in rows])),
-                  'selected': float(np.mean([r[key] for r in chosen])) if chosen else None}
-            for key in scores.SHOWN_KEYS + ('reconstruction',) if rows and all(key in r for r in rows)}
+    return {'keys': keys, 'spearman': [[choice.spearman([r[a] for r in rows], [r[b] for r in rows]) for b in keys]
+                                       for a in keys]}
 
 
 # ---- the study ----
@@ -148,7 +77,7 @@ def medians(rows):
     median), 'objective': ...}}."""
     groups = collections.OrderedDict()
     for r in rows:
-        groups.setdefault(label((name, text) for name, text in r['grid'].items() if name != 'seed'), []).append(r)
+        groups.setdefault(choice.label((name, text) for name, text in r['grid'].items() if name != 'seed'), []).append(r)
     keys = report.scored_keys(rows)
     return collections.OrderedDict(
         (name, dict({key: float(np.median([r[key] for r in group])) for key in keys},
@@ -210,21 +139,23 @@ def kept_rows(paths, definition, runs):
     return kept
 
 
-def gather(finished, not_finished, definition, folder, header=None, kept=(), order=()):
+def gather(finished, not_finished, definition, folder, header=None, kept=(), order=(), select_by=DEFAULT_SELECT_BY):
     """Writes the study's table, JSON and figures into `folder` and prints the table. `finished` is
     [(run, its metrics.json)], `not_finished` the names of the other runs, `kept` rows of earlier gathers,
-    `order` every run's name in the study's order (default: as given, the kept rows last)."""
+    `order` every run's name in the study's order (default: as given, the kept rows last), `select_by` the
+    score of scores.FEW_LABEL_METRICS that the choice from a few labels ranks runs by."""
     rows = collections.OrderedDict((run.name, row(run, values)) for run, values in finished)
-    selected = score_udr([run for run, _ in finished], rows)
+    selected = choice.score_udr([run for run, _ in finished], rows)
     rows = sorted(list(rows.values()) + list(kept), key=lambda r: list(order).index(r['run']) if order else 0)
     has_factors = any('mig' in r for r in rows)
+    few_labels = choice.few_label_choice(rows, select_by)
     summary = {'header': header, 'dataset': definition['dataset'], 'steps': definition['steps'], 'runs': rows,
                'medians': medians(rows), 'published': published_of(rows, definition['dataset']),
                'titles': titles_of(rows),
-               'selected_per_setting': selected, 'selected_per_objective': by_objective(rows),
-               'rank_correlations': rank_correlations(rows) if has_factors else {},
-               'metric_correlations': metric_correlations(rows),
-               'selected_against_median': selected_against_median(rows, selected),
+               'selected_per_setting': selected, 'selected_per_objective': choice.by_objective(rows),
+               'rank_correlations': choice.rank_correlations(rows) if has_factors else {},
+               'few_label_choice': few_labels, 'metric_correlations': metric_correlations(rows),
+               'selected_against_median': choice.selected_against_median(rows, selected, few_labels),
                'not_finished': list(not_finished)}
     write_table(folder, summary, report.study_table(rows, selected, summary))
     if rows:

@@ -53,9 +53,9 @@ def sbatch_path():
     return path
 
 
-def submit(runs, definition, folder, throttle, options, wait):
-    """Submits the runs as one job array and a gather job after it (afterany). With wait, blocks until
-    the gather ends and returns its exit code; else 0."""
+def submit(runs, definition, folder, throttle, options, wait, gather_options=()):
+    """Submits the runs as one job array and a gather job after it (afterany), which runs study.py --gather with
+    `gather_options`. With wait, blocks until the gather ends and returns its exit code; else 0."""
     sbatch = sbatch_path()
     script = os.path.join(folder, SLURM_SCRIPT)
     with open(script, 'w') as f:
@@ -66,7 +66,7 @@ def submit(runs, definition, folder, throttle, options, wait):
                            stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout.strip().split(';')[0]
     print('submitted job array {}: {} runs, {} at a time; logs in each run\'s {}'.format(array, len(runs), throttle,
                                                                                       TASK_LOG))
-    gather = [sys.executable, STUDY, os.path.abspath(folder), '--gather']
+    gather = [sys.executable, STUDY, os.path.abspath(folder), '--gather'] + list(gather_options)
     log = os.path.join(folder, GATHER_LOG)
     job = [sbatch, '--parsable', '--job-name', name + '-gather', '--output', log,
            '--dependency', 'afterany:' + array] + options + (['--wait'] if wait else []) + [

@@ -135,7 +135,8 @@ def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path,
     folder = write_standin(name, str(tmp_path / 'data'))
     args = ['--dataset', name, '--data_dir_path', folder, '--batch_size', '8', '--filters', '8,8,8,8',
             '--hidden_units', '16,16', *folder_flags(tmp_path), '--eval_num_train', '50', '--eval_num_eval', '30', '--downstream_sizes', '10,50',
-            '--task_codes', '50', '--fairness_points', '5', '--strong_experiments', '1', '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40']
+            '--task_codes', '50', '--fairness_points', '5', '--strong_experiments', '1', '--eval_num_points', '60', '--eval_batch_size', '4', '--udr_images', '40', '--selection_labels', '40',
+            '--traverse_kl_images', '40', '--eval_attribute_images', '40', '--explore_images', '40']   # 40 held out
     assert vae.main(['--train', '--steps', '2'] + args) == 0
     assert re.search(r'^{}: \d+ images$'.format(name), capsys.readouterr().out, re.M)   # the start-up line names it
     assert vae.main(['--train', '--steps', '3', '--evaluate'] + args) == 0
@@ -146,7 +147,8 @@ def test_every_dataset_trains_resumes_and_is_scored(name, small_grids, tmp_path,
         assert 0.0 <= result[key] <= 1.0, key
     assert result['gaussian_total_correlation'] >= 0 and result['mutual_info_score'] >= 0
     assert sorted(result['downstream_logistic']) == sorted(result['downstream_boosted_trees']) == ['10', '50']
-    assert sorted(result['seconds']) == sorted(tuple(scores.METRICS) + ('samples', 'classifiers'))   # each metric timed
+    assert sorted(result['seconds']) == sorted(tuple(scores.METRICS) + ('samples', 'classifiers', 'few_labels'))
+    assert sorted(result['few_labels']['40']) == sorted(scores.FEW_LABEL_METRICS)   # the model choice from 40 labels
     scored = open_ground_truth(settings.resolve(name, [('data_dir_path', folder)])).scored
     assert len(result['factor_information']) == len(scored)
 

@@ -1,4 +1,5 @@
 """--evaluate end to end: dSprites metrics against known answers, CelebA dims named by attributes."""
+import collections
 import json
 import math
 
@@ -10,6 +11,7 @@ import inference
 from datasets import dsprites
 import evaluate
 import metrics
+import scores
 import unsupervised
 import settings
 import vae
@@ -78,8 +80,30 @@ def test_dsprites_metrics_of_the_true_factors_have_known_answers(tmp_path, monke
     assert abs(result['strong_generalization_gap']) < 0.05     # a fixed other factor changes nothing it reads
     assert result['unified_gbt_dci'] == pytest.approx(result['dci'])     # DCI is the unified score of its own pair
     assert len([key for key in result if key.startswith('unified_')]) == 3 * 7
+    # the labelled sets of 100 and 1,000 images alone see the same code: each factor in a dim of its own
+    assert sorted(result['few_labels']) == ['100', '1000']
+    for few in result['few_labels'].values():
+        assert sorted(few) == sorted(scores.FEW_LABEL_METRICS)
+        assert few['modularity'] <= 0.5   # the 5 constant dims carry nothing: each scores 0
+    assert result['few_labels']['1000']['modularity'] == pytest.approx(0.5, abs=0.01)
+    # 80 training labels leave the trees of 40 orientations and 32 positions short of examples: less clear-cut
+    assert result['few_labels']['1000']['dci'] > 0.9 and result['few_labels']['100']['dci'] > 0.6
+    assert result['few_labels']['1000']['mig'] == pytest.approx(result['mig'], abs=0.1)
     saved = json.loads((tmp_path / 'metrics.json').read_text())
     assert saved['sap'] == sap and saved['step'] == 7
+
+
+def test_a_label_budget_beyond_the_grid_is_said_and_left_out(capsys):
+    cfg = settings.resolve('dsprites', [('selection_labels', '50,800000')])
+    ground_truth = evaluate.open_ground_truth(cfg, seed=0)
+    sample = collections.namedtuple('Sample', 'cfg ground_truth represent')(
+        cfg, ground_truth, lambda classes: classes[:, 1:] / (np.array(dsprites.FACTOR_SIZES[1:]) - 1.0))
+    try:
+        found = evaluate.few_label_scores(sample)
+    finally:
+        ground_truth.close()
+    assert list(found) == ['50'] and found['50']['dci'] > 0.5
+    assert 'few-label choice: 800000 labels are more than the' in capsys.readouterr().out
 
 
 def test_dci_and_the_downstream_task_fit_their_shared_boosted_trees_once(tmp_path, monkeypatch):
@@ -111,7 +135,7 @@ def test_dsprites_evaluate_cli_is_reproducible(tmp_path):
     cfg = settings.resolve('dsprites', settings.parse_overrides(args[2:] + SMALL_EVAL))
     restored = inference.Restored(cfg)
     codes, again = evaluate.evaluate_factors(restored)    # every sample is seeded: the same scores
-    for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim'):
+    for key in ('beta_vae', 'factor_vae', 'mig', 'dci', 'sap', 'reconstruction', 'kl_per_dim', 'few_labels'):
         assert result[key] == again[key], key
     saved, kl, step = unsupervised.load_codes(str(tmp_path / 'res' / unsupervised.CODES_FILE))   # what UDR compares
     assert step == 3 and saved.shape == (1000, 10) and np.array_equal(saved, codes) and list(kl) == result['kl_per_dim']

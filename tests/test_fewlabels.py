@@ -5,6 +5,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import data
+import scores
 import settings
 import terms
 from conftest import TINY_DSPRITES, run_cli
@@ -56,6 +57,20 @@ def test_the_labelled_set_is_a_seeded_sample_of_training_images_labelled_as_aske
     np.testing.assert_array_equal(again.classes, chosen.classes)
     other = labels.labelled_set(cfg.replace(label_seed=1), ground_truth)
     assert not np.array_equal(other.classes, chosen.classes)
+
+
+def test_the_few_label_scores_tell_a_code_of_the_labels_from_noise_and_from_a_mix():
+    rng = np.random.RandomState(0)
+    labels = np.stack([rng.randint(size, size=600) for size in (3, 6, 10)], axis=1).astype(np.float32)
+    own = labels / labels.max(axis=0) + 0.01 * rng.randn(600, 3)       # each label in a dim of its own
+    perfect = scores.labelled_scores(own, labels, bins=20)
+    noise = scores.labelled_scores(rng.randn(600, 5), labels, bins=20)
+    mixed = scores.labelled_scores(np.hstack([own[:, :1] + own[:, 1:2], own[:, 1:2] + own[:, 2:], own[:, :1]]),
+                                   labels, bins=20)
+    assert perfect['dci'] > 0.9 and perfect['modularity'] > 0.9 and perfect['mig'] > 0.8 and perfect['sap'] > 0.15
+    assert noise['dci'] < 0.2 and noise['mig'] < 0.05 and noise['sap'] < 0.05
+    for key in ('dci', 'mig', 'modularity'):
+        assert noise[key] < mixed[key] < perfect[key], key
 
 
 def test_a_step_reads_the_labelled_set_in_order_with_its_labels():

@@ -46,6 +46,9 @@ def test_modularity_is_1_for_one_factor_per_dim_and_worked_out_by_hand_for_a_mix
     mixed = (2 * factors[:, 0] + factors[:, 1]).astype(float)[:, None]
     assert metrics.modularity_score(mixed, factors) == pytest.approx(0.5)
     assert metrics.modularity([[0.0, 0.0]]) == 0.0   # a dim that carries nothing
+    assert metrics.modularity([[2e-17, 1e-17, 1e-17]]) == 0.0   # nor does a constant dim's rounding error
+    constant = np.hstack([factors.astype(float), np.zeros((len(factors), 1))])
+    assert metrics.modularity_score(constant, factors) == pytest.approx(0.75)   # 3 of its 4 dims score 1
 
 
 def test_explicitness_is_1_for_separable_codes_and_about_half_for_random_ones():

@@ -19,7 +19,7 @@ import settings
 from common import SettingsError, write_json
 from conftest import TINY_DSPRITES
 from kit.slurm import SlurmCluster, Unavailable
-from studies import gather, grid, here, plots, slurm
+from studies import choice, gather, grid, here, plots, slurm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny dSprites model and small metric samples: a run trains and evaluates in seconds.
@@ -137,27 +137,64 @@ def test_udr_picks_the_seed_that_agrees_most_with_the_others_and_none_where_the_
                      seed, mig=0.5 - 0.1 * seed, codes=np.concatenate([c, np.zeros((300, 1))], axis=1), kl=kl)
             for seed, c in enumerate(codes)]
     lines = {run.name: gather.row(run, grid.result(run, definition([['seed=0']]))) for run in runs}
-    assert gather.score_udr(runs, lines) == {'objective=beta': 'beta_seed0'}
+    assert choice.score_udr(runs, lines) == {'objective=beta': 'beta_seed0'}
     udr = [lines[run.name]['udr'] for run in runs]
     assert udr[0] > udr[1] > udr[3] and udr[2] > udr[3], udr
     # two seeds alone always tie (UDR is symmetric between two models): no choice
     pair = {run.name: dict(lines[run.name], udr=None) for run in runs[:2]}
-    assert gather.score_udr(runs[:2], pair) == {}
+    assert choice.score_udr(runs[:2], pair) == {}
     assert pair['beta_seed0']['udr'] == pytest.approx(pair['beta_seed1']['udr'])
 
 
 def test_an_objective_whose_top_udr_ties_selects_no_run_not_a_lower_one():
     def rows(*udrs):
         return [{'run': 'beta_seed{}'.format(i), 'objective': 'beta', 'udr': udr} for i, udr in enumerate(udrs)]
-    assert gather.by_objective(rows(0.5, 0.5, 0.3)) == {}
-    assert gather.by_objective(rows(0.5, 0.6, 0.3, None)) == {'beta': 'beta_seed1'}
+    assert choice.by_objective(rows(0.5, 0.5, 0.3)) == {}
+    assert choice.by_objective(rows(0.5, 0.6, 0.3, None)) == {'beta': 'beta_seed1'}
 
 
 def test_udrs_rank_correlation_with_a_metric_needs_8_runs():
     # UDR ranks 1..8 against MIG ranks 2 1 4 3 6 5 8 7: 1 - 6 * 8 / (8 * 63) = 0.9048
     rows = [{'udr': 0.1 * (i + 1), 'mig': 0.1 * m, 'objective': 'beta'} for i, m in enumerate([2, 1, 4, 3, 6, 5, 8, 7])]
-    assert gather.rank_correlations(rows)['mig'] == pytest.approx(1 - 48.0 / 504)
-    assert gather.rank_correlations(rows[:7]) == {}
+    assert choice.rank_correlations(rows)['mig'] == pytest.approx(1 - 48.0 / 504)
+    assert choice.rank_correlations(rows[:7]) == {}
+
+
+def few_label_rows(count):
+    """`count` runs in two settings whose MIG ranks 1..count; the 1,000-label MIG ranks them alike, the 100-label
+    MIG swaps each pair of neighbours, and UDR ranks them backwards."""
+    rows = []
+    for i, swapped in enumerate([2, 1, 4, 3, 6, 5, 8, 7][:count]):
+        objective = 'beta' if i < 4 else 'tcvae'
+        rows.append({'run': '{}_seed{}'.format(objective, i), 'objective': objective, 'udr': -0.1 * i,
+                     'grid': {'objective': objective, 'seed': str(i)}, 'mig': 0.1 * (i + 1), 'dci': 0.5,
+                     'few_labels': {'100': {'mig': 0.1 * swapped, 'dci': 0.5, 'sap': 0.1, 'modularity': 0.1},
+                                    '1000': {'mig': 0.2 * (i + 1), 'dci': 0.5, 'sap': 0.1, 'modularity': 0.1}}})
+    return rows
+
+
+def test_the_choice_from_a_few_labels_ranks_runs_by_the_labelled_sets_score_beside_udr():
+    rows = few_label_rows(8)
+    few = choice.few_label_choice(rows, 'mig')
+    assert few['metric'] == 'mig' and few['runs'] == 8 and list(few['budgets']) == ['100', '1000']
+    assert few['budgets']['1000']['rank_correlation']['mig'] == pytest.approx(1.0)
+    assert few['budgets']['100']['rank_correlation']['mig'] == pytest.approx(1 - 48.0 / 504)
+    # the top few-label MIG of each setting: seed 2 of beta at 100 labels (0.4 over 0.3), seed 3 at 1,000
+    assert few['budgets']['100']['selected_per_setting'] == {'objective=beta': 'beta_seed2',
+                                                              'objective=tcvae': 'tcvae_seed6'}
+    assert few['budgets']['1000']['selected_per_setting'] == {'objective=beta': 'beta_seed3',
+                                                               'objective=tcvae': 'tcvae_seed7'}
+    against = choice.selected_against_median(rows, {}, few)
+    assert against['mig'] == {'median': pytest.approx(0.45), 'selected': None, 'labels_100': pytest.approx(0.5),
+                              'labels_1000': pytest.approx(0.6)}
+    summary = {'rank_correlations': choice.rank_correlations(rows), 'few_label_choice': few}
+    lines = report.few_label_lines(few, summary)
+    assert '| mig | -1.00 | 0.90 | 1.00 |' in lines
+    # below 8 runs no rank correlation is printed, yet each setting still has its choice
+    short = choice.few_label_choice(few_label_rows(7), 'mig')
+    assert short['budgets']['100']['rank_correlation'] == {} and short['budgets']['100']['selected_per_setting']
+    assert 'a rank correlation needs 8' in report.few_label_lines(short, summary)[-1]
+    assert choice.few_label_choice([dict(r, few_labels=None) for r in rows], 'mig') is None
 
 
 def test_the_metrics_rank_correlations_with_each_other_have_known_answers(tmp_path):
@@ -181,7 +218,7 @@ def test_the_metrics_rank_correlations_with_each_other_have_known_answers(tmp_pa
 def test_a_setting_with_one_finished_seed_gets_no_udr(tmp_path):
     run = fake_run(str(tmp_path), 'beta_seed0', (('seed', '0'),), 'beta', 0, 0.5, np.zeros((10, 2)), [1, 1])
     lines = {run.name: gather.row(run, grid.result(run, definition([['seed=0']])))}
-    assert gather.score_udr([run], lines) == {} and lines[run.name]['udr'] is None
+    assert choice.score_udr([run], lines) == {} and lines[run.name]['udr'] is None
 
 
 # ---- end to end, here ----
