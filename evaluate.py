@@ -165,9 +165,8 @@ def few_label_scores(sample):
     selection_labels: what a researcher holding only those labels (labeller's, label_seed's) would rank models by.
     A budget larger than the images the labelled set may draw from is said and left out."""
     cfg, ground_truth = sample.cfg, sample.ground_truth
-    found = {}
+    available, found = ground_truth.count - labels.held_out_count(cfg), {}
     for budget in cfg.selection_labels:
-        available = ground_truth.count - labels.held_out_count(cfg)
         if budget > available:
             print('few-label choice: {} labels are more than the {} images of {} a labelled set draws from; '
                   'not scored'.format(budget, available, cfg.dataset))

@@ -96,7 +96,8 @@ def few_label_choice(rows, metric):
     """The choice from a few labels, or None where no run has few-label scores: {'metric': the score that chooses,
     'runs': how many runs have them, 'budgets': {budget: {'rank_correlation': {score: Spearman's rank correlation
     of its few-label value with its value on the full sample} (empty below report.MIN_CORRELATION_RUNS runs),
-    'selected_per_setting': {setting label: the run whose few-label `metric` is highest, where one run's alone}}}}."""
+    'selected_per_setting': {setting label: the run whose few-label `metric` is highest, where one run's alone, of
+    the settings with two runs or more}}}}."""
     budgets = few_label_budgets(rows)
     if not budgets:
         return None
@@ -108,7 +109,8 @@ def few_label_choice(rows, metric):
         groups = collections.OrderedDict()
         for r in labelled:
             groups.setdefault(label((name, text) for name, text in r['grid'].items() if name != 'seed'), []).append(r)
-        chosen = {name: single_top(group, lambda r: r['few_labels'][budget][metric]) for name, group in groups.items()}
+        chosen = {name: single_top(group, lambda r: r['few_labels'][budget][metric]) for name, group in groups.items()
+                  if len(group) >= 2}   # as UDR's: a setting of one finished run offers no choice
         found[budget] = {'rank_correlation': correlations if len(labelled) >= report.MIN_CORRELATION_RUNS else {},
                          'selected_per_setting': collections.OrderedDict(
                              (name, run) for name, run in chosen.items() if run is not None)}

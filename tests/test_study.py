@@ -195,6 +195,8 @@ def test_the_choice_from_a_few_labels_ranks_runs_by_the_labelled_sets_score_besi
     assert short['budgets']['100']['rank_correlation'] == {} and short['budgets']['100']['selected_per_setting']
     assert 'a rank correlation needs 8' in report.few_label_lines(short, summary)[-1]
     assert choice.few_label_choice([dict(r, few_labels=None) for r in rows], 'mig') is None
+    alone = choice.few_label_choice(few_label_rows(5), 'mig')   # tcvae has one run: nothing to choose from
+    assert alone['budgets']['100']['selected_per_setting'] == {'objective=beta': 'beta_seed2'}
 
 
 def test_the_metrics_rank_correlations_with_each_other_have_known_answers(tmp_path):
