@@ -2,7 +2,9 @@
 each pinned to its own share of the cores. A small model's step does not keep two cores busy, so on a
 CPU two one-core runs train more images a second than one two-core run (the performance results
 measure it)."""
+import contextlib
 import os
+import signal
 import subprocess
 import time
 
@@ -14,15 +16,33 @@ STOPPED = (130, 143)              # vae.py's exit after SIGINT or SIGTERM: it sa
 POLL_SECONDS = 0.5                # how often the side-by-side runner looks for a finished process
 
 
+@contextlib.contextmanager
+def forwarded_sigterm(live):
+    """Within the block, a SIGTERM sent to the study alone (kill, timeout, a service manager) is passed on to
+    its running processes (`live`, a list the caller keeps), which save and exit as after Ctrl-C, and the
+    study then stops as it does after Ctrl-C. Without it the study would die and leave its run training
+    with no one to wait for it."""
+    def forward(signum, frame):
+        for process in live:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_to_the_end(args):
-    """Runs one command; Ctrl-C reaches it too (same process group), so this waits while it saves its
-    checkpoint, then passes its exit code on."""
+    """Runs one command; Ctrl-C reaches it too (same process group), and a SIGTERM to the study is passed on,
+    so this waits while it saves its checkpoint, then passes its exit code on."""
     process = subprocess.Popen(args)
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            continue
+    with forwarded_sigterm([process]):
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                continue
 
 
 def core_shares(cores, count):
@@ -41,31 +61,33 @@ def start(command, log_path, share):
 def side_by_side(jobs, count, stopped):
     """Runs the jobs [(name, command, log path)] `count` at a time, each pinned to its own share of this
     process's cores, its output appended to its log. Once one exits with a code in `stopped` (a signal
-    told it to save and stop), or Ctrl-C reaches them all, none is started and the running ones are
-    waited for. Returns {name: exit code} of those that ran."""
+    told it to save and stop), or Ctrl-C reaches them all, or a SIGTERM to the study is passed on to them, none
+    is started and the running ones are waited for. Returns {name: exit code} of those that ran."""
     cores = hardware.core_ids()
     shares = core_shares(cores, count) if cores else [None] * count
     pending, free, running, codes = list(jobs), list(range(len(shares))), {}, {}
-    interrupted = False
-    while running or (pending and not interrupted):
-        while pending and free and not interrupted:
-            (name, command, log_path), lane = pending.pop(0), free.pop(0)
-            running[name] = start(command, log_path, shares[lane]) + (lane,)
-            print('=== {} on cores {}: {} ({}) ==='.format(name, sorted(shares[lane] or []) or 'any', log_path,
-                                                        time.strftime('%H:%M:%S')), flush=True)
-        try:
-            time.sleep(POLL_SECONDS)
-        except KeyboardInterrupt:
-            interrupted = True
-        for name, (process, log, lane) in list(running.items()):
-            if process.poll() is not None:
-                codes[name] = process.returncode
-                log.close()
-                free.append(lane)
-                del running[name]
-                print('{} ended with exit code {} ({})'.format(name, codes[name], time.strftime('%H:%M:%S')),
-                      flush=True)
-        interrupted = interrupted or bool(set(codes.values()) & set(stopped))
+    interrupted, live = False, []
+    with forwarded_sigterm(live):
+        while running or (pending and not interrupted):
+            while pending and free and not interrupted:
+                (name, command, log_path), lane = pending.pop(0), free.pop(0)
+                running[name] = start(command, log_path, shares[lane]) + (lane,)
+                live.append(running[name][0])
+                print('=== {} on cores {}: {} ({}) ==='.format(name, sorted(shares[lane] or []) or 'any', log_path,
+                                                            time.strftime('%H:%M:%S')), flush=True)
+            try:
+                time.sleep(POLL_SECONDS)
+            except KeyboardInterrupt:
+                interrupted = True
+            for name, (process, log, lane) in list(running.items()):
+                if process.poll() is not None:
+                    codes[name] = process.returncode
+                    log.close()
+                    free.append(lane)
+                    del running[name]
+                    print('{} ended with exit code {} ({})'.format(name, codes[name], time.strftime('%H:%M:%S')),
+                          flush=True)
+            interrupted = interrupted or bool(set(codes.values()) & set(stopped))
     return codes
 
 

@@ -3,6 +3,7 @@ Slurm cluster on this machine (submitted, cancelled, resubmitted, failing)."""
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -259,6 +260,39 @@ def test_a_study_here_resumes_a_stopped_run_trains_the_rest_names_a_failed_one_a
     code, out, err = run_study(folder)
     assert code == 1 and '=== beta_seed0' not in out and '=== beta_seed1' not in out, err
     assert (run / 'results' / 'metrics.json').stat().st_mtime == stamp
+
+
+@pytest.mark.parametrize('parallel', ['1', '2'])
+def test_a_sigterm_to_the_study_alone_reaches_its_run_which_saves_and_the_study_stops(tmp_path, parallel):
+    folder = tmp_path / 'study'
+    study = subprocess.Popen([sys.executable, os.path.join(ROOT, 'study.py'), str(folder), '--grid', 'objective=beta',
+                              'seed=0', '--steps', '1000000', '--parallel', parallel] + TINY + ['--image_snapshot_freq', '10'],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True)
+    snapshot = folder / 'beta_seed0' / 'results' / 'fakes_step0000020.jpg'
+    try:
+        deadline = time.time() + 300
+        while not snapshot.exists():   # the run is past step 20: its stop handler is in place
+            assert time.time() < deadline and study.poll() is None, 'the run did not reach step 20'
+            time.sleep(0.05)
+        study.send_signal(signal.SIGTERM)   # the study's process alone, as kill or a service manager sends it
+        out = study.communicate(timeout=120)[0]
+    finally:
+        orphans = [int(pid) for pid in os.listdir('/proc') if pid.isdigit() and str(folder) in command_line(pid)]
+        for pid in orphans + ([study.pid] if study.poll() is None else []):   # nothing outlives the test
+            os.kill(pid, signal.SIGKILL)
+    assert not orphans and study.returncode == 143, out
+    log = out if parallel == '1' else (folder / 'beta_seed0' / here.TRAIN_LOG).read_text()
+    step = int(re.search(r'stopped by SIGTERM at step (\d+)', log).group(1))
+    assert step >= 20 and os.path.isfile(str(folder / 'beta_seed0' / 'checkpoints' / 'model.ckpt-{}.index'.format(step)))
+    assert 'the same command resumes' in out
+
+
+def command_line(pid):
+    try:
+        with open('/proc/{}/cmdline'.format(pid), 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+    except OSError:   # it ended meanwhile
+        return ''
 
 
 def test_runs_side_by_side_each_train_on_their_own_cores_and_log_into_their_folders(tmp_path):
