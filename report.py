@@ -118,19 +118,22 @@ def setting_key(r):
     return tuple(sorted((name, text) for name, text in r['grid'].items() if name != 'seed'))
 
 
+def at_top(group, value):
+    """The names of the runs of `group` (rows) whose value(row) is the highest, within 1e-6: one name where a
+    choice by that value can pick a run, more where it cannot."""
+    best = max(value(r) for r in group)
+    return [r['run'] for r in group if abs(value(r) - best) <= 1e-6]
+
+
 def udr_ties(rows, group_of=setting_key):
     """The runs that share their group's top UDR with another run (a group: a setting, by default): UDR can
     not choose between them (two seeds always tie, for UDR is symmetric between two models)."""
-    top = {}
+    groups = {}
     for r in rows:
         if r.get('udr') is not None:
-            top.setdefault(group_of(r), []).append(r)
-    tied = set()
-    for group in top.values():
-        best = max(r['udr'] for r in group)
-        at_top = [r['run'] for r in group if abs(r['udr'] - best) <= 1e-6]
-        tied.update(at_top if len(at_top) > 1 else [])
-    return tied
+            groups.setdefault(group_of(r), []).append(r)
+    tops = [at_top(group, lambda r: r['udr']) for group in groups.values()]
+    return set(name for top in tops if len(top) > 1 for name in top)
 
 
 def too_few(what, count):

@@ -32,13 +32,6 @@ def spearman(a, b):
     return None if np.isnan(rho) else float(rho)
 
 
-def single_top(runs, value):
-    """The name of the one run of `runs` (rows) with the highest value(row), or None where two share it."""
-    best = max(value(r) for r in runs)
-    at_top = [r['run'] for r in runs if abs(value(r) - best) <= 1e-6]
-    return at_top[0] if len(at_top) == 1 else None
-
-
 # ---- UDR: no labels ----
 
 
@@ -109,11 +102,11 @@ def few_label_choice(rows, metric):
         groups = collections.OrderedDict()
         for r in labelled:
             groups.setdefault(label((name, text) for name, text in r['grid'].items() if name != 'seed'), []).append(r)
-        chosen = {name: single_top(group, lambda r: r['few_labels'][budget][metric]) for name, group in groups.items()
-                  if len(group) >= 2}   # as UDR's: a setting of one finished run offers no choice
+        tops = {name: report.at_top(group, lambda r: r['few_labels'][budget][metric]) for name, group in groups.items()
+                if len(group) >= 2}   # as UDR's: a setting of one finished run offers no choice
         found[budget] = {'rank_correlation': correlations if len(labelled) >= report.MIN_CORRELATION_RUNS else {},
                          'selected_per_setting': collections.OrderedDict(
-                             (name, run) for name, run in chosen.items() if run is not None)}
+                             (name, top[0]) for name, top in tops.items() if len(top) == 1)}
     return {'metric': metric, 'runs': len(labelled), 'budgets': found}
 
 

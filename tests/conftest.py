@@ -12,6 +12,11 @@ from kit.standins import write_jpeg  # noqa: E402
 
 # The tiny dSprites model every test that trains one uses: a step takes milliseconds.
 TINY_DSPRITES = ['--dataset', 'dsprites', '--batch_size', '8', '--filters', '8,8,8,8', '--hidden_units', '16,16']
+# Every metric of --evaluate on the smallest samples it runs on (the few-label scores on one set of 40 labels):
+# a tiny model is scored in seconds, yet each score's code path runs.
+TINY_EVALUATION = ['--eval_num_train', '40', '--eval_num_eval', '20', '--eval_num_points', '64', '--eval_batch_size', '8',
+                   '--downstream_sizes', '10,20', '--task_codes', '40', '--fairness_points', '5', '--strong_experiments', '1',
+                   '--selection_labels', '40']
 
 
 def pytest_addoption(parser):

@@ -5,7 +5,8 @@ scores, against disentanglement_lib's own code, on one checkpoint (test_crossche
 
 Needs disentanglement_lib beside this project, which runs on the Python 3.7 stack (TensorFlow 1.14):
 
-    pip install disentanglement-lib==1.5 gin-config==0.1.4 tensorflow-probability==0.7.0 tensorflow-hub==0.5.0
+    pip install disentanglement-lib==1.5 gin-config==0.1.4 tensorflow-probability==0.7.0 tensorflow-hub==0.5.0 \
+        'pandas<1.2'   # a later pandas needs numpy 1.17; this stack pins numpy < 1.17
 
 Two comparisons, both printed and written as JSON:
 - the same codes and factors (this project's samples) through both implementations' functions: any
@@ -40,7 +41,7 @@ from common import SettingsError, write_json  # noqa: E402
 from datasets import open_ground_truth  # noqa: E402
 
 INSTALL = ('pip install disentanglement-lib==1.5 gin-config==0.1.4 tensorflow-probability==0.7.0 tensorflow-hub==0.5.0 '
-           '(Python 3.7 stack)')
+           '"pandas<1.2" (Python 3.7 stack; a later pandas needs numpy 1.17)')
 GIN_FILES = {'irs': 'sample/irs/irs.gin', 'modularity_explicitness':
              'unsupervised_study_v1/metric_configs/modularity_explicitness.gin',
              'unsupervised': 'unsupervised_study_v1/metric_configs/unsupervised.gin',

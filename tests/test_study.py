@@ -18,15 +18,14 @@ import scores
 import unsupervised
 import settings
 from common import SettingsError, write_json
-from conftest import TINY_DSPRITES
+from conftest import TINY_DSPRITES, TINY_EVALUATION
 from kit.slurm import SlurmCluster, Unavailable
 from studies import choice, gather, grid, here, plots, slurm
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A tiny dSprites model and small metric samples: a run trains and evaluates in seconds.
-TINY = TINY_DSPRITES + ['--latent_dim', '4', '--discriminator_units', '16,16', '--downstream_sizes', '10,20', '--eval_num_train', '40',
-                        '--task_codes', '40', '--fairness_points', '5', '--strong_experiments', '1', '--eval_num_eval', '20', '--eval_num_points', '64', '--eval_batch_size', '8', '--udr_images',
-                        '64', '--image_snapshot_freq', '1000', '--checkpoint_every', '3600']
+TINY = TINY_DSPRITES + TINY_EVALUATION + ['--latent_dim', '4', '--discriminator_units', '16,16', '--udr_images', '64',
+                                          '--image_snapshot_freq', '1000', '--checkpoint_every', '3600']
 
 
 def run_study(folder, *args, env=None, timeout=600):
